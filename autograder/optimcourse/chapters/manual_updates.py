@@ -1,0 +1,264 @@
+"""Chapter 1 (01-manual-updates): Parameter, sgd_update_ and a minimal SGD class.
+
+Every check compares the student's NumPy code with ``torch.optim.SGD`` (float64) over several
+steps with a new gradient each step, a 0-dim parameter, and a parameter whose grad is None
+for some steps. Visible tests use the fixed cases below; hidden tests add seeded random ones.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..mutants import Mutant, MutantLibrary
+from ..scenarios import ObserveScenario, OptimizerScenario, Step, ZeroGrad, observe_calls
+from ..trace import Trace
+from ..verify import verify
+
+VISIBLE_SEEDS = (0,)
+HIDDEN_SEEDS = (101, 202, 303, 404, 505)
+
+MUTANTS = MutantLibrary("manual_updates", (
+    Mutant("sign-flipped",
+           "the update adds lr * grad; gradient descent moves against the gradient: p.data -= lr * p.grad.",
+           (("p.data -= lr * p.grad", "p.data += lr * p.grad"),)),
+    Mutant("lr-forgotten",
+           "the update subtracts the raw gradient; scale it by the learning rate first.",
+           (("p.data -= lr * p.grad", "p.data -= p.grad"),)),
+    Mutant("rebinds-data",
+           "p.data = p.data - lr * p.grad makes a new array, so anything holding the old one "
+           "(and torch's semantics) never sees the update; change the array in place with -=.",
+           (("p.data -= lr * p.grad", "p.data = p.data - lr * p.grad"),)),
+    Mutant("none-grad-not-skipped",
+           "a parameter whose grad is None (it took no part in the loss, or is frozen) must be "
+           "skipped, as torch.optim does: `if p.grad is None: continue`.",
+           (("    for p in params:\n        if p.grad is None:\n            continue\n", "    for p in params:\n"),)),
+    Mutant("zero-dim-slice",
+           "p.data[:] fails on a 0-dim parameter (a scalar array has no axis to slice); "
+           "p.data -= ... updates any shape in place.",
+           (("p.data -= lr * p.grad", "p.data[:] -= lr * p.grad"),)),
+    Mutant("parameter-aliases-input",
+           "np.asarray reuses the caller's float64 array, so changing that array changes the "
+           "parameter; np.array(..., dtype=np.float64) makes the parameter its own copy.",
+           (("self.data = np.array(data, dtype=np.float64)", "self.data = np.asarray(data, dtype=np.float64)"),)),
+    Mutant("parameter-keeps-dtype",
+           "np.array(data) keeps an integer dtype, and an integer parameter cannot take a fractional "
+           "step; store float64 as the exercise asks: np.array(data, dtype=np.float64).",
+           (("self.data = np.array(data, dtype=np.float64)", "self.data = np.array(data)"),)),
+    Mutant("params-not-listed",
+           "the optimizer keeps the iterable it was given; a generator (like model.parameters()) is "
+           "used up by the first step, so later steps update nothing. Store list(params), as torch does.",
+           (("self.params = list(params)", "self.params = params"),)),
+    Mutant("negative-lr-accepted",
+           "torch.optim.SGD rejects a negative learning rate with ValueError('Invalid learning rate: ...'); "
+           "check lr before storing anything.",
+           (("        if lr < 0:\n            raise ValueError(f\"Invalid learning rate: {lr}\")\n", ""),)),
+    Mutant("empty-params-accepted",
+           "torch.optim raises ValueError('optimizer got an empty parameter list') when there is nothing "
+           "to optimize; check the list after making it (a generator can be empty too).",
+           (("        if not self.params:\n            raise ValueError(\"optimizer got an empty parameter list\")\n",
+             ""),)),
+    Mutant("step-ignores-lr",
+           "step() uses a fixed learning rate instead of the one given to the constructor (self.lr).",
+           (("sgd_update_(self.params, self.lr)", "sgd_update_(self.params, 1e-3)"),)),
+    Mutant("step-clears-grads",
+           "step() only updates parameters; clearing gradients is zero_grad()'s job, and torch's step "
+           "leaves .grad as it was.",
+           (("        sgd_update_(self.params, self.lr)\n",
+             "        sgd_update_(self.params, self.lr)\n        self.zero_grad()\n"),)),
+    Mutant("zero-grad-always-zeros",
+           "zero_grad(set_to_none=True), the default, sets each grad to None (so step() skips it); "
+           "only set_to_none=False fills the gradient with zeros.",
+           (("            if set_to_none:\n                p.grad = None\n            else:\n"
+             "                p.grad[...] = 0.0\n", "            p.grad[...] = 0.0\n"),)),
+    Mutant("zero-grad-always-none",
+           "zero_grad(set_to_none=False) keeps the gradient arrays and fills them with zeros; "
+           "only set_to_none=True sets them to None.",
+           (("            if set_to_none:\n                p.grad = None\n            else:\n"
+             "                p.grad[...] = 0.0\n", "            p.grad = None\n"),)),
+    Mutant("zero-grad-creates-grads",
+           "zero_grad(set_to_none=False) zeroes existing gradients only; a parameter whose grad is "
+           "None keeps None (torch never creates a gradient there).",
+           (("            if p.grad is None:\n                continue\n            if set_to_none:\n"
+             "                p.grad = None\n            else:\n                p.grad[...] = 0.0\n",
+             "            if set_to_none:\n                p.grad = None\n            else:\n"
+             "                p.grad = np.zeros_like(p.data)\n"),)),
+))
+
+
+# -- the cases ---------------------------------------------------------------------------------
+
+def _problem(seed: int, steps: int = 8) -> tuple[tuple[np.ndarray, ...], list[list[np.ndarray | None]]]:
+    """Initial values and per-step gradients: a 0-dim parameter, and one frozen for a while."""
+    rng = np.random.default_rng(seed)
+    if seed in VISIBLE_SEEDS:
+        shapes: list[tuple[int, ...]] = [(3,), (2, 3), ()]
+    else:
+        shapes = [tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(0, 3))) for _ in range(rng.integers(2, 5))]
+        shapes[int(rng.integers(len(shapes)))] = ()
+    init = tuple(rng.normal(size=s) for s in shapes)
+    frozen = 1 % len(shapes)
+    first = int(rng.integers(2, steps - 2))
+    grads = [[None if (i == frozen and first <= t < first + 2) else rng.normal(scale=2.0, size=s)
+              for i, s in enumerate(shapes)] for t in range(1, steps + 1)]
+    return init, grads
+
+
+def _lr(seed: int) -> float:
+    return 0.1 if seed in VISIBLE_SEEDS else float(10 ** np.random.default_rng(seed).uniform(-3, 0))
+
+
+def _torch_sgd(**hparams: Any):
+    return lambda params: torch.optim.SGD(params, **hparams)
+
+
+class _FunctionStepper:
+    """Gives sgd_update_ the step() of an optimizer, so the engine can drive it."""
+
+    def __init__(self, fn: Any, params: Any, lr: float) -> None:
+        self.fn, self.params, self.lr = fn, list(params), lr
+
+    def step(self) -> None:
+        self.fn(self.params, self.lr)
+
+
+def sgd_update_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
+    cases = []
+    for seed in seeds:
+        init, grads = _problem(seed)
+        lr = _lr(seed)
+        cases.append(OptimizerScenario(
+            title=f"torch.optim.SGD(params, lr={lr:.6g}).step()",
+            init=init, actions=tuple(Step(tuple(g)) for g in grads),
+            build=lambda impl, params, lr=lr: _FunctionStepper(impl["sgd_update_"], params, lr),
+            build_torch=_torch_sgd(lr=lr)))
+    return cases
+
+
+def sgd_step_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
+    cases = []
+    for seed in seeds:
+        init, grads = _problem(seed)
+        lr = _lr(seed)
+        steps = tuple(Step(tuple(g)) for g in grads)
+        cases.append(OptimizerScenario(
+            title=f"torch.optim.SGD(params, lr={lr:.6g})", init=init, actions=steps,
+            build=lambda impl, params, lr=lr: impl["SGD"](params, lr=lr), build_torch=_torch_sgd(lr=lr)))
+        cases.append(OptimizerScenario(
+            title=f"torch.optim.SGD(model.parameters(), lr={lr / 2:.6g})", init=init, actions=steps,
+            build=lambda impl, params, lr=lr: impl["SGD"](params, lr=lr / 2), build_torch=_torch_sgd(lr=lr / 2),
+            as_generator=True))
+        cases.append(OptimizerScenario(
+            title="torch.optim.SGD(params) (default lr=1e-3)", init=init, actions=steps[:3],
+            build=lambda impl, params: impl["SGD"](params), build_torch=_torch_sgd()))
+    return cases
+
+
+def zero_grad_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
+    cases = []
+    for seed in seeds:
+        init, grads = _problem(seed, steps=6)
+        lr = _lr(seed)
+        frozen = [tuple(None if i == 1 % len(gs) else g for i, g in enumerate(gs)) for gs in grads]
+        actions = (
+            Step(tuple(grads[0])), ZeroGrad(True), Step(None),        # grads None: step is a no-op
+            Step(tuple(grads[1])), ZeroGrad(False), Step(None),       # zero grads: plain SGD stays put
+            Step(frozen[2]), ZeroGrad(False), ZeroGrad(True),         # a None grad stays None
+            Step(tuple(grads[3])), ZeroGrad(),
+        )
+        cases.append(OptimizerScenario(
+            title=f"torch.optim.SGD(params, lr={lr:.6g}) with zero_grad", init=init, actions=actions,
+            build=lambda impl, params, lr=lr: impl["SGD"](params, lr=lr), build_torch=_torch_sgd(lr=lr)))
+    return cases
+
+
+def validation_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
+    cases = []
+    for seed in seeds:
+        init, _ = _problem(seed)
+        bad_lr = -_lr(seed)
+        cases += [
+            OptimizerScenario(title=f"torch.optim.SGD(params, lr={bad_lr:.6g})", init=init, actions=(),
+                              build=lambda impl, params, lr=bad_lr: impl["SGD"](params, lr=lr),
+                              build_torch=_torch_sgd(lr=bad_lr)),
+            OptimizerScenario(title="torch.optim.SGD([], lr=0.1)", init=(), actions=(),
+                              build=lambda impl, params: impl["SGD"](params, lr=0.1), build_torch=_torch_sgd(lr=0.1),
+                              as_generator=seed not in VISIBLE_SEEDS),
+        ]
+    return cases
+
+
+class _TorchParameter:
+    """What torch.nn.Parameter(torch.tensor(data, dtype=float64)) holds, seen as NumPy."""
+
+    def __init__(self, data: Any) -> None:
+        self._tensor = torch.nn.Parameter(torch.tensor(data, dtype=torch.float64))
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._tensor.detach().numpy()
+
+    @property
+    def grad(self) -> None:
+        return None if self._tensor.grad is None else self._tensor.grad.numpy()
+
+
+def _observe_parameter(seed: int):
+    rng = np.random.default_rng(seed)
+    ints = rng.integers(-5, 5, size=3)
+    floats = rng.normal(size=(2, 2))
+    scalar = float(rng.normal())
+
+    def observe(impl: Any, call: Any) -> Trace:
+        source = floats.copy()
+        made: dict[str, Any] = {}
+
+        def make(name: str, data: Any) -> Any:
+            made[name] = impl["Parameter"](data)
+            return "returned"
+
+        return observe_calls([
+            ("Parameter(int array)", lambda: make("i", ints.copy())),
+            ("Parameter(int array).data is a NumPy array", lambda: isinstance(made["i"].data, np.ndarray)),
+            ("Parameter(int array).data.dtype", lambda: str(np.asarray(made["i"].data).dtype)),
+            ("Parameter(int array).data", lambda: np.array(made["i"].data, dtype=np.float64)),
+            ("Parameter(int array).grad", lambda: made["i"].grad),
+            ("Parameter(float array)", lambda: make("f", source)),
+            ("Parameter(float array).data after the caller changes its array",
+             lambda: (source.__setitem__((0, 0), 99.0), np.array(made["f"].data, dtype=np.float64))[1]),
+            ("Parameter(python float)", lambda: make("s", scalar)),
+            ("Parameter(python float).data", lambda: np.array(made["s"].data, dtype=np.float64)),
+        ], call)
+
+    return observe
+
+
+def parameter_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    return [ObserveScenario(title="torch.nn.Parameter(torch.tensor(data, dtype=torch.float64))",
+                            observe=_observe_parameter(seed), torch_impl={"Parameter": _TorchParameter},
+                            words="an int array, a float64 array the caller changes afterwards, and a Python float")
+            for seed in seeds]
+
+
+# -- what the notebook's test cells call ---------------------------------------------------------
+
+def check_parameter(Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    verify("Parameter", parameter_cases(seeds), {"Parameter": Parameter}, MUTANTS)
+
+
+def check_sgd_update(sgd_update_: Any, Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    verify("sgd_update_", sgd_update_cases(seeds), {"Parameter": Parameter, "sgd_update_": sgd_update_}, MUTANTS)
+
+
+def check_sgd_step(SGD: Any, Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    verify("SGD.step", sgd_step_cases(seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS)
+
+
+def check_sgd_zero_grad(SGD: Any, Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    verify("SGD.zero_grad", zero_grad_cases(seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS)
+
+
+def check_sgd_validation(SGD: Any, Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    verify("SGD's constructor", validation_cases(seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS)

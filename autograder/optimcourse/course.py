@@ -1,0 +1,47 @@
+"""Facts about the course written once: where things live, the assignments, the tolerance."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parents[1]  # autograder/optimcourse -> repository root
+REFERENCES_DIR = PACKAGE_DIR / "references"
+
+# Comparisons against torch run in float64 at PyTorch's own float64 defaults.
+RTOL = 1e-7
+ATOL = 1e-7
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One exercise: ``solutions/<id>/<notebook>.ipynb`` is its single source."""
+
+    id: str
+    notebook: str  # file stem; also the name of its checks and reference modules
+
+    def solution_path(self, root: Path = REPO_ROOT) -> Path:
+        return root / "solutions" / self.id / f"{self.notebook}.ipynb"
+
+    def exercise_path(self, root: Path = REPO_ROOT) -> Path:
+        return root / "exercises" / self.id / f"{self.notebook}.ipynb"
+
+    def reference_path(self, root: Path = REPO_ROOT) -> Path:
+        return root / "autograder" / "optimcourse" / "references" / f"{self.notebook}.py"
+
+    @property
+    def checks_module(self) -> str:
+        return f"optimcourse.chapters.{self.notebook}"
+
+
+ASSIGNMENTS: tuple[Assignment, ...] = (
+    Assignment("01-manual-updates", "manual_updates"),
+)
+
+
+def assignment(assignment_id: str) -> Assignment:
+    for a in ASSIGNMENTS:
+        if a.id == assignment_id:
+            return a
+    known = ", ".join(a.id for a in ASSIGNMENTS)
+    raise ValueError(f"no assignment {assignment_id!r}; the course has: {known}")

@@ -1,0 +1,73 @@
+"""Reading and writing the course's notebooks in one canonical, output-free form."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+# The only notebook metadata we keep: what a kernel and a launch button need.
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"name": "python"}
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def grading(cell: Any) -> dict[str, Any]:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_solution(cell: Any) -> bool:
+    return bool(grading(cell).get("solution")) and cell.cell_type == "code"
+
+
+def is_test(cell: Any) -> bool:
+    g = grading(cell)
+    return bool(g.get("grade")) and not g.get("solution") and cell.cell_type == "code"
+
+
+def without_markers(source: str) -> str:
+    """A solution cell's code as a student would write it: the marker lines removed."""
+    keep = [line for line in source.splitlines() if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION)]
+    return "".join(line + "\n" for line in keep)
+
+
+def without_hidden_tests(source: str) -> str:
+    out, hidden = [], False
+    for line in source.splitlines():
+        if line.strip() == BEGIN_HIDDEN:
+            hidden = True
+        elif line.strip() == END_HIDDEN:
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "\n".join(out)
+
+
+def normalized(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Outputs, execution counts and editor metadata dropped; stable notebook metadata."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO})
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    for cell in nb.cells:
+        keep = {k: v for k, v in cell.metadata.items() if k in ("nbgrader", "deletable", "editable", "tags")}
+        cell.metadata = nbformat.from_dict(keep)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.pop("attachments", None)
+    return nb
+
+
+def dumps(nb: nbformat.NotebookNode) -> str:
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dumps(normalized(nb)))

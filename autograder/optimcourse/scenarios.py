@@ -1,0 +1,221 @@
+"""Scenarios: one script of inputs, run on the student's code, on torch and on each mutant.
+
+A scenario has a ``title`` (what torch call it stands for), ``describe()`` (the inputs, in
+words), ``run(impl)`` (the trace of an implementation: the names a notebook defines, such as
+``{"Parameter": ..., "SGD": ...}``) and ``expected()`` (torch's trace of the same script).
+
+:class:`OptimizerScenario` is the engine every chapter reuses: it builds parameters from the
+same initial values on both sides, feeds the same gradients (None for a frozen parameter),
+calls ``step()`` / ``zero_grad()``, and observes parameters, grads and optimizer state after
+every action. :class:`ObserveScenario` covers the rest: any observation function run once on
+the student's names and once on torch-backed stand-ins.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from .guard import DelegationError, call_student
+from .trace import Raised, Trace
+
+Impl = Mapping[str, Any]
+
+
+class Scenario(Protocol):
+    title: str
+
+    def describe(self) -> str: ...
+
+    def run(self, impl: Impl) -> Trace: ...
+
+    def expected(self) -> Trace: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    """Set every parameter's grad (None = no gradient), then call ``step()``.
+
+    ``grads=None`` calls ``step()`` with the grads left as they are.
+    """
+
+    grads: tuple[np.ndarray | None, ...] | None
+
+
+@dataclass(frozen=True)
+class ZeroGrad:
+    set_to_none: bool = True
+
+
+Action = Step | ZeroGrad
+
+
+def _as_array(value: Any) -> np.ndarray:
+    return np.array(value, dtype=np.float64, copy=True)
+
+
+def _torch_grad(g: np.ndarray | None) -> torch.Tensor | None:
+    return None if g is None else torch.tensor(g, dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class OptimizerScenario:
+    """Step an optimizer built from the student's names and one built by torch.
+
+    ``build(impl, params)`` makes the student's optimizer (anything with ``step()`` and, if
+    the script uses it, ``zero_grad()``); ``build_torch(params)`` makes torch's.
+    """
+
+    title: str
+    init: tuple[np.ndarray, ...]
+    actions: tuple[Action, ...]
+    build: Callable[[Impl, Any], Any]
+    build_torch: Callable[[Any], torch.optim.Optimizer]
+    state_names: tuple[str, ...] = ()
+    as_generator: bool = False  # pass the parameters as a generator, as model.parameters() does
+    notes: tuple[str, ...] = field(default=())
+
+    # -- words -----------------------------------------------------------------------------
+    def describe(self) -> str:
+        shapes = ", ".join(str(v.shape) for v in self.init)
+        steps = [a for a in self.actions if isinstance(a, Step)]
+        parts = [f"{len(self.init)} parameter(s) of shape {shapes}" if self.init else "no parameters"]
+        if self.as_generator:
+            parts.append("passed as a generator")
+        if steps:
+            parts.append(f"{len(steps)} step(s), a different gradient each step")
+        frozen = self._frozen_steps()
+        for i, when in frozen.items():
+            parts.append(f"parameter {i} has grad None at step(s) {', '.join(map(str, when))}")
+        zero = [a for a in self.actions if isinstance(a, ZeroGrad)]
+        if zero:
+            parts.append("zero_grad(" + " / ".join(f"set_to_none={a.set_to_none}" for a in zero) + ") between steps")
+        return "; ".join(parts + list(self.notes))
+
+    def _frozen_steps(self) -> dict[int, list[int]]:
+        frozen: dict[int, list[int]] = {}
+        n = 0
+        for a in self.actions:
+            if isinstance(a, Step):
+                n += 1
+                for i, g in enumerate(a.grads or ()):
+                    if g is None:
+                        frozen.setdefault(i, []).append(n)
+        return frozen
+
+    # -- the student's side ------------------------------------------------------------------
+    def run(self, impl: Impl) -> Trace:
+        trace = Trace()
+        try:
+            params = [call_student(impl["Parameter"], v.copy()) for v in self.init]
+            arrays = [p.data for p in params]
+            source = (p for p in params) if self.as_generator else list(params)
+            opt = call_student(self.build, impl, source)
+        except DelegationError:
+            raise
+        except Exception as exc:  # the student's constructor raised: that is the observation
+            trace.add("constructor", Raised.from_exception(exc))
+            return trace
+        trace.add("constructor", "returned")
+        n = 0
+        for action in self.actions:
+            if isinstance(action, Step):
+                n += 1
+                label = f"step {n}"
+                if action.grads is not None:
+                    for p, g in zip(params, action.grads):
+                        p.grad = None if g is None else g.copy()
+                call = lambda: opt.step()  # noqa: E731
+            else:
+                label = f"zero_grad(set_to_none={action.set_to_none})"
+                call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)  # noqa: E731
+            try:
+                call_student(call)
+                self._observe(trace, label, params, arrays, getattr(opt, "state", None), numpy_side=True)
+            except DelegationError:
+                raise
+            except Exception as exc:
+                trace.add(label, Raised.from_exception(exc))
+                return trace
+        return trace
+
+    # -- torch's side --------------------------------------------------------------------------
+    def expected(self) -> Trace:
+        trace = Trace()
+        params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in self.init]
+        try:
+            opt = self.build_torch((p for p in params) if self.as_generator else list(params))
+        except Exception as exc:
+            trace.add("constructor", Raised(type(exc), str(exc)))
+            return trace
+        trace.add("constructor", "returned")
+        n = 0
+        for action in self.actions:
+            if isinstance(action, Step):
+                n += 1
+                label = f"step {n}"
+                if action.grads is not None:
+                    for p, g in zip(params, action.grads):
+                        p.grad = _torch_grad(g)
+                opt.step()
+            else:
+                label = f"zero_grad(set_to_none={action.set_to_none})"
+                opt.zero_grad(set_to_none=action.set_to_none)
+            self._observe(trace, label, params, None, opt.state, numpy_side=False)
+        return trace
+
+    # -- what is compared after every action ------------------------------------------------------
+    def _observe(self, trace: Trace, label: str, params: Sequence[Any], arrays: Sequence[Any] | None,
+                 state: Any, *, numpy_side: bool) -> None:
+        for i, p in enumerate(params):
+            if numpy_side:
+                value, grad = _as_array(p.data), (None if p.grad is None else _as_array(p.grad))
+                in_place = p.data is arrays[i]
+            else:
+                value = p.detach().numpy().copy()
+                grad = None if p.grad is None else p.grad.detach().numpy().copy()
+                in_place = True
+            trace.add(f"after {label}: parameter {i}", value)
+            trace.add(f"after {label}: parameter {i} still the same array (updated in place)", in_place)
+            trace.add(f"after {label}: parameter {i} .grad", grad)
+            for name in self.state_names:
+                entry = state.get(p, {}) if state is not None and p in state else {}
+                raw = entry.get(name)
+                trace.add(f"after {label}: state[{name!r}] of parameter {i}",
+                          None if raw is None else (_as_array(raw) if numpy_side else _as_array(raw.detach())))
+
+
+@dataclass(frozen=True)
+class ObserveScenario:
+    """Run ``observe`` on the student's names, and on torch-backed stand-ins for the truth."""
+
+    title: str
+    observe: Callable[[Impl, Callable[..., Any]], Trace]  # (impl, call) -> trace; call guards student code
+    torch_impl: Impl
+    words: str = ""
+
+    def describe(self) -> str:
+        return self.words
+
+    def run(self, impl: Impl) -> Trace:
+        return self.observe(impl, call_student)
+
+    def expected(self) -> Trace:
+        return self.observe(self.torch_impl, lambda fn, *a, **k: fn(*a, **k))
+
+
+def observe_calls(steps: Sequence[tuple[str, Callable[[], Any]]], call: Callable[..., Any]) -> Trace:
+    """Helper for ObserveScenario: run labelled thunks in order, stopping at the first raise."""
+    trace = Trace()
+    for label, thunk in steps:
+        try:
+            trace.add(label, call(thunk))
+        except DelegationError:
+            raise
+        except Exception as exc:
+            trace.add(label, Raised.from_exception(exc))
+            break
+    return trace

@@ -1,0 +1,86 @@
+"""Regenerate what is made from ``solutions/``, or check that it is up to date.
+
+    python -m optimcourse.sync          # rewrite exercises/ and references/, tidy solutions/
+    python -m optimcourse.sync --check  # exit 1 and name every file that is out of date
+
+From each source notebook ``solutions/<id>/<name>.ipynb`` it makes:
+- ``exercises/<id>/<name>.ipynb``: the student notebook, by ``nbgrader generate_assignment``;
+- ``autograder/optimcourse/references/<name>.py``: the solution cells as a module, the text
+  that the mutants edit and that the book may import.
+All notebooks are stored without outputs and with stable metadata (:func:`notebooks.normalized`).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import notebooks
+from .course import ASSIGNMENTS, PACKAGE_DIR, REPO_ROOT, Assignment
+
+
+def reference_module(assignment: Assignment, root: Path) -> str:
+    nb = notebooks.read(assignment.solution_path(root))
+    parts = [notebooks.without_markers(c.source).rstrip() for c in nb.cells if notebooks.is_solution(c)]
+    header = (f'"""Reference solution of {assignment.id}: generated from '
+              f'solutions/{assignment.id}/{assignment.notebook}.ipynb by `python -m optimcourse.sync`.\n\n'
+              'Do not edit: edit the notebook and run the sync. Mutants are text edits of this file.\n"""\n'
+              "import numpy as np\n")
+    return header + "\n\n" + "\n\n\n".join(parts) + "\n"
+
+
+def release_notebooks(root: Path) -> dict[Assignment, str]:
+    """The student notebooks nbgrader makes from the (normalized) sources, as canonical text."""
+    out: dict[Assignment, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp)
+        shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course / "nbgrader_config.py")
+        for a in ASSIGNMENTS:
+            src = course / "source" / a.id / f"{a.notebook}.ipynb"
+            src.parent.mkdir(parents=True)
+            src.write_text(notebooks.dumps(notebooks.normalized(notebooks.read(a.solution_path(root)))))
+            subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", a.id, "--force",
+                            "--log-level=WARN"], cwd=course, check=True, capture_output=True, text=True)
+            released = notebooks.read(course / "release" / a.id / f"{a.notebook}.ipynb")
+            out[a] = notebooks.dumps(notebooks.normalized(released))
+    return out
+
+
+def expected_files(root: Path) -> dict[Path, str]:
+    files: dict[Path, str] = {}
+    for a in ASSIGNMENTS:
+        files[a.solution_path(root)] = notebooks.dumps(notebooks.normalized(notebooks.read(a.solution_path(root))))
+        files[a.reference_path(root)] = reference_module(a, root)
+    for a, text in release_notebooks(root).items():
+        files[a.exercise_path(root)] = text
+    return files
+
+
+def stale(root: Path = REPO_ROOT) -> list[Path]:
+    """Files whose content differs from what the sources make."""
+    return [p for p, text in expected_files(root).items() if not p.exists() or p.read_text() != text]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m optimcourse.sync", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything is out of date")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root (default: this checkout)")
+    args = parser.parse_args(argv)
+    if args.check:
+        out_of_date = stale(args.root)
+        for p in out_of_date:
+            print(f"out of date: {p.relative_to(args.root)} (run: python -m optimcourse.sync)")
+        return 1 if out_of_date else 0
+    for path, text in expected_files(args.root).items():
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path.relative_to(args.root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""What a scenario observed, and whether two observations agree.
+
+A run of a scenario produces a :class:`Trace`: a list of labelled observations
+(parameter values, grads, state, "raised ValueError"). The student's code, torch and
+every mutant produce traces of the same scenario; comparing traces is all the grading does.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .course import ATOL, RTOL
+
+
+@dataclass(frozen=True)
+class Raised:
+    """The code under test raised instead of returning."""
+
+    type: type[BaseException]
+    message: str
+    where: str = ""  # last line of the traceback inside the student's code
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> "Raised":
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if "optimcourse" not in f.filename]
+        where = ""
+        if own:
+            f = own[-1]
+            where = f"in {f.name}: {f.line}" if f.line else f"in {f.name}"
+        return cls(type(exc), str(exc), where)
+
+    def __str__(self) -> str:
+        text = f"raised {self.type.__name__}"
+        if self.message:
+            text += f": {self.message}"
+        if self.where:
+            text += f" ({self.where})"
+        return text
+
+
+@dataclass
+class Obs:
+    label: str  # e.g. "after step 3: parameter 1"
+    value: object  # np.ndarray | None | bool | str | Raised
+
+
+@dataclass
+class Trace:
+    observations: list[Obs] = field(default_factory=list)
+
+    def add(self, label: str, value: object) -> None:
+        self.observations.append(Obs(label, value))
+
+    @property
+    def raised(self) -> bool:
+        return bool(self.observations) and isinstance(self.observations[-1].value, Raised)
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+    def __getitem__(self, i: int) -> Obs:
+        return self.observations[i]
+
+
+def agree(got: object, expected: object, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    """Whether an observation of the code under test matches the expected one."""
+    if isinstance(expected, Raised) or isinstance(got, Raised):
+        return (
+            isinstance(expected, Raised)
+            and isinstance(got, Raised)
+            and issubclass(got.type, expected.type)
+        )
+    if isinstance(expected, np.ndarray):
+        if not isinstance(got, np.ndarray) or got.shape != expected.shape:
+            return False
+        return bool(np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True))
+    return type(got) is type(expected) and got == expected
+
+
+def first_disagreement(got: Trace, expected: Trace) -> int | None:
+    """Index of the first observation that differs, or None when the traces agree."""
+    for i, exp in enumerate(expected.observations):
+        if i >= len(got):
+            return i
+        if got[i].label != exp.label or not agree(got[i].value, exp.value):
+            return i
+    return len(expected) if len(got) > len(expected) else None
+
+
+def show(value: object, limit: int = 6) -> str:
+    """A short rendering of an observed value for a failure message."""
+    if isinstance(value, np.ndarray):
+        flat = value.ravel()
+        items = ", ".join(f"{x:.10g}" for x in flat[:limit])
+        more = f", ... ({flat.size} values)" if flat.size > limit else ""
+        body = f"[{items}{more}]" if value.ndim else items
+        return f"{body} (shape {value.shape}, {value.dtype})"
+    if value is None:
+        return "None"
+    return str(value)
+
+
+def describe_difference(got: object, expected: object) -> str:
+    """Where and by how much two values differ, when both are arrays of one shape."""
+    if isinstance(got, np.ndarray) and isinstance(expected, np.ndarray) and got.shape == expected.shape:
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+        if diff.size == 0:
+            return ""
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        idx = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        where = f" at index {tuple(int(i) for i in idx)}" if diff.ndim else ""
+        return f"max |difference| {float(diff[idx]):.3g}{where} (tolerance rtol={RTOL:g}, atol={ATOL:g})"
+    if isinstance(got, np.ndarray) and isinstance(expected, np.ndarray):
+        return f"shape {got.shape} where torch has {expected.shape}"
+    return ""

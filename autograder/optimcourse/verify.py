@@ -1,0 +1,60 @@
+"""Compare the student's trace with torch's and turn the first difference into advice."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .guard import DelegationError
+from .mutants import MutantLibrary
+from .scenarios import Impl, Scenario
+from .trace import Raised, Trace, describe_difference, first_disagreement, show
+
+
+def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: MutantLibrary) -> None:
+    """Raise AssertionError at the first scenario where ``impl`` and torch disagree.
+
+    ``subject`` names what is tested ("sgd_update_"); on success a one-line summary is printed
+    (to stdout: nbgrader scores any stderr output as a failure).
+    """
+    for scenario in scenarios:
+        expected = scenario.expected()
+        try:
+            got = scenario.run(impl)
+        except DelegationError as exc:
+            raise AssertionError(f"{subject}: {exc}") from None
+        index = first_disagreement(got, expected)
+        if index is not None:
+            raise AssertionError(explain(subject, scenario, got, expected, index, mutants))
+    print(f"OK: {subject} matches {scenarios[0].title} in all {len(scenarios)} case(s).")
+
+
+def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index: int,
+            mutants: MutantLibrary) -> str:
+    lines = [f"{subject} differs from {scenario.title}."]
+    if scenario.describe():
+        lines.append(f"  Case: {scenario.describe()}.")
+    exp = expected[index] if index < len(expected) else None
+    mine = got[index] if index < len(got) else None
+    if mine is not None and isinstance(mine.value, Raised) and not (exp and isinstance(exp.value, Raised)):
+        lines.append(f"  At {mine.label}: your code {mine.value}; torch did not raise here.")
+    elif exp is None:
+        lines.append(f"  After torch finished, your code still had: {mine.label}: {show(mine.value)}")
+    elif mine is None or mine.label != exp.label:
+        lines.append(f"  At {exp.label}: torch gives {show(exp.value)}, but your code stopped earlier.")
+    elif isinstance(exp.value, Raised):
+        lines.append(f"  At {exp.label}: torch {exp.value}; your code "
+                     + ("did not raise." if not isinstance(mine.value, Raised)
+                        else f"{mine.value} (expected {exp.value.type.__name__})."))
+    else:
+        lines.append(f"  First difference: {exp.label}")
+        lines.append(f"    expected (torch): {show(exp.value)}")
+        lines.append(f"    got (yours):      {show(mine.value)}")
+        how_far = describe_difference(mine.value, exp.value)
+        if how_far:
+            lines.append(f"    {how_far}")
+    found = mutants.matching(scenario, got, expected, index)
+    for mutant in found:
+        lines.append(f"  Hint: this matches a known mistake, '{mutant.name}': {mutant.mistake}")
+    if not found:
+        lines.append("  Hint: no known mistake matches; print the values after each step on a small "
+                     "case and compare them with the rule in the text above.")
+    return "\n".join(lines)
