@@ -75,5 +75,11 @@ def solution_code(assignment: Assignment, mutant: Mutant | None = None,
     return code
 
 
+def stub_code(assignment: Assignment) -> dict[str, str]:
+    """The solution cells of the untouched exercise: what a student who changed nothing hands in."""
+    return {notebooks.grading(c)["grade_id"]: c.source
+            for c in notebooks.read(assignment.exercise_path()).cells if notebooks.is_solution(c)}
+
+
 def read(path: Path) -> nbformat.NotebookNode:
     return notebooks.read(path)

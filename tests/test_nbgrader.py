@@ -1,0 +1,71 @@
+"""The real ``nbgrader autograde`` on a scratch course: it agrees with the in-process gates.
+
+Submissions: the reference typed into the exercise (full marks), the untouched exercise (zero on
+every graded cell), and a sample of mutants (each graded cell scored as the in-process run says).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ASSIGNMENT_PARAMS, library
+from nbgrader.api import Gradebook
+
+import notebook_runner as nr
+from optimcourse import notebooks
+from optimcourse.course import PACKAGE_DIR
+
+pytestmark = pytest.mark.nbgrader
+SAMPLED_MUTANTS = 3
+
+
+def nbgrader(course: Path, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=course,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+
+
+def sampled(assignment):
+    mutants = library(assignment).mutants
+    step = max(1, len(mutants) // SAMPLED_MUTANTS)
+    return list(mutants[::step][:SAMPLED_MUTANTS])
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENT_PARAMS)
+def test_nbgrader_autograde_agrees_with_the_gates(assignment, tmp_path):
+    course = tmp_path / "course"
+    (course / "source" / assignment.id).mkdir(parents=True)
+    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course)
+    shutil.copy(assignment.solution_path(), course / "source" / assignment.id)
+    nbgrader(course, "generate_assignment", assignment.id, "--force")
+
+    exercise = nr.read(assignment.exercise_path())
+    solution = nr.read(assignment.solution_path())
+    submissions = {"ci-reference": nr.solution_code(assignment), "ci-blank": nr.stub_code(assignment)}
+    for mutant in sampled(assignment):
+        submissions[f"ci-{mutant.name}"] = nr.solution_code(assignment, mutant, library(assignment))
+
+    expected: dict[str, dict[str, float]] = {}
+    for student, code in submissions.items():
+        notebooks.write(nr.with_solution_code(exercise, code),
+                        course / "submitted" / student / assignment.id / f"{assignment.notebook}.ipynb")
+        graded = nr.run(nr.with_solution_code(solution, code))  # visible and hidden tests, as autograde runs
+        expected[student] = {r.grade_id: r.score for r in graded}
+
+    nbgrader(course, "autograde", assignment.id, "--force")
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in submissions:
+            notebook = gb.find_submission_notebook(assignment.notebook, assignment.id, student)
+            got = {g.name: g.auto_score for g in notebook.grades if g.auto_score is not None}
+            maximum = {g.name: g.max_score for g in notebook.grades}
+            assert got == expected[student], f"{student}: nbgrader {got} vs in-process {expected[student]}"
+            if student == "ci-reference":
+                assert got == maximum, f"the reference lost points: {got} of {maximum}"
+            elif student == "ci-blank":
+                assert not any(got.values()), f"free points for the untouched exercise: {got}"
+            else:
+                assert sum(got.values()) < sum(maximum.values()), f"{student} kept full marks"

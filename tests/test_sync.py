@@ -1,0 +1,23 @@
+"""exercises/ and references/ are exactly what the sources in solutions/ make."""
+from __future__ import annotations
+
+import shutil
+
+from optimcourse import sync
+from optimcourse.course import ASSIGNMENTS, REPO_ROOT
+
+
+def test_generated_files_are_up_to_date():
+    out_of_date = [str(p.relative_to(REPO_ROOT)) for p in sync.stale()]
+    assert not out_of_date, f"run `python -m optimcourse.sync` and commit: {out_of_date}"
+
+
+def test_the_check_notices_a_hand_edit(tmp_path):
+    for folder in ("solutions", "exercises", "autograder/optimcourse/references"):
+        shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
+    assert sync.stale(tmp_path) == []
+    exercise = ASSIGNMENTS[0].exercise_path(tmp_path)
+    exercise.write_text(exercise.read_text().replace("YOUR CODE HERE", "YOUR CODE HERE!", 1))
+    reference = ASSIGNMENTS[0].reference_path(tmp_path)
+    reference.write_text(reference.read_text() + "\n# edited by hand\n")
+    assert set(sync.stale(tmp_path)) == {exercise, reference}
