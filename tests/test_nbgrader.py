@@ -16,7 +16,7 @@ from nbgrader.api import Gradebook
 
 import notebook_runner as nr
 from optimcourse import notebooks
-from optimcourse.course import PACKAGE_DIR
+from optimcourse.course import PACKAGE_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.nbgrader
 SAMPLED_MUTANTS = 3
@@ -36,11 +36,14 @@ def sampled(assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENT_PARAMS)
 def test_nbgrader_autograde_agrees_with_the_gates(assignment, tmp_path):
+    # the course folder the README tells instructors to make: its source is the repository's solutions/
     course = tmp_path / "course"
-    (course / "source" / assignment.id).mkdir(parents=True)
+    course.mkdir()
     shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course)
-    shutil.copy(assignment.solution_path(), course / "source" / assignment.id)
+    (course / "source").symlink_to(REPO_ROOT / "solutions", target_is_directory=True)
     nbgrader(course, "generate_assignment", assignment.id, "--force")
+    released = course / "release" / assignment.id / f"{assignment.notebook}.ipynb"
+    assert notebooks.dumps(notebooks.normalized(notebooks.read(released))) == assignment.exercise_path().read_text()
 
     exercise = nr.read(assignment.exercise_path())
     solution = nr.read(assignment.solution_path())
@@ -56,6 +59,12 @@ def test_nbgrader_autograde_agrees_with_the_gates(assignment, tmp_path):
         expected[student] = {r.grade_id: r.score for r in graded}
 
     nbgrader(course, "autograde", assignment.id, "--force")
+    nbgrader(course, "generate_feedback", assignment.id, "--force")
+    nbgrader(course, "export", "--to", "grades.csv")
+    for student in submissions:
+        assert list((course / "feedback" / student / assignment.id).glob("*.html")), f"no feedback for {student}"
+    rows = {line.split(",")[3]: line.split(",") for line in (course / "grades.csv").read_text().splitlines()[1:]}
+    assert set(rows) == set(submissions)
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in submissions:

@@ -1,0 +1,58 @@
+"""The website builds with warnings as errors and execution forced, and shows no raw placeholders."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from optimcourse.course import REPO_ROOT
+
+pytestmark = pytest.mark.book
+CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+RAW = re.compile(r"\{glue(:\w+)?\}|\{python\}|\{eval\}|`\{")
+
+
+def build(source: Path, output: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([shutil.which("jupyter-book") or "jupyter-book", "build", str(source), "-W",
+                           "--keep-going", "--path-output", str(output)],
+                          cwd=source, capture_output=True, text=True, timeout=1200)
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [chapter["file"] for chapter in part["chapters"]]
+    return pages
+
+
+def test_execution_is_forced_and_errors_fail_the_build():
+    assert CONFIG["execute"]["execute_notebooks"] == "force"
+    assert CONFIG["sphinx"]["config"]["nb_execution_raise_on_error"] is True
+    assert CONFIG["only_build_toc_files"] is True
+
+
+def test_the_book_builds_without_warnings_and_every_number_is_rendered(tmp_path):
+    done = build(REPO_ROOT, tmp_path)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    html = tmp_path / "_build" / "html"
+    for page in toc_pages():
+        text = (html / f"{page}.html").read_text()
+        body = text.split('<article class="bd-article">', 1)[-1]
+        assert not RAW.search(body), f"{page}: raw placeholder {RAW.search(body).group(0)!r}"
+        assert "Traceback" not in body, f"{page}: a traceback in the executed output"
+
+
+def test_a_page_with_a_warning_fails_the_build(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: 'off'\n")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (book / "intro.md").write_text("# Intro\n\nSee {doc}`no-such-page`.\n")
+    done = build(book, tmp_path / "out")
+    assert done.returncode != 0
+    assert "no-such-page" in done.stdout + done.stderr

@@ -1,0 +1,105 @@
+"""The comparison engine itself: delegation guard, silence on success, hints, trace semantics."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import notebook_runner as nr
+from optimcourse.chapters import manual_updates as ch1
+from optimcourse.course import ASSIGNMENTS
+from optimcourse.mutants import Mutant
+from optimcourse.trace import Raised, Trace, agree, first_disagreement
+
+
+def reference() -> dict:
+    """The chapter 1 reference, loaded the way a notebook defines it (not from the package)."""
+    namespace: dict = {}
+    exec(compile("import numpy as np\n" + "\n".join(nr.solution_code(ASSIGNMENTS[0]).values()),
+                 "<reference>", "exec"), namespace)
+    return namespace
+
+
+def test_a_passing_check_writes_nothing_to_stderr(capfd):
+    ref = reference()
+    ch1.check_sgd_step(ref["SGD"], ref["Parameter"], seeds=ch1.HIDDEN_SEEDS)
+    out, err = capfd.readouterr()
+    assert err == "" and "OK: SGD.step matches" in out
+
+
+def test_delegating_to_torch_fails_with_a_clear_message():
+    ref = reference()
+
+    class TorchSGD:  # right numbers, wrong exercise
+        def __init__(self, params, lr=1e-3):
+            self.params = list(params)
+            self.tensors = [torch.from_numpy(p.data) for p in self.params]
+            self.opt = torch.optim.SGD(self.tensors, lr=lr)
+
+        def step(self):
+            for p, t in zip(self.params, self.tensors):
+                t.grad = None if p.grad is None else torch.from_numpy(p.grad)
+            self.opt.step()
+
+    with pytest.raises(AssertionError, match="your code called .*torch"):
+        ch1.check_sgd_step(TorchSGD, ref["Parameter"])
+
+
+def test_importing_the_reference_counts_as_delegation():
+    from optimcourse.references.manual_updates import SGD, Parameter
+
+    with pytest.raises(AssertionError, match="course's reference"):
+        ch1.check_sgd_step(SGD, Parameter)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_the_reference_matches_torch_and_a_tiny_lr_error_does_not(seed):
+    ref = reference()
+    ch1.check_sgd_update(ref["sgd_update_"], ref["Parameter"], seeds=(seed,))
+
+    def off_by_a_little(params, lr):
+        ref["sgd_update_"](params, lr * (1 + 1e-4))
+
+    with pytest.raises(AssertionError, match="differs from torch.optim.SGD"):
+        ch1.check_sgd_update(off_by_a_little, ref["Parameter"], seeds=(seed,))
+
+
+def test_failure_message_names_step_parameter_and_difference():
+    ref = reference()
+
+    def late_bug(params, lr, calls=[0]):  # correct for two steps, then doubles the lr
+        calls[0] += 1
+        ref["sgd_update_"](params, lr if calls[0] <= 2 else 2 * lr)
+
+    with pytest.raises(AssertionError) as info:
+        ch1.check_sgd_update(late_bug, ref["Parameter"])
+    message = str(info.value)
+    for part in ("after step 3: parameter 0", "expected (torch)", "got (yours)", "max |difference|",
+                 "lr=0.1", "no known mistake matches"):
+        assert part in message, (part, message)
+
+
+def test_agree_semantics():
+    a = np.array([1.0, np.nan])
+    assert agree(a, a.copy())
+    assert not agree(a[:1], a)  # shape
+    assert not agree(np.array([1.0 + 1e-6]), np.array([1.0]))
+    assert agree(np.array([1.0 + 1e-8]), np.array([1.0]))
+    assert agree(Raised(ValueError, ""), Raised(ValueError, "other words"))
+    assert not agree(Raised(TypeError, ""), Raised(ValueError, ""))
+    assert not agree(None, np.zeros(2)) and agree(None, None)
+    expected, got = Trace(), Trace()
+    for t in (expected, got):
+        t.add("a", np.zeros(2))
+    got.add("b", True)
+    assert first_disagreement(got, expected) == 1  # extra observations count as a difference
+
+
+def test_a_mutant_edit_must_match_exactly_once():
+    with pytest.raises(ValueError, match="occurs 0 times"):
+        Mutant("x", "", (("not in the text", ""),)).apply("source")
+    with pytest.raises(ValueError, match="occurs 2 times"):
+        Mutant("x", "", (("a", "b"),)).apply("a a")
