@@ -57,10 +57,6 @@ def _as_array(value: Any) -> np.ndarray:
     return np.array(value, dtype=np.float64, copy=True)
 
 
-def _torch_grad(g: np.ndarray | None) -> torch.Tensor | None:
-    return None if g is None else torch.tensor(g, dtype=torch.float64)
-
-
 @dataclass(frozen=True)
 class OptimizerScenario:
     """Step an optimizer built from the student's names and one built by torch.
@@ -120,26 +116,13 @@ class OptimizerScenario:
             trace.add("constructor", Raised.from_exception(exc))
             return trace
         trace.add("constructor", "returned")
-        n = 0
-        for action in self.actions:
-            if isinstance(action, Step):
-                n += 1
-                label = f"step {n}"
-                if action.grads is not None:
-                    for p, g in zip(params, action.grads):
-                        p.grad = None if g is None else g.copy()
-                call = lambda: opt.step()  # noqa: E731
-            else:
-                label = f"zero_grad(set_to_none={action.set_to_none})"
-                call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)  # noqa: E731
-            try:
-                call_student(call)
-                self._observe(trace, label, params, arrays, getattr(opt, "state", None), numpy_side=True)
-            except DelegationError:
-                raise
-            except Exception as exc:
-                trace.add(label, Raised.from_exception(exc))
-                return trace
+
+        def set_grad(p: Any, g: np.ndarray | None) -> None:
+            p.grad = None if g is None else g.copy()
+
+        self._play(trace, params, opt, set_grad, call_student,
+                   lambda label: self._observe(trace, label, params, arrays, getattr(opt, "state", None),
+                                               numpy_side=True))
         return trace
 
     # -- torch's side --------------------------------------------------------------------------
@@ -152,20 +135,37 @@ class OptimizerScenario:
             trace.add("constructor", Raised(type(exc), str(exc)))
             return trace
         trace.add("constructor", "returned")
+
+        def set_grad(p: torch.Tensor, g: np.ndarray | None) -> None:
+            p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
+
+        self._play(trace, params, opt, set_grad, lambda fn: fn(),
+                   lambda label: self._observe(trace, label, params, None, opt.state, numpy_side=False))
+        return trace
+
+    def _play(self, trace: Trace, params: Sequence[Any], opt: Any,
+              set_grad: Callable[[Any, np.ndarray | None], None],
+              invoke: Callable[[Callable[[], Any]], Any], observe: Callable[[str], None]) -> None:
+        """Perform the script's actions in order; stop at the first one that raises."""
         n = 0
         for action in self.actions:
             if isinstance(action, Step):
                 n += 1
                 label = f"step {n}"
-                if action.grads is not None:
-                    for p, g in zip(params, action.grads):
-                        p.grad = _torch_grad(g)
-                opt.step()
+                for p, g in zip(params, action.grads or ()):
+                    set_grad(p, g)
+                call = lambda: opt.step()  # noqa: E731
             else:
                 label = f"zero_grad(set_to_none={action.set_to_none})"
-                opt.zero_grad(set_to_none=action.set_to_none)
-            self._observe(trace, label, params, None, opt.state, numpy_side=False)
-        return trace
+                call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)  # noqa: E731
+            try:
+                invoke(call)
+                observe(label)
+            except DelegationError:
+                raise
+            except Exception as exc:
+                trace.add(label, Raised.from_exception(exc))
+                return
 
     # -- what is compared after every action ------------------------------------------------------
     def _observe(self, trace: Trace, label: str, params: Sequence[Any], arrays: Sequence[Any] | None,
