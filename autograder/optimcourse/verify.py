@@ -54,7 +54,10 @@ def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index
     found = mutants.matching(scenario, got, expected, index)
     for mutant in found:
         lines.append(f"  Hint: this matches a known mistake, '{mutant.name}': {mutant.mistake}")
-    if not found:
+    if not found and mine is not None and isinstance(mine.value, Raised) and mine.value.type is NotImplementedError:
+        lines.append("  Hint: this part is not written yet: replace `raise NotImplementedError()` "
+                     "under `# YOUR CODE HERE` with your code.")
+    elif not found:
         lines.append("  Hint: no known mistake matches; print the values after each step on a small "
                      "case and compare them with the rule in the text above.")
     return "\n".join(lines)
