@@ -15,6 +15,7 @@ def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: Mut
     ``subject`` names what is tested ("sgd_update_"); on success a one-line summary is printed
     (to stdout: nbgrader scores any stderr output as a failure).
     """
+    __tracebackhide__ = True  # IPython: the student's traceback ends at their test cell
     for scenario in scenarios:
         expected = scenario.expected()
         try:

@@ -245,20 +245,25 @@ def parameter_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
 # -- what the notebook's test cells call ---------------------------------------------------------
 
 def check_parameter(Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
     verify("Parameter", parameter_cases(seeds), {"Parameter": Parameter}, MUTANTS)
 
 
 def check_sgd_update(sgd_update_: Any, Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
     verify("sgd_update_", sgd_update_cases(seeds), {"Parameter": Parameter, "sgd_update_": sgd_update_}, MUTANTS)
 
 
 def check_sgd_step(SGD: Any, Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
     verify("SGD.step", sgd_step_cases(seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS)
 
 
 def check_sgd_zero_grad(SGD: Any, Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
     verify("SGD.zero_grad", zero_grad_cases(seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS)
 
 
 def check_sgd_validation(SGD: Any, Parameter: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
     verify("SGD's constructor", validation_cases(seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS)
