@@ -38,10 +38,3 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("01-manual-updates", "manual_updates"),
 )
 
-
-def assignment(assignment_id: str) -> Assignment:
-    for a in ASSIGNMENTS:
-        if a.id == assignment_id:
-            return a
-    known = ", ".join(a.id for a in ASSIGNMENTS)
-    raise ValueError(f"no assignment {assignment_id!r}; the course has: {known}")

@@ -44,9 +44,6 @@ class MutantLibrary:
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate mutant names in {self.reference}: {names}")
 
-    def reference_source(self) -> str:
-        return (REFERENCES_DIR / f"{self.reference}.py").read_text()
-
     def impl(self, mutant: Mutant) -> Impl:
         return _namespace(self.reference, mutant)
 

@@ -54,10 +54,6 @@ class Trace:
     def add(self, label: str, value: object) -> None:
         self.observations.append(Obs(label, value))
 
-    @property
-    def raised(self) -> bool:
-        return bool(self.observations) and isinstance(self.observations[-1].value, Raised)
-
     def __len__(self) -> int:
         return len(self.observations)
 
