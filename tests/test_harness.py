@@ -88,8 +88,9 @@ def test_agree_semantics():
     assert not agree(a[:1], a)  # shape
     assert not agree(np.array([1.0 + 1e-6]), np.array([1.0]))
     assert agree(np.array([1.0 + 1e-8]), np.array([1.0]))
-    assert agree(Raised(ValueError, ""), Raised(ValueError, "other words"))
+    assert agree(Raised(ValueError, "my words"), Raised(ValueError, "other words"))
     assert not agree(Raised(TypeError, ""), Raised(ValueError, ""))
+    assert not agree(Raised(ValueError, " "), Raised(ValueError, "Invalid learning rate: -0.1"))
     assert not agree(None, np.zeros(2)) and agree(None, None)
     expected, got = Trace(), Trace()
     for t in (expected, got):

@@ -64,10 +64,12 @@ class Trace:
 def agree(got: object, expected: object, rtol: float = RTOL, atol: float = ATOL) -> bool:
     """Whether an observation of the code under test matches the expected one."""
     if isinstance(expected, Raised) or isinstance(got, Raised):
+        # same kind of exception; and where torch explains itself, a message is expected too
         return (
             isinstance(expected, Raised)
             and isinstance(got, Raised)
             and issubclass(got.type, expected.type)
+            and (bool(got.message.strip()) or not expected.message)
         )
     if isinstance(expected, np.ndarray):
         if not isinstance(got, np.ndarray) or got.shape != expected.shape:

@@ -44,7 +44,8 @@ def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index
     elif isinstance(exp.value, Raised):
         lines.append(f"  At {exp.label}: torch {exp.value}; your code "
                      + ("did not raise." if not isinstance(mine.value, Raised)
-                        else f"{mine.value} (expected {exp.value.type.__name__})."))
+                        else f"{mine.value} (expected {exp.value.type.__name__} with a message that "
+                             "says what is wrong)."))
     else:
         lines.append(f"  First difference: {exp.label}")
         lines.append(f"    expected (torch): {show(exp.value)}")
@@ -58,6 +59,9 @@ def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index
     if not found and mine is not None and isinstance(mine.value, Raised) and mine.value.type is NotImplementedError:
         lines.append("  Hint: this part is not written yet: replace `raise NotImplementedError()` "
                      "under `# YOUR CODE HERE` with your code.")
+    elif not found and exp is not None and isinstance(exp.value, Raised):
+        lines.append(f"  Hint: check the input before storing anything, and raise {exp.value.type.__name__} "
+                     "with a message that names the problem, as torch does.")
     elif not found:
         lines.append("  Hint: no known mistake matches; print the values after each step on a small "
                      "case and compare them with the rule in the text above.")
