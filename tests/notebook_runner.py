@@ -14,7 +14,7 @@ import nbformat
 
 from optimcourse import notebooks
 from optimcourse.course import Assignment
-from optimcourse.mutants import Mutant, MutantLibrary
+from optimcourse.mutants import Mutant
 
 
 @dataclass
@@ -57,22 +57,12 @@ def with_solution_code(nb: nbformat.NotebookNode, code_by_cell: dict[str, str]) 
     return nb
 
 
-def solution_code(assignment: Assignment, mutant: Mutant | None = None,
-                  library: MutantLibrary | None = None) -> dict[str, str]:
-    """What a student would have typed into each solution cell: the reference, or a mutant of it.
-
-    A mutant's edits apply to whichever single cell contains the edited text.
-    """
+def solution_code(assignment: Assignment, mutant: Mutant | None = None) -> dict[str, str]:
+    """What a student would have typed into each solution cell: the reference, or a mutant of it."""
     source = notebooks.read(assignment.solution_path())
     code = {notebooks.grading(c)["grade_id"]: notebooks.without_markers(c.source)
             for c in source.cells if notebooks.is_solution(c)}
-    if mutant is None:
-        return code
-    for old, new in mutant.edits:
-        holders = [k for k, text in code.items() if old in text]
-        assert len(holders) == 1, f"mutant {mutant.name}: edit {old!r} found in cells {holders}"
-        code[holders[0]] = Mutant(mutant.name, mutant.mistake, ((old, new),)).apply(code[holders[0]])
-    return code
+    return code if mutant is None else mutant.apply_to_cells(code)
 
 
 def stub_code(assignment: Assignment) -> dict[str, str]:

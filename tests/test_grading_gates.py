@@ -45,7 +45,7 @@ def test_every_chapter_has_a_mutant_library(assignment):
 
 @pytest.mark.parametrize("assignment, mutant", ALL_MUTANTS)
 def test_mutant_loses_points_and_the_visible_failure_names_it(assignment, mutant):
-    code = nr.solution_code(assignment, mutant, library(assignment))
+    code = nr.solution_code(assignment, mutant)
     graded = nr.run(nr.with_solution_code(nr.read(assignment.solution_path()), code))
     full = sum(r.points for r in graded)
     assert sum(r.score for r in graded) < full, f"{mutant.name} keeps full marks"

@@ -55,7 +55,7 @@ def test_nbgrader_autograde_agrees_with_the_gates(assignment, tmp_path):
         "    for p in params:\n", "    warnings.warn('an unrelated deprecation', FutureWarning)\n    for p in params:\n", 1)
     submissions["ci-reference-warns"] = noisy
     for mutant in sampled(assignment):
-        submissions[f"ci-{mutant.name}"] = nr.solution_code(assignment, mutant, library(assignment))
+        submissions[f"ci-{mutant.name}"] = nr.solution_code(assignment, mutant)
 
     expected: dict[str, dict[str, float]] = {}
     for student, code in submissions.items():

@@ -24,14 +24,19 @@ class Mutant:
     edits: tuple[tuple[str, str], ...]  # (text in the reference, replacement); each must occur once
 
     def apply(self, source: str) -> str:
+        return self.apply_to_cells({"reference": source})["reference"]
+
+    def apply_to_cells(self, cells: dict[str, str]) -> dict[str, str]:
+        """The edits applied to code split into cells: each edit's text must occur once in all of them."""
+        cells = dict(cells)
         for old, new in self.edits:
-            count = source.count(old)
-            if count != 1:
+            holders = [name for name, text in cells.items() for _ in range(text.count(old))]
+            if len(holders) != 1:
                 raise ValueError(
-                    f"mutant {self.name!r}: {old!r} occurs {count} times in the reference (needs exactly 1)"
+                    f"mutant {self.name!r}: {old!r} occurs {len(holders)} times in the reference (needs exactly 1)"
                 )
-            source = source.replace(old, new)
-        return source
+            cells[holders[0]] = cells[holders[0]].replace(old, new)
+        return cells
 
 
 @dataclass(frozen=True)
