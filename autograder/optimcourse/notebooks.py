@@ -32,6 +32,12 @@ def is_test(cell: Any) -> bool:
     return bool(g.get("grade")) and not g.get("solution") and cell.cell_type == "code"
 
 
+def is_given(cell: Any) -> bool:
+    """Locked code the student runs but does not write: imports, and classes handed to them."""
+    g = grading(cell)
+    return cell.cell_type == "code" and bool(g.get("locked")) and not g.get("grade") and not g.get("solution")
+
+
 def without_markers(source: str) -> str:
     """A solution cell's code as a student would write it: the marker lines removed."""
     keep = [line for line in source.splitlines() if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION)]

@@ -50,7 +50,18 @@ class ZeroGrad:
     set_to_none: bool = True
 
 
-Action = Step | ZeroGrad
+@dataclass(frozen=True)
+class Backward:
+    """A backward pass that adds these gradients into each parameter's ``.grad`` (None: no gradient).
+
+    Torch runs ``p.backward(g)``; the student's side calls ``accumulate_grad_(p, g)``
+    with an array it then overwrites, as a caller reusing its buffer would.
+    """
+
+    grads: tuple[np.ndarray | None, ...]
+
+
+Action = Step | ZeroGrad | Backward
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -86,6 +97,9 @@ class OptimizerScenario:
         frozen = self._frozen_steps()
         for i, when in frozen.items():
             parts.append(f"parameter {i} has grad None at step(s) {', '.join(map(str, when))}")
+        backward = [a for a in self.actions if isinstance(a, Backward)]
+        if backward:
+            parts.append(f"{len(backward)} backward pass(es) adding into .grad")
         zero = [a for a in self.actions if isinstance(a, ZeroGrad)]
         if zero:
             parts.append("zero_grad(" + " / ".join(f"set_to_none={a.set_to_none}" for a in zero) + ") between steps")
@@ -120,9 +134,14 @@ class OptimizerScenario:
         def set_grad(p: Any, g: np.ndarray | None) -> None:
             p.grad = None if g is None else g.copy()
 
-        self._play(trace, params, opt, set_grad, call_student,
-                   lambda label: self._observe(trace, label, params, arrays, getattr(opt, "state", None),
-                                               numpy_side=True))
+        def backward(p: Any, g: np.ndarray) -> None:
+            buffer = g.copy()
+            impl["accumulate_grad_"](p, buffer)
+            buffer[...] = np.nan  # the caller reuses its array: a .grad that aliases it turns NaN
+
+        self._play(trace, params, opt, set_grad, backward, call_student,
+                   lambda label, before: self._observe(trace, label, params, arrays, before,
+                                                       getattr(opt, "state", None), numpy_side=True))
         return trace
 
     # -- torch's side --------------------------------------------------------------------------
@@ -139,28 +158,41 @@ class OptimizerScenario:
         def set_grad(p: torch.Tensor, g: np.ndarray | None) -> None:
             p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
 
-        self._play(trace, params, opt, set_grad, lambda fn: fn(),
-                   lambda label: self._observe(trace, label, params, None, opt.state, numpy_side=False))
+        def backward(p: torch.Tensor, g: np.ndarray) -> None:
+            p.backward(torch.tensor(g, dtype=torch.float64))  # adds g into p.grad, as autograd does
+
+        self._play(trace, params, opt, set_grad, backward, lambda fn: fn(),
+                   lambda label, before: self._observe(trace, label, params, None, before, opt.state,
+                                                       numpy_side=False))
         return trace
 
     def _play(self, trace: Trace, params: Sequence[Any], opt: Any,
-              set_grad: Callable[[Any, np.ndarray | None], None],
-              invoke: Callable[[Callable[[], Any]], Any], observe: Callable[[str], None]) -> None:
+              set_grad: Callable[[Any, np.ndarray | None], None], backward: Callable[[Any, np.ndarray], None],
+              invoke: Callable[[Callable[[], Any]], Any], observe: Callable[[str, list[Any]], None]) -> None:
         """Perform the script's actions in order; stop at the first one that raises."""
-        n = 0
+        steps = backwards = 0
         for action in self.actions:
             if isinstance(action, Step):
-                n += 1
-                label = f"step {n}"
+                steps += 1
+                label = f"step {steps}"
                 for p, g in zip(params, action.grads or ()):
                     set_grad(p, g)
                 call = lambda: opt.step()  # noqa: E731
+            elif isinstance(action, Backward):
+                backwards += 1
+                label = f"backward pass {backwards}"
+
+                def call(grads: tuple[np.ndarray | None, ...] = action.grads) -> None:
+                    for p, g in zip(params, grads):
+                        if g is not None:
+                            backward(p, g)
             else:
                 label = f"zero_grad(set_to_none={action.set_to_none})"
                 call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)  # noqa: E731
+            before = [p.grad for p in params]
             try:
                 invoke(call)
-                observe(label)
+                observe(label, before)
             except DelegationError:
                 raise
             except Exception as exc:
@@ -169,7 +201,7 @@ class OptimizerScenario:
 
     # -- what is compared after every action ------------------------------------------------------
     def _observe(self, trace: Trace, label: str, params: Sequence[Any], arrays: Sequence[Any] | None,
-                 state: Any, *, numpy_side: bool) -> None:
+                 grads_before: Sequence[Any], state: Any, *, numpy_side: bool) -> None:
         for i, p in enumerate(params):
             if numpy_side:
                 value, grad = _as_array(p.data), (None if p.grad is None else _as_array(p.grad))
@@ -181,6 +213,10 @@ class OptimizerScenario:
             trace.add(f"after {label}: parameter {i}", value)
             trace.add(f"after {label}: parameter {i} still the same array (updated in place)", in_place)
             trace.add(f"after {label}: parameter {i} .grad", grad)
+            if grads_before[i] is not None and p.grad is not None:
+                # torch zeroes and accumulates gradients in place: whoever holds .grad sees the change
+                trace.add(f"after {label}: parameter {i} .grad still the same array (changed in place)",
+                          p.grad is grads_before[i])
             for name in self.state_names:
                 entry = state.get(p, {}) if state is not None and p in state else {}
                 raw = entry.get(name)

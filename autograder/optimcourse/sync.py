@@ -5,7 +5,7 @@
 
 From each source notebook ``solutions/<id>/<name>.ipynb`` it makes:
 - ``exercises/<id>/<name>.ipynb``: the student notebook, by ``nbgrader generate_assignment``;
-- ``autograder/optimcourse/references/<name>.py``: the solution cells as a module, the text
+- ``autograder/optimcourse/references/<name>.py``: the given and solution cells as a module, the text
   that the mutants edit and that the book may import.
 All notebooks are stored without outputs and with stable metadata (:func:`notebooks.normalized`).
 """
@@ -23,13 +23,19 @@ from .course import ASSIGNMENTS, PACKAGE_DIR, REPO_ROOT, Assignment
 
 
 def reference_module(assignment: Assignment, root: Path) -> str:
+    """The notebook's given code and solution cells, in order; the import of its checks left out."""
     nb = notebooks.read(assignment.solution_path(root))
-    parts = [notebooks.without_markers(c.source).rstrip() for c in nb.cells if notebooks.is_solution(c)]
+    parts = []
+    for cell in nb.cells:
+        if notebooks.is_solution(cell):
+            parts.append(notebooks.without_markers(cell.source).rstrip())
+        elif notebooks.is_given(cell):
+            lines = [line for line in cell.source.splitlines() if "optimcourse.chapters" not in line]
+            parts.append("\n".join(lines).strip())
     header = (f'"""Reference solution of {assignment.id}: generated from '
               f'solutions/{assignment.id}/{assignment.notebook}.ipynb by `python -m optimcourse.sync`.\n\n'
-              'Do not edit: edit the notebook and run the sync. Mutants are text edits of this file.\n"""\n'
-              "import numpy as np\n")
-    return header + "\n\n" + "\n\n\n".join(parts) + "\n"
+              'Do not edit: edit the notebook and run the sync. Mutants are text edits of this file.\n"""\n')
+    return header + "\n\n\n".join(p for p in parts if p) + "\n"
 
 
 def release_notebooks(root: Path) -> dict[Assignment, str]:

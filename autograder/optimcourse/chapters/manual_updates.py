@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, learning_rate, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario, OptimizerScenario, Step, ZeroGrad, observe_calls
 from ..trace import Trace
 from ..verify import verify
 
-VISIBLE_SEEDS = (0,)
-HIDDEN_SEEDS = (101, 202, 303, 404, 505)
 
 MUTANTS = MutantLibrary("manual_updates", (
     Mutant("sign-flipped",
@@ -90,26 +89,6 @@ MUTANTS = MutantLibrary("manual_updates", (
 
 # -- the cases ---------------------------------------------------------------------------------
 
-def _problem(seed: int, steps: int = 8) -> tuple[tuple[np.ndarray, ...], list[list[np.ndarray | None]]]:
-    """Initial values and per-step gradients: a 0-dim parameter, and one frozen for a while."""
-    rng = np.random.default_rng(seed)
-    if seed in VISIBLE_SEEDS:
-        shapes: list[tuple[int, ...]] = [(3,), (2, 3), ()]
-    else:
-        shapes = [tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(0, 3))) for _ in range(rng.integers(2, 5))]
-        shapes[int(rng.integers(len(shapes)))] = ()
-    init = tuple(rng.normal(size=s) for s in shapes)
-    frozen = 1 % len(shapes)
-    first = int(rng.integers(2, steps - 2))
-    grads = [[None if (i == frozen and first <= t < first + 2) else rng.normal(scale=2.0, size=s)
-              for i, s in enumerate(shapes)] for t in range(1, steps + 1)]
-    return init, grads
-
-
-def _lr(seed: int) -> float:
-    return 0.1 if seed in VISIBLE_SEEDS else float(10 ** np.random.default_rng(seed).uniform(-3, 0))
-
-
 def _torch_sgd(**hparams: Any):
     return lambda params: torch.optim.SGD(params, **hparams)
 
@@ -127,8 +106,8 @@ class _FunctionStepper:
 def sgd_update_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
     cases = []
     for seed in seeds:
-        init, grads = _problem(seed)
-        lr = _lr(seed)
+        init, grads = problem(seed)
+        lr = learning_rate(seed)
         cases.append(OptimizerScenario(
             title=f"torch.optim.SGD(params, lr={lr:.6g}).step()",
             init=init, actions=tuple(Step(tuple(g)) for g in grads),
@@ -140,8 +119,8 @@ def sgd_update_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
 def sgd_step_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
     cases = []
     for seed in seeds:
-        init, grads = _problem(seed)
-        lr = _lr(seed)
+        init, grads = problem(seed)
+        lr = learning_rate(seed)
         steps = tuple(Step(tuple(g)) for g in grads)
         cases.append(OptimizerScenario(
             title=f"torch.optim.SGD(params, lr={lr:.6g})", init=init, actions=steps,
@@ -159,8 +138,8 @@ def sgd_step_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
 def zero_grad_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
     cases = []
     for seed in seeds:
-        init, grads = _problem(seed, steps=6)
-        lr = _lr(seed)
+        init, grads = problem(seed, steps=6)
+        lr = learning_rate(seed)
         frozen = [tuple(None if i == 1 % len(gs) else g for i, g in enumerate(gs)) for gs in grads]
         actions = (
             Step(tuple(grads[0])), ZeroGrad(True), Step(None),        # grads None: step is a no-op
@@ -177,15 +156,15 @@ def zero_grad_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
 def validation_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
     cases = []
     for seed in seeds:
-        init, _ = _problem(seed)
-        bad_lr = -_lr(seed)
+        init, _ = problem(seed)
+        bad_lr = -learning_rate(seed)
         cases += [
             OptimizerScenario(title=f"torch.optim.SGD(params, lr={bad_lr:.6g})", init=init, actions=(),
                               build=lambda impl, params, lr=bad_lr: impl["SGD"](params, lr=lr),
                               build_torch=_torch_sgd(lr=bad_lr)),
             OptimizerScenario(title="torch.optim.SGD([], lr=0.1)", init=(), actions=(),
                               build=lambda impl, params: impl["SGD"](params, lr=0.1), build_torch=_torch_sgd(lr=0.1),
-                              as_generator=seed not in VISIBLE_SEEDS),
+                              as_generator=not is_visible(seed)),
         ]
     return cases
 
