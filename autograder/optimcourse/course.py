@@ -36,5 +36,6 @@ class Assignment:
 
 ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("01-manual-updates", "manual_updates"),
+    Assignment("02-zero-grad", "zero_grad"),
 )
 

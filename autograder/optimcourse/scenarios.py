@@ -92,8 +92,11 @@ class OptimizerScenario:
         parts = [f"{len(self.init)} parameter(s) of shape {shapes}" if self.init else "no parameters"]
         if self.as_generator:
             parts.append("passed as a generator")
-        if steps:
+        fed = [a for a in steps if a.grads is not None]
+        if steps and len(fed) == len(steps):
             parts.append(f"{len(steps)} step(s), a different gradient each step")
+        elif steps:
+            parts.append(f"{len(steps)} step(s), {len(fed)} of them after setting new gradients")
         frozen = self._frozen_steps()
         for i, when in frozen.items():
             parts.append(f"parameter {i} has grad None at step(s) {', '.join(map(str, when))}")

@@ -6,12 +6,16 @@ every mutant produce traces of the same scenario; comparing traces is all the gr
 """
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from .course import ATOL, RTOL
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
 
 
 @dataclass(frozen=True)
@@ -20,12 +24,12 @@ class Raised:
 
     type: type[BaseException]
     message: str
-    where: str = ""  # last line of the traceback inside the student's code
+    where: str = ""  # last line of the traceback inside the student's code (not torch's, not ours)
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> "Raised":
         frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if "optimcourse" not in f.filename]
+        own = [f for f in frames if "optimcourse" not in f.filename and not f.filename.startswith(_TORCH_DIR)]
         where = ""
         if own:
             f = own[-1]
