@@ -37,5 +37,6 @@ class Assignment:
 ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("01-manual-updates", "manual_updates"),
     Assignment("02-zero-grad", "zero_grad"),
+    Assignment("03-param-groups", "param_groups"),
 )
 

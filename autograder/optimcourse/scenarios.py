@@ -61,7 +61,20 @@ class Backward:
     grads: tuple[np.ndarray | None, ...]
 
 
-Action = Step | ZeroGrad | Backward
+@dataclass(frozen=True)
+class Tweak:
+    """Change the optimizer between steps as a training script would: ``apply(optimizer, params)``.
+
+    Examples: ``optimizer.param_groups[0]["lr"] = 0.01`` (what a scheduler does), or
+    ``optimizer.add_param_group(...)`` (unfreezing a layer). ``params`` are all the scenario's
+    parameters, including any the optimizer was not given.
+    """
+
+    label: str
+    apply: Callable[[Any, Sequence[Any]], None]
+
+
+Action = Step | ZeroGrad | Backward | Tweak
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -106,6 +119,7 @@ class OptimizerScenario:
         zero = [a for a in self.actions if isinstance(a, ZeroGrad)]
         if zero:
             parts.append("zero_grad(" + " / ".join(f"set_to_none={a.set_to_none}" for a in zero) + ") between steps")
+        parts += [f"then {a.label}" for a in self.actions if isinstance(a, Tweak)]
         return "; ".join(parts + list(self.notes))
 
     def _frozen_steps(self) -> dict[int, list[int]]:
@@ -189,6 +203,9 @@ class OptimizerScenario:
                     for p, g in zip(params, grads):
                         if g is not None:
                             backward(p, g)
+            elif isinstance(action, Tweak):
+                label = action.label
+                call = lambda a=action: a.apply(opt, params)  # noqa: E731
             else:
                 label = f"zero_grad(set_to_none={action.set_to_none})"
                 call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)  # noqa: E731
@@ -224,7 +241,7 @@ class OptimizerScenario:
                 entry = state.get(p, {}) if state is not None and p in state else {}
                 raw = entry.get(name)
                 trace.add(f"after {label}: state[{name!r}] of parameter {i}",
-                          None if raw is None else (_as_array(raw) if numpy_side else _as_array(raw.detach())))
+                          None if raw is None else (_as_array(raw) if numpy_side else raw.detach().numpy().copy()))
 
 
 @dataclass(frozen=True)

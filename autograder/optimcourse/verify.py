@@ -39,6 +39,8 @@ def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index
         lines.append(f"  At {mine.label}: your code {mine.value}; torch did not raise here.")
     elif exp is None:
         lines.append(f"  After torch finished, your code still had: {mine.label}: {show(mine.value)}")
+    elif isinstance(exp.value, Raised) and (mine is None or mine.label != exp.label):
+        lines.append(f"  At {exp.label}: torch {exp.value}; your code did not raise.")
     elif mine is None or mine.label != exp.label:
         lines.append(f"  At {exp.label}: torch gives {show(exp.value)}, but your code stopped earlier.")
     elif isinstance(exp.value, Raised):

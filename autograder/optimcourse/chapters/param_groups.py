@@ -1,0 +1,434 @@
+"""Chapter 3 (03-param-groups): the Optimizer base class, parameter groups, and SGD on top of them.
+
+The structure checks build the same groups with the student's ``Optimizer`` and with
+``torch.optim.Optimizer`` itself (same defaults, same group dicts) and compare what comes out:
+groups, key order, merged values, and the exception for each bad input. The SGD checks step the
+student's SGD and ``torch.optim.SGD`` with 2 to 3 groups of their own lr, momentum and
+weight_decay, change a group's lr mid-run and add a group mid-run.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.optim.optimizer import required as torch_required
+
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..given import Parameter, required
+from ..guard import DelegationError
+from ..mutants import Mutant, MutantLibrary
+from ..scenarios import ObserveScenario, OptimizerScenario, Step, Tweak, ZeroGrad
+from ..trace import Raised, Trace
+from ..verify import verify
+
+MUTANTS = MutantLibrary("param_groups", (
+    Mutant("empty-params-accepted",
+           "an optimizer with nothing to optimize is a bug in the caller: raise ValueError('optimizer got "
+           "an empty parameter list') after making the list (a generator can be empty too).",
+           (("        if len(param_groups) == 0:\n", "        if False:\n"),)),
+    Mutant("flat-list-not-wrapped",
+           "a plain list of parameters is one group: wrap it as [{'params': the_list}] before adding groups.",
+           (("        if not isinstance(param_groups[0], dict):\n            param_groups = [{\"params\": param_groups}]\n",
+             ""),)),
+    Mutant("set-accepted",
+           "a set has no stable order, so a group built from one would differ between runs; torch "
+           "raises TypeError and asks for a list.",
+           (("        elif isinstance(params, set):\n", "        elif False:\n"),)),
+    Mutant("defaults-not-merged",
+           "add_param_group must fill every hyperparameter the group does not set from self.defaults "
+           "(param_group.setdefault(name, default)); step() reads them from the group.",
+           (("            param_group.setdefault(name, default)\n", ""),)),
+    Mutant("defaults-override-group",
+           "a value set in the group wins over the constructor's default: use setdefault, which only "
+           "fills missing keys, not assignment, which overwrites the group's own value.",
+           (("            param_group.setdefault(name, default)\n", "            param_group[name] = default\n"),)),
+    Mutant("required-not-enforced",
+           "a hyperparameter whose default is `required` has no value to fall back on; a group that does "
+           "not set it must be refused with ValueError naming it.",
+           (("            if default is required and name not in param_group:\n", "            if False:\n"),)),
+    Mutant("duplicate-parameter-accepted",
+           "a parameter in two groups would be updated twice per step with two sets of hyperparameters; "
+           "torch raises ValueError('some parameters appear in more than one parameter group').",
+           (("        if not existing.isdisjoint(id(p) for p in param_group[\"params\"]):\n", "        if False:\n"),)),
+    Mutant("zero-grad-first-group-only",
+           "zero_grad must clear the gradients of every group, not only the first one.",
+           (("        for group in self.param_groups:\n            for p in group[\"params\"]:\n                if p.grad is None:",
+             "        for group in self.param_groups[:1]:\n            for p in group[\"params\"]:\n                if p.grad is None:"),)),
+    Mutant("groups-ignore-own-lr",
+           "each group has its own learning rate: step() must read group['lr'], not the constructor's "
+           "default in self.defaults.",
+           (("            lr = group[\"lr\"]\n", "            lr = self.defaults[\"lr\"]\n"),)),
+    Mutant("weight-decay-from-defaults",
+           "weight decay is a per-group setting too (that is how biases and norm weights get 0.0): read "
+           "group['weight_decay'], not self.defaults['weight_decay'].",
+           (("            weight_decay = group[\"weight_decay\"]\n", "            weight_decay = self.defaults[\"weight_decay\"]\n"),)),
+    Mutant("momentum-from-defaults",
+           "momentum is a per-group setting: read group['momentum'], not self.defaults['momentum'].",
+           (("            momentum = group[\"momentum\"]\n", "            momentum = self.defaults[\"momentum\"]\n"),)),
+    Mutant("state-keyed-by-position",
+           "optimizer state belongs to a parameter, so it is keyed by the Parameter itself (self.state[p]); "
+           "keyed by the position in a group, the first parameters of two groups share one buffer.",
+           (("            for p in group[\"params\"]:\n                if p.grad is None:\n                    continue\n"
+             "                d_p = p.grad",
+             "            for i, p in enumerate(group[\"params\"]):\n                if p.grad is None:\n"
+             "                    continue\n                d_p = p.grad"),
+            ("                    state = self.state[p]\n", "                    state = self.state[i]\n"))),
+    Mutant("weight-decay-into-grad",
+           "adding weight decay with d_p += ... changes p.grad itself (d_p is the same array); torch leaves "
+           "the gradient alone: d_p = d_p + weight_decay * p.data makes a new array.",
+           (("                    d_p = d_p + weight_decay * p.data\n", "                    d_p += weight_decay * p.data\n"),)),
+    Mutant("buffer-aliases-grad",
+           "the first momentum buffer must be a copy of the gradient; storing p.grad itself means the next "
+           "in-place update of the buffer changes the gradient too.",
+           (("                        state[\"momentum_buffer\"] = d_p.copy()\n",
+             "                        state[\"momentum_buffer\"] = d_p\n"),)),
+    Mutant("sgd-hyperparameters-unchecked",
+           "torch.optim.SGD refuses a negative lr, momentum or weight_decay with ValueError; check them "
+           "before calling the base constructor.",
+           (("        if lr < 0:\n", "        if False:\n"), ("        if momentum < 0:\n", "        if False:\n"),
+            ("        if weight_decay < 0:\n", "        if False:\n"))),
+    Mutant("no-decay-rule-misses-norm",
+           "parameters whose name contains 'norm' (any case: LayerNorm, norm1) get no weight decay, "
+           "just like biases: compare name.lower().",
+           (("\"norm\" in name.lower()", "\"norm\" in name"),)),
+    Mutant("decay-groups-swapped",
+           "the first group holds the parameters that decay (with weight_decay), the second the biases "
+           "and norm parameters (weight_decay 0.0).",
+           (("    return [{\"params\": decay, \"weight_decay\": weight_decay}, {\"params\": no_decay, \"weight_decay\": 0.0}]\n",
+             "    return [{\"params\": no_decay, \"weight_decay\": weight_decay}, {\"params\": decay, \"weight_decay\": 0.0}]\n"),)),
+))
+
+
+# -- both sides of a comparison ------------------------------------------------------------------------
+
+def _torch_parameter(data: Any) -> torch.Tensor:
+    return torch.tensor(data, dtype=torch.float64, requires_grad=True)
+
+
+TORCH_NAMES = {"Parameter": _torch_parameter, "Optimizer": torch.optim.Optimizer, "SGD": torch.optim.SGD,
+               "required": torch_required}
+
+
+def _is_torch(impl: Any) -> bool:
+    return impl["Parameter"] is _torch_parameter
+
+
+@dataclass
+class Side:
+    """What a recipe builds its arguments from: parameters, a raw array, the `required` marker."""
+
+    impl: Any
+    init: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        self.params = [self.impl["Parameter"](v.copy()) for v in self.init]
+
+    @property
+    def required(self) -> Any:
+        return torch_required if _is_torch(self.impl) else required
+
+    def array(self, i: int) -> Any:
+        """A bare array (torch: a bare tensor), not wrapped in a list."""
+        return torch.tensor(self.init[i]) if _is_torch(self.impl) else self.init[i].copy()
+
+    def index(self, p: Any) -> int:
+        return next((i for i, q in enumerate(self.params) if q is p), -1)
+
+
+Recipe = Callable[[Side], Any]
+
+
+@dataclass(frozen=True)
+class Construction:
+    """``Optimizer(params(side), defaults(side))``, then ``add_param_group(group)`` calls, observed after each."""
+
+    words: str
+    params: Recipe
+    defaults: Callable[[Side], dict[str, Any]]
+    then: tuple[tuple[str, Recipe], ...] = ()
+
+
+def _plain(value: Any) -> Any:
+    """A value as both sides can compare it: each side has its own `required` marker."""
+    return "<required parameter>" if value is required or value is torch_required else value
+
+
+def _observe_groups(trace: Trace, label: str, opt: Any, side: Side) -> None:
+    groups = opt.param_groups
+    trace.add(f"{label}: number of param_groups", len(groups))
+    for g, group in enumerate(groups):
+        trace.add(f"{label}: param_groups[{g}] keys, in order", tuple(group))
+        trace.add(f"{label}: param_groups[{g}]['params'] (parameter numbers)",
+                  tuple(side.index(p) for p in group.get("params", ())))
+        for key, value in group.items():
+            if key != "params":
+                trace.add(f"{label}: param_groups[{g}][{key!r}]", _plain(value))
+    trace.add(f"{label}: optimizer.defaults", {key: _plain(value) for key, value in opt.defaults.items()})
+    trace.add(f"{label}: number of entries in optimizer.state", len(opt.state))
+
+
+def _observe_construction(case: Construction, init: tuple[np.ndarray, ...]) -> Callable[[Any, Callable[..., Any]], Trace]:
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace, side = Trace(), Side(impl, init)
+        try:
+            opt = call(impl["Optimizer"], case.params(side), case.defaults(side))
+        except DelegationError:
+            raise
+        except Exception as exc:
+            trace.add("Optimizer(...)", Raised.from_exception(exc))
+            return trace
+        _observe_groups(trace, "after Optimizer(...)", opt, side)
+        for label, group in case.then:
+            try:
+                call(opt.add_param_group, group(side))
+                trace.add(label, "returned")
+            except DelegationError:
+                raise
+            except Exception as exc:  # refused: the groups must be as they were
+                trace.add(label, Raised.from_exception(exc))
+            _observe_groups(trace, f"after {label}", opt, side)
+        return trace
+
+    return observe
+
+
+def _init(seed: int) -> tuple[np.ndarray, ...]:
+    init, _ = problem(seed)
+    extra, _ = problem(seed + 1000)
+    return init + extra
+
+
+def _random_groups(rng: np.random.Generator, indices: list[int], side: Side) -> list[dict[str, Any]]:
+    """Split the parameters into 1 to 3 groups; each overrides a random subset of keys, in random order."""
+    n_groups = int(rng.integers(1, min(3, len(indices)) + 1))
+    cuts = sorted(rng.choice(np.arange(1, len(indices)), size=n_groups - 1, replace=False).tolist())
+    groups = []
+    for part in np.split(np.array(indices), cuts):
+        own = {key: value for key, value in (("lr", float(rng.uniform(0.01, 0.5))),
+                                             ("momentum", float(rng.choice([0.0, 0.5, 0.9]))),
+                                             ("weight_decay", float(rng.uniform(0, 0.1))))
+               if rng.random() < 0.5}
+        items = [("params", [side.params[i] for i in part]), *own.items()]
+        order = rng.permutation(len(items))
+        groups.append(dict(items[j] for j in order))
+    return groups
+
+
+def construction_cases(seed: int) -> tuple[list[Construction], list[Construction]]:
+    """(well-formed constructions, bad inputs) for one seed; hidden seeds draw the groups at random."""
+    defaults = lambda s: {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}  # noqa: E731
+    if is_visible(seed):
+        good = [
+            Construction("a flat list of parameters", lambda s: list(s.params[:3]), defaults),
+            Construction("a generator, like model.parameters()", lambda s: (p for p in s.params[:2]), defaults),
+            Construction("two group dicts, each setting some keys (one in front of 'params')",
+                         lambda s: [{"params": s.params[:2], "lr": 0.01},
+                                    {"weight_decay": 1e-4, "params": s.params[2]}], defaults,
+                         then=(("add_param_group({'params': [p3], 'momentum': 0.5})",
+                                lambda s: {"params": [s.params[3]], "momentum": 0.5}),)),
+            Construction("lr marked `required` in the defaults, set by every group",
+                         lambda s: [{"params": [s.params[0]], "lr": 0.2}, {"params": [s.params[1]], "lr": 0.3}],
+                         lambda s: {"lr": s.required, "momentum": 0.0}),
+        ]
+    else:
+        n = len(_init(seed))
+        late = n - 1
+        shuffled = [int(i) for i in np.random.default_rng(seed).permutation(n)]
+        good = [Construction("random groups, then one added later",
+                             lambda s: _random_groups(np.random.default_rng(seed), list(range(late)), s), defaults,
+                             then=((f"add_param_group({{'params': [p{late}], 'lr': 0.05}})",
+                                    lambda s: {"lr": 0.05, "params": [s.params[late]]}),)),
+                Construction("a flat list in a shuffled order", lambda s: [s.params[i] for i in shuffled], defaults)]
+    bad = [
+        Construction("a single Parameter instead of a list", lambda s: s.params[0], defaults),
+        Construction("a bare array instead of a list", lambda s: s.array(0), defaults),
+        Construction("an empty list", lambda s: [], defaults),
+        Construction("an empty generator", lambda s: (p for p in []), defaults),
+        Construction("a group whose params are a set", lambda s: [{"params": {s.params[0], s.params[1]}}], defaults),
+        Construction("a parameter in two groups",
+                     lambda s: [{"params": s.params[:2]}, {"params": [s.params[1], s.params[2]]}], defaults),
+        Construction("a group without the required lr",
+                     lambda s: [{"params": [s.params[0]], "lr": 0.1}, {"params": [s.params[1]]}],
+                     lambda s: {"lr": s.required, "momentum": 0.0}),
+        Construction("a list holding a number among the parameters", lambda s: [s.params[0], 3.0], defaults),
+        Construction("add_param_group with a parameter already in a group, then with a list instead of a dict",
+                     lambda s: [{"params": s.params[:2]}], defaults,
+                     then=(("add_param_group({'params': [p1, p2]})", lambda s: {"params": [s.params[1], s.params[2]]}),
+                           ("add_param_group([p2])", lambda s: [s.params[2]]))),
+    ]
+    return good, bad
+
+
+def _construction_scenarios(seeds: Sequence[int], which: int) -> list[ObserveScenario]:
+    scenarios = []
+    for seed in seeds:
+        init = _init(seed)
+        for case in construction_cases(seed)[which]:
+            scenarios.append(ObserveScenario(
+                title="torch.optim.Optimizer(params, defaults)", observe=_observe_construction(case, init),
+                torch_impl=TORCH_NAMES, words=case.words))
+    return scenarios
+
+
+# -- SGD with groups -------------------------------------------------------------------------------
+
+def _set_lr(group: int, lr: float) -> Tweak:
+    def apply(opt: Any, params: Sequence[Any]) -> None:
+        opt.param_groups[group]["lr"] = lr
+    return Tweak(f"optimizer.param_groups[{group}]['lr'] = {lr:.6g}", apply)
+
+
+def _add_group(index: int, **hyper: float) -> Tweak:
+    def apply(opt: Any, params: Sequence[Any]) -> None:
+        opt.add_param_group({"params": [params[index]], **hyper})
+    words = ", ".join(f"'{k}': {v:.6g}" for k, v in hyper.items())
+    return Tweak(f"optimizer.add_param_group({{'params': [parameter {index}], {words}}})", apply)
+
+
+def sgd_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
+    cases = []
+    for seed in seeds:
+        init, grads = problem(seed)
+        extra, extra_grads = problem(seed + 1000)
+        init, grads = init + extra, [a + b for a, b in zip(grads, extra_grads)]
+        late = len(init) - 1  # joins through add_param_group halfway
+        rng = np.random.default_rng(seed)
+        if is_visible(seed):
+            hyper = {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01}
+            layout = [({"lr": 0.01}, [0, 1]), ({"weight_decay": 0.0, "momentum": 0.5}, [2]), ({}, list(range(3, late)))]
+            new_lr, added = 0.02, {"lr": 0.05, "weight_decay": 0.0}
+        else:
+            hyper = {"lr": float(rng.uniform(0.01, 0.3)), "momentum": float(rng.choice([0.0, 0.9])),
+                     "weight_decay": float(rng.uniform(0, 0.05))}
+            n_groups = int(rng.integers(2, 4))
+            owners = np.sort(rng.integers(0, n_groups, size=late))
+            layout = []
+            for g in range(n_groups):
+                own = {"lr": float(rng.uniform(0.001, 0.5)), "momentum": float(rng.choice([0.0, 0.5, 0.9])),
+                       "weight_decay": float(rng.uniform(0, 0.1))}
+                keep = [k for k in own if rng.random() < 0.6]
+                layout.append(({k: own[k] for k in keep}, [int(i) for i in np.flatnonzero(owners == g)]))
+            layout = [(own, idx) for own, idx in layout if idx] or [({}, list(range(late)))]
+            new_lr, added = float(rng.uniform(0.001, 0.3)), {"lr": float(rng.uniform(0.001, 0.3)), "weight_decay": 0.0}
+
+        def groups(params: Sequence[Any], layout: Any = layout) -> list[dict[str, Any]]:
+            return [{"params": [params[i] for i in idx], **own} for own, idx in layout]
+
+        steps = [Step(tuple(g)) for g in grads]
+        actions = (steps[0], steps[1], ZeroGrad(), steps[2], _set_lr(len(layout) - 1, new_lr), steps[3],
+                   _add_group(late, **added), steps[4], ZeroGrad(False), Step(None), steps[5], steps[6], steps[7])
+        where = "; ".join(f"group {g}: parameters {idx} with {own or 'the defaults'}" for g, (own, idx) in enumerate(layout))
+        cases.append(OptimizerScenario(
+            title=f"torch.optim.SGD(groups, lr={hyper['lr']:.6g}, momentum={hyper['momentum']:.6g}, "
+                  f"weight_decay={hyper['weight_decay']:.6g})",
+            init=init, actions=actions, state_names=("momentum_buffer",), notes=(where,),
+            build=lambda impl, params, groups=groups, hyper=hyper: impl["SGD"](groups(params), **hyper),
+            build_torch=lambda params, groups=groups, hyper=hyper: torch.optim.SGD(groups(params), **hyper)))
+    return cases
+
+
+def sgd_validation_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
+    cases = []
+    for seed in seeds:
+        init, _ = problem(seed)
+        size = 0.1 if is_visible(seed) else float(np.random.default_rng(seed).uniform(1e-3, 1))
+        for key in ("lr", "momentum", "weight_decay"):
+            cases.append(OptimizerScenario(
+                title=f"torch.optim.SGD(params, {key}={-size:.6g})", init=init, actions=(),
+                build=lambda impl, params, key=key, size=size: impl["SGD"](params, **{key: -size}),
+                build_torch=lambda params, key=key, size=size: torch.optim.SGD(params, **{key: -size})))
+    return cases
+
+
+# -- split_weight_decay_params -------------------------------------------------------------------------
+
+_NAME_POOL = ("embed.weight", "encoder.0.attn.weight", "encoder.0.attn.bias", "encoder.0.LayerNorm.weight",
+              "encoder.0.LayerNorm.bias", "encoder.1.norm1.weight", "encoder.1.norm1.bias", "encoder.1.mlp.weight",
+              "encoder.1.mlp.bias", "bn1.weight", "bn1.bias", "head.weight", "head.bias", "final_norm.weight")
+
+
+def _names(seed: int) -> list[str]:
+    if is_visible(seed):
+        return ["embed.weight", "block.attn.weight", "block.attn.bias", "block.LayerNorm.weight", "block.norm2.bias",
+                "head.weight", "head.bias"]
+    rng = np.random.default_rng(seed)
+    return [str(n) for n in rng.choice(_NAME_POOL, size=int(rng.integers(4, 9)), replace=False)]
+
+
+def _torch_split(named_params: Any, weight_decay: float) -> list[dict[str, Any]]:
+    """The rule as a torch training script writes it, on ``model.named_parameters()``."""
+    decay, no_decay = [], []
+    for name, param in named_params:
+        if name.endswith("bias") or "norm" in name.lower():
+            no_decay.append(param)
+        else:
+            decay.append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _observe_split(seed: int) -> Callable[[Any, Callable[..., Any]], Trace]:
+    names = _names(seed)
+    weight_decay = 0.01 if is_visible(seed) else float(np.random.default_rng(seed).uniform(1e-3, 0.1))
+    init = tuple(np.random.default_rng(seed).normal(size=3) for _ in names)
+
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace, side = Trace(), Side(impl, init)
+        label = f"split_weight_decay_params(named parameters, weight_decay={weight_decay:.6g})"
+        fn = _torch_split if _is_torch(impl) else impl["split_weight_decay_params"]
+        try:
+            groups = call(fn, ((n, p) for n, p in zip(names, side.params)), weight_decay)
+        except DelegationError:
+            raise
+        except Exception as exc:
+            trace.add(label, Raised.from_exception(exc))
+            return trace
+        trace.add(f"{label}: number of groups", len(groups))
+        for g, group in enumerate(groups):
+            trace.add(f"{label}: group {g} keys, in order", tuple(group))
+            trace.add(f"{label}: group {g} parameters", tuple(names[side.index(p)] for p in group.get("params", ())))
+            trace.add(f"{label}: group {g} weight_decay", group.get("weight_decay"))
+        return trace
+
+    return observe
+
+
+def split_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    return [ObserveScenario(title="the usual split for torch.optim (bias and norm parameters: no weight decay)",
+                            observe=_observe_split(seed), torch_impl=TORCH_NAMES,
+                            words="parameters named " + ", ".join(_names(seed)) + ", passed as a generator")
+            for seed in seeds]
+
+
+# -- what the notebook's test cells call ---------------------------------------------------------------
+
+def _impl(**names: Any) -> dict[str, Any]:
+    return {"Parameter": Parameter, "required": required, **names}
+
+
+def check_optimizer_groups(Optimizer: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("Optimizer", _construction_scenarios(seeds, 0), _impl(Optimizer=Optimizer), MUTANTS)
+
+
+def check_optimizer_validation(Optimizer: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("Optimizer", _construction_scenarios(seeds, 1), _impl(Optimizer=Optimizer), MUTANTS)
+
+
+def check_sgd_groups(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("SGD", sgd_cases(seeds), _impl(SGD=SGD), MUTANTS)
+
+
+def check_sgd_validation(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("SGD's constructor", sgd_validation_cases(seeds), _impl(SGD=SGD), MUTANTS)
+
+
+def check_split_weight_decay_params(split_weight_decay_params: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("split_weight_decay_params", split_cases(seeds),
+           _impl(split_weight_decay_params=split_weight_decay_params), MUTANTS)
