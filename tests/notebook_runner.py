@@ -65,6 +65,23 @@ def solution_code(assignment: Assignment, mutant: Mutant | None = None) -> dict[
     return code if mutant is None else mutant.apply_to_cells(code)
 
 
+def warning_solution_code(assignment: Assignment) -> dict[str, str]:
+    """The reference, with a library-style FutureWarning at the top of its first solution's body.
+
+    The body runs when a test cell calls the student's code, so the warning reaches a graded
+    cell's stderr: correct code must keep full marks all the same.
+    """
+    source = notebooks.read(assignment.solution_path())
+    code = solution_code(assignment)
+    cell = next(c for c in source.cells if notebooks.is_solution(c))
+    lines = cell.source.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip() == notebooks.BEGIN_SOLUTION)
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines.insert(at + 1, f"{indent}warnings.warn('an unrelated deprecation', FutureWarning)")
+    code[notebooks.grading(cell)["grade_id"]] = "import warnings\n" + notebooks.without_markers("\n".join(lines))
+    return code
+
+
 def stub_code(assignment: Assignment) -> dict[str, str]:
     """The solution cells of the untouched exercise: what a student who changed nothing hands in."""
     return {notebooks.grading(c)["grade_id"]: c.source

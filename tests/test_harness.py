@@ -7,18 +7,20 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import notebook_runner as nr
+from optimcourse import given as given_code
 from optimcourse.chapters import manual_updates as ch1
+from optimcourse.chapters import param_groups as ch3
+from optimcourse.chapters import zero_grad as ch2
 from optimcourse.course import ASSIGNMENTS
 from optimcourse.mutants import Mutant
 from optimcourse.trace import Raised, Trace, agree, first_disagreement
 
 
-def reference() -> dict:
-    """The chapter 1 reference, loaded the way a notebook defines it (not from the package)."""
+def reference(notebook: str = "manual_updates") -> dict:
+    """A chapter's reference, defined the way a notebook defines it (not imported from the package)."""
+    assignment = next(a for a in ASSIGNMENTS if a.notebook == notebook)
     namespace: dict = {}
-    exec(compile("import numpy as np\n" + "\n".join(nr.solution_code(ASSIGNMENTS[0]).values()),
-                 "<reference>", "exec"), namespace)
+    exec(compile(assignment.reference_path().read_text(), "<reference>", "exec"), namespace)
     return namespace
 
 
@@ -65,6 +67,39 @@ def test_the_reference_matches_torch_and_a_tiny_lr_error_does_not(seed):
 
     with pytest.raises(AssertionError, match="differs from torch.optim.SGD"):
         ch1.check_sgd_update(off_by_a_little, ref["Parameter"], seeds=(seed,))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(1, 2**31 - 1))
+def test_gradient_accumulation_reference_matches_torch_on_random_batches(seed):
+    ref = reference("zero_grad")
+    ch2.check_accumulation_step(ref["accumulation_step_"], seeds=(seed,))
+    ch2.check_accumulate_grad(ref["accumulate_grad_"], seeds=(seed,))
+    ch2.check_zero_grad(ref["zero_grad_"], seeds=(seed,))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(1, 2**31 - 1))
+def test_param_groups_reference_matches_torch_on_random_layouts_and_a_small_lr_error_does_not(seed):
+    ref = reference("param_groups")
+    ch3.check_optimizer_groups(ref["Optimizer"], seeds=(seed,))
+    ch3.check_optimizer_validation(ref["Optimizer"], seeds=(seed,))
+    ch3.check_sgd_groups(ref["SGD"], seeds=(seed,))
+
+    class OffByALittle(ref["SGD"]):
+        def step(self):
+            for group in self.param_groups:
+                group["lr"] *= 1 + 1e-3
+            super().step()
+            for group in self.param_groups:
+                group["lr"] /= 1 + 1e-3
+
+    with pytest.raises(AssertionError, match="differs from torch.optim.SGD"):
+        ch3.check_sgd_groups(OffByALittle, seeds=(seed,))
+
+
+def test_the_given_parameter_passes_exercise_1s_checks():
+    ch1.check_parameter(given_code.Parameter, seeds=ch1.VISIBLE_SEEDS + ch1.HIDDEN_SEEDS)
 
 
 def test_failure_message_names_step_parameter_and_difference():
