@@ -7,7 +7,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optimcourse import given as given_code
 from optimcourse.chapters import manual_updates as ch1
 from optimcourse.chapters import param_groups as ch3
 from optimcourse.chapters import zero_grad as ch2
@@ -96,10 +95,6 @@ def test_param_groups_reference_matches_torch_on_random_layouts_and_a_small_lr_e
 
     with pytest.raises(AssertionError, match="differs from torch.optim.SGD"):
         ch3.check_sgd_groups(OffByALittle, seeds=(seed,))
-
-
-def test_the_given_parameter_passes_exercise_1s_checks():
-    ch1.check_parameter(given_code.Parameter, seeds=ch1.VISIBLE_SEEDS + ch1.HIDDEN_SEEDS)
 
 
 def test_failure_message_names_step_parameter_and_difference():

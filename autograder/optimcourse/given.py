@@ -1,11 +1,12 @@
 """What later exercises start from: the pieces earlier exercises built, written once.
 
-Exercise 1 asks students to write :class:`Parameter`; from exercise 2 on, notebooks import
-this one, so that a mistake made in an earlier chapter cannot cost points in a later one. The
-test suite checks it with exercise 1's own checks.
+Exercise 1 asks students to write :class:`Parameter`, exercise 3 the :class:`Optimizer` base class;
+later notebooks import these, so that a mistake made in an earlier chapter cannot cost points in a
+later one. The test suite checks each with the checks of the exercise that asks for it.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -31,3 +32,62 @@ class _RequiredParameter:
 
 #: the sentinel of ``torch.optim.optimizer.required``: ``Optimizer(params, {"lr": required})``
 required = _RequiredParameter()
+
+
+class Optimizer:
+    """The base class of exercise 3, with the interface of ``torch.optim.Optimizer``.
+
+    ``param_groups`` (dicts, the caller's own, with missing hyperparameters filled in from
+    ``defaults``), ``state`` (Parameter -> dict) and ``zero_grad``; ``step`` is each subclass's.
+    """
+
+    def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
+        if isinstance(params, (Parameter, np.ndarray)):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Parameters or dicts, but got {type(params).__name__}")
+        self.defaults = defaults
+        self.state: defaultdict[Parameter, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Parameter):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but the "
+                            "ordering of parameters in sets will change between runs. Please use a list instead.")
+        else:
+            param_group["params"] = list(params)
+        for p in param_group["params"]:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"optimizer can only optimize Parameters, but one of the params is {type(p).__name__}")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+            param_group.setdefault(name, default)
+        existing = {id(p) for group in self.param_groups for p in group["params"]}
+        if not existing.isdisjoint(id(p) for p in param_group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad[...] = 0.0
+
+    def step(self) -> None:
+        raise NotImplementedError

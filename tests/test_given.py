@@ -1,0 +1,75 @@
+"""What later exercises import (``optimcourse.given``) passes the checks of the exercise that builds it,
+and the registry of torch's own test configurations reads what torch's tests run."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from optimcourse import given
+from optimcourse.cases import HIDDEN_SEEDS, VISIBLE_SEEDS, problem
+from optimcourse.chapters import manual_updates as ch1
+from optimcourse.chapters import param_groups as ch3
+from optimcourse.mutants import MutantLibrary
+from optimcourse.scenarios import OptimizerScenario, Step, ZeroGrad
+from optimcourse.torch_configs import parse_configs, torch_test_configs
+from optimcourse.verify import verify
+
+ALL_SEEDS = VISIBLE_SEEDS + HIDDEN_SEEDS
+
+
+def test_the_given_parameter_passes_exercise_1s_checks():
+    ch1.check_parameter(given.Parameter, seeds=ALL_SEEDS)
+
+
+def test_the_given_optimizer_builds_groups_and_refuses_bad_input_like_torch():
+    ch3.check_optimizer_groups(given.Optimizer, seeds=ALL_SEEDS)
+    ch3.check_optimizer_validation(given.Optimizer, seeds=ALL_SEEDS)
+
+
+class _Idle(given.Optimizer):
+    def step(self):
+        pass
+
+
+class _TorchIdle(torch.optim.Optimizer):
+    def step(self, closure=None):
+        pass
+
+
+def test_the_given_optimizer_zero_grad_clears_every_group_like_torch():
+    cases = []
+    for seed in ALL_SEEDS:
+        init, grads = problem(seed)
+        split = len(init) // 2
+
+        def groups(params, split=split):
+            return [{"params": params[:split]}, {"params": params[split:], "lr": 0.5}]
+
+        actions = (Step(tuple(grads[0])), ZeroGrad(False), Step(tuple(grads[1])), ZeroGrad(True), ZeroGrad(False))
+        cases.append(OptimizerScenario(
+            title="torch.optim.Optimizer.zero_grad over two groups", init=init, actions=actions,
+            build=lambda impl, params, groups=groups: _Idle(groups(params), {"lr": 0.1}),
+            build_torch=lambda params, groups=groups: _TorchIdle(groups(params), {"lr": 0.1})))
+    # the scenario builds given.Optimizer whatever the names: no mutant library can tell them apart
+    verify("given.Optimizer.zero_grad", cases, {"Parameter": given.Parameter}, MutantLibrary("param_groups", ()))
+
+
+def test_torch_test_configs_are_read_from_torch_and_construct():
+    counts = {name: len(torch_test_configs(name)) for name in ("SGD", "Adam", "AdamW")}
+    assert counts["SGD"] >= 9 and counts["Adam"] >= 5, counts
+    assert torch_test_configs("AdamW") == torch_test_configs("Adam")  # torch runs Adam's list for AdamW
+    described = dict(torch_test_configs("SGD"))
+    assert described["nesterov"] == {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}
+    assert described["tensor lr"] == {"lr": 0.001}  # torch.tensor(0.001), read as a float
+    for name in counts:
+        for _, kwargs in torch_test_configs(name):
+            getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
+
+
+def test_an_unreadable_torch_config_is_an_error_not_a_gap():
+    source = ('def optim_inputs_func_sgd(device, dtype=None):\n'
+              '    return [OptimizerInput(params=None, kwargs={"lr": some_function()}, desc="odd")]\n')
+    with pytest.raises(ValueError, match="cannot read the configuration 'odd'"):
+        parse_configs(source, "SGD")
+    with pytest.raises(ValueError, match="optim_inputs_func_rmsprop is not defined"):
+        parse_configs(source, "RMSprop")
