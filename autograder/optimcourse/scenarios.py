@@ -244,6 +244,22 @@ class OptimizerScenario:
                           None if raw is None else (_as_array(raw) if numpy_side else raw.detach().numpy().copy()))
 
 
+class TorchParameter:
+    """A float64 ``torch.nn.Parameter`` seen the way the exercises see a Parameter: ``.data`` and
+    ``.grad`` as NumPy arrays (views), ``.tensor`` for torch's side of a comparison."""
+
+    def __init__(self, data: Any) -> None:
+        self.tensor = torch.nn.Parameter(torch.tensor(data, dtype=torch.float64))
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.tensor.detach().numpy()
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        return None if self.tensor.grad is None else self.tensor.grad.numpy()
+
+
 @dataclass(frozen=True)
 class ObserveScenario:
     """Run ``observe`` on the student's names, and on torch-backed stand-ins for the truth."""

@@ -14,7 +14,7 @@ import torch
 
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, learning_rate, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..mutants import Mutant, MutantLibrary
-from ..scenarios import ObserveScenario, OptimizerScenario, Step, ZeroGrad, observe_calls
+from ..scenarios import ObserveScenario, OptimizerScenario, Step, TorchParameter, ZeroGrad, observe_calls
 from ..trace import Trace
 from ..verify import verify
 
@@ -169,21 +169,6 @@ def validation_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
     return cases
 
 
-class _TorchParameter:
-    """What torch.nn.Parameter(torch.tensor(data, dtype=float64)) holds, seen as NumPy."""
-
-    def __init__(self, data: Any) -> None:
-        self._tensor = torch.nn.Parameter(torch.tensor(data, dtype=torch.float64))
-
-    @property
-    def data(self) -> np.ndarray:
-        return self._tensor.detach().numpy()
-
-    @property
-    def grad(self) -> None:
-        return None if self._tensor.grad is None else self._tensor.grad.numpy()
-
-
 def _observe_parameter(seed: int):
     rng = np.random.default_rng(seed)
     ints = rng.integers(-5, 5, size=3)
@@ -216,7 +201,7 @@ def _observe_parameter(seed: int):
 
 def parameter_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     return [ObserveScenario(title="torch.nn.Parameter(torch.tensor(data, dtype=torch.float64))",
-                            observe=_observe_parameter(seed), torch_impl={"Parameter": _TorchParameter},
+                            observe=_observe_parameter(seed), torch_impl={"Parameter": TorchParameter},
                             words="an int array, a float64 array the caller changes afterwards, and a Python float")
             for seed in seeds]
 

@@ -18,7 +18,7 @@ from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, learning_rate, prob
 from ..given import Parameter
 from ..guard import DelegationError
 from ..mutants import Mutant, MutantLibrary
-from ..scenarios import Backward, ObserveScenario, OptimizerScenario, Step, ZeroGrad
+from ..scenarios import Backward, ObserveScenario, OptimizerScenario, Step, TorchParameter, ZeroGrad
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -169,29 +169,19 @@ def _observe_shape_check(seed: int) -> Callable[[Any, Callable[..., Any]], Trace
     return observe
 
 
-class _TorchLeaf:
-    """A float64 leaf tensor standing in for a Parameter; accumulate_grad_ is backward(g)."""
-
-    def __init__(self, data: Any) -> None:
-        self.tensor = torch.tensor(data, dtype=torch.float64, requires_grad=True)
-
-
-def _torch_accumulate(p: _TorchLeaf, g: np.ndarray) -> None:
+def _torch_accumulate(p: TorchParameter, g: np.ndarray) -> None:
     p.tensor.backward(torch.tensor(g, dtype=torch.float64))
 
 
 def _read_grad(p: Any) -> np.ndarray | None:
-    grad = p.tensor.grad if isinstance(p, _TorchLeaf) else p.grad
-    if grad is None:
-        return None
-    return grad.detach().numpy().copy() if isinstance(grad, torch.Tensor) else np.array(grad, dtype=np.float64)
+    return None if p.grad is None else np.array(p.grad, dtype=np.float64)
 
 
 def shape_check_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     return [ObserveScenario(
         title="p.backward(g) with a gradient of the wrong shape",
         observe=_observe_shape_check(seed),
-        torch_impl={"Parameter": _TorchLeaf, "accumulate_grad_": _torch_accumulate},
+        torch_impl={"Parameter": TorchParameter, "accumulate_grad_": _torch_accumulate},
         words="one gradient of the right shape between gradients of wrong shapes (torch raises RuntimeError "
               "and leaves .grad as it was)") for seed in seeds]
 
@@ -280,7 +270,7 @@ def mse_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
 
 # -- accumulation_step_ -------------------------------------------------------------------------------
 
-def _torch_accumulation_step(optimizer: torch.optim.Optimizer, w: _TorchLeaf, b: _TorchLeaf,
+def _torch_accumulation_step(optimizer: torch.optim.Optimizer, w: TorchParameter, b: TorchParameter,
                              x: np.ndarray, y: np.ndarray, micro_batches: int) -> None:
     optimizer.zero_grad()
     for x_part, y_part in zip(torch.tensor_split(torch.tensor(x), micro_batches),
@@ -290,13 +280,11 @@ def _torch_accumulation_step(optimizer: torch.optim.Optimizer, w: _TorchLeaf, b:
     optimizer.step()
 
 
-def _read_data(p: Any) -> np.ndarray:
-    return p.tensor.detach().numpy().copy() if isinstance(p, _TorchLeaf) else np.array(p.data, dtype=np.float64)
 
 
 def _optimizer_for(params: list[Any], lr: float) -> Any:
     """torch.optim.SGD for torch's side, the NumPy SGD above for the student's."""
-    if isinstance(params[0], _TorchLeaf):
+    if isinstance(params[0], TorchParameter):
         return torch.optim.SGD([p.tensor for p in params], lr=lr)
     return _SGD(params, lr)
 
@@ -320,7 +308,7 @@ def _observe_accumulation(seed: int, steps: int) -> Callable[[Any, Callable[...,
                 return trace
             for name, p in (("w", w), ("b", b)):
                 trace.add(f"after {label}: {name}.grad (accumulated over {k} micro-batches)", _read_grad(p))
-                trace.add(f"after {label}: {name}", _read_data(p))
+                trace.add(f"after {label}: {name}", np.array(p.data, dtype=np.float64))
         return trace
 
     return observe
@@ -334,7 +322,7 @@ def accumulation_cases(seeds: Sequence[int], steps: int = 4) -> list[ObserveScen
         cases.append(ObserveScenario(
             title=f"loss.backward() per micro-batch (loss = F.mse_loss(...) / {k}), then torch.optim.SGD(lr={lr:.6g})",
             observe=_observe_accumulation(seed, steps),
-            torch_impl={"Parameter": _TorchLeaf, "accumulation_step_": _torch_accumulation_step},
+            torch_impl={"Parameter": TorchParameter, "accumulation_step_": _torch_accumulation_step},
             words=f"{steps} steps, each on a new batch of {len(batches[0][1])} samples with {len(w)} feature(s), "
                   f"split into {k} micro-batches"))
     return cases
