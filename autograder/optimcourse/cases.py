@@ -3,13 +3,36 @@
 Seed 0 is the visible case, with fixed, readable shapes; the hidden seeds draw shapes and
 hyperparameters at random. Every case has a 0-dim parameter and one parameter whose grad is None
 for two consecutive steps, because both are where hand-written optimizers usually go wrong.
+
+The hidden seeds are drawn at grading time: an instructor who sets ``OPTIMCOURSE_GRADING_SEED``
+(any text, kept out of the repository) gets seeds derived from it, so the hidden draws cannot be
+known from the public notebooks, while grading again with the same text gives the same scores.
+Unset, the hidden seeds are the fixed ones below.
 """
 from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
 
 import numpy as np
 
 VISIBLE_SEEDS = (0,)
-HIDDEN_SEEDS = (101, 202, 303, 404, 505)
+DEFAULT_HIDDEN_SEEDS = (101, 202, 303, 404, 505)
+GRADING_SEED_VARIABLE = "OPTIMCOURSE_GRADING_SEED"
+
+
+def hidden_seeds(environ: Mapping[str, str] = os.environ) -> tuple[int, ...]:
+    """Five seeds from the grading secret (a SHA-256 of it), or the default ones without it."""
+    secret = environ.get(GRADING_SEED_VARIABLE, "").strip()
+    if not secret:
+        return DEFAULT_HIDDEN_SEEDS
+    digest = hashlib.sha256(secret.encode()).digest()
+    # 1 .. 2**31 - 1: never the visible seed 0, and a valid seed for every generator here
+    return tuple(1 + int.from_bytes(digest[4 * i:4 * i + 4], "big") % (2**31 - 2) for i in range(5))
+
+
+HIDDEN_SEEDS = hidden_seeds()
 
 Grads = list[list[np.ndarray | None]]
 

@@ -38,5 +38,6 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("01-manual-updates", "manual_updates"),
     Assignment("02-zero-grad", "zero_grad"),
     Assignment("03-param-groups", "param_groups"),
+    Assignment("04-momentum-adam-adamw", "momentum_adam_adamw"),
 )
 

@@ -9,11 +9,13 @@ from .scenarios import Impl, Scenario
 from .trace import Raised, Trace, describe_difference, first_disagreement, show
 
 
-def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: MutantLibrary) -> None:
+def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: MutantLibrary,
+           against: str | None = None) -> None:
     """Raise AssertionError at the first scenario where ``impl`` and torch disagree.
 
-    ``subject`` names what is tested ("sgd_update_"); on success a one-line summary is printed
-    (to stdout: nbgrader scores any stderr output as a failure).
+    ``subject`` names what is tested ("sgd_update_"), ``against`` what it is compared with (by
+    default the first scenario's title); on success a one-line summary is printed (to stdout:
+    nbgrader scores any stderr output as a failure).
     """
     __tracebackhide__ = True  # IPython: the student's traceback ends at their test cell
     for scenario in scenarios:
@@ -25,7 +27,7 @@ def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: Mut
         index = first_disagreement(got, expected)
         if index is not None:
             raise AssertionError(explain(subject, scenario, got, expected, index, mutants))
-    print(f"OK: {subject} matches {scenarios[0].title} in all {len(scenarios)} case(s).")
+    print(f"OK: {subject} matches {against or scenarios[0].title} in all {len(scenarios)} case(s).")
 
 
 def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index: int,
