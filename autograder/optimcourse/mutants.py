@@ -8,9 +8,12 @@ student failed, so that the failure can say which mistake the student's numbers 
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+import numpy as np
 
 from .course import REFERENCES_DIR
 from .scenarios import Impl, Scenario
@@ -57,7 +60,9 @@ class MutantLibrary:
         found = []
         for mutant in self.mutants:
             try:
-                theirs = scenario.run(self.impl(mutant))
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")  # a mistake's overflow is no news to the student
+                    theirs = scenario.run(self.impl(mutant))
             except Exception:
                 continue
             if len(theirs) <= index or len(got) <= index:

@@ -119,7 +119,11 @@ class OptimizerScenario:
         zero = [a for a in self.actions if isinstance(a, ZeroGrad)]
         if zero:
             parts.append("zero_grad(" + " / ".join(f"set_to_none={a.set_to_none}" for a in zero) + ") between steps")
-        parts += [f"then {a.label}" for a in self.actions if isinstance(a, Tweak)]
+        done = 0
+        for a in self.actions:
+            done += isinstance(a, Step)
+            if isinstance(a, Tweak):
+                parts.append(f"after step {done}: {a.label}" if done else f"before the first step: {a.label}")
         return "; ".join(parts + list(self.notes))
 
     def _frozen_steps(self) -> dict[int, list[int]]:
