@@ -110,9 +110,13 @@ class OptimizerScenario:
             parts.append(f"{len(steps)} step(s), a different gradient each step")
         elif steps:
             parts.append(f"{len(steps)} step(s), {len(fed)} of them after setting new gradients")
-        frozen = self._frozen_steps()
-        for i, when in frozen.items():
-            parts.append(f"parameter {i} has grad None at step(s) {', '.join(map(str, when))}")
+        empty = [n for n, a in enumerate(steps, start=1) if a.grads and all(g is None for g in a.grads)]
+        for i, when in self._frozen_steps().items():
+            when = [n for n in when if n not in empty]
+            if when:
+                parts.append(f"parameter {i} has grad None at step(s) {', '.join(map(str, when))}")
+        if empty:
+            parts.append(f"every grad is None at step(s) {', '.join(map(str, empty))} (step() must change nothing)")
         backward = [a for a in self.actions if isinstance(a, Backward)]
         if backward:
             parts.append(f"{len(backward)} backward pass(es) adding into .grad")

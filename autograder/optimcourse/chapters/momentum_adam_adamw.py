@@ -194,7 +194,8 @@ MUTANTS = MutantLibrary("momentum_adam_adamw", (
 ))
 
 STEPS = 12
-LATE_START = 3  # the step at which the late parameter gets its first gradient
+NO_GRAD_STEP = 2  # the step at which every grad is None
+LATE_START = 3  # the last parameter has grad None in steps 1 to LATE_START
 SGD_STATE = ("momentum_buffer",)
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 DEFAULT_LR = {"SGD": 1e-3, "Adam": 1e-3, "AdamW": 1e-3}
@@ -204,16 +205,19 @@ Config = dict[str, Any]
 def trajectory(seed: int) -> tuple[tuple[np.ndarray, ...], list[list[np.ndarray | None]]]:
     """The shared problem of :func:`cases.problem`, plus an empty parameter and a late starter.
 
-    Parameter 1 has grad None for two steps mid-run; the last parameter has grad None until step
+    Parameter 1 has grad None for two steps mid-run; the last parameter has grad None in steps 1 to
     ``LATE_START``, so it has no state before then, and its step count stays behind the others'.
+    At step ``NO_GRAD_STEP`` (one of those) every grad is None.
     """
-    init, grads = problem(seed, STEPS)
+    init, grads = problem(seed, STEPS - 1)
     rng = np.random.default_rng([seed, 4])
     empty_shape = (0,) if is_visible(seed) else (int(rng.integers(1, 3)), 0)
     late_shape = (2,) if is_visible(seed) else tuple(int(n) for n in rng.integers(1, 4, size=rng.integers(0, 3)))
     init = (*init, np.zeros(empty_shape), rng.normal(size=late_shape))
     rows = [[*row, np.zeros(empty_shape), None if t < LATE_START else rng.normal(scale=2.0, size=late_shape)]
-            for t, row in enumerate(grads, start=1)]
+            for t, row in enumerate(grads, start=1)]  # t < LATE_START: the inserted step below makes it <=
+    # as in torch's own tests, one step() with no gradient at all (zero_grad, no backward): a no-op
+    rows.insert(NO_GRAD_STEP - 1, [None] * len(init))
     return init, rows
 
 
