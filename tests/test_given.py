@@ -8,7 +8,9 @@ import torch
 from optimcourse import given
 from optimcourse.cases import HIDDEN_SEEDS, VISIBLE_SEEDS, problem
 from optimcourse.chapters import manual_updates as ch1
+from optimcourse.chapters import momentum_adam_adamw as ch4
 from optimcourse.chapters import param_groups as ch3
+from optimcourse.course import REFERENCES_DIR
 from optimcourse.mutants import MutantLibrary
 from optimcourse.scenarios import OptimizerScenario, Step, ZeroGrad
 from optimcourse.torch_configs import parse_configs, torch_test_configs
@@ -17,13 +19,40 @@ from optimcourse.verify import verify
 ALL_SEEDS = VISIBLE_SEEDS + HIDDEN_SEEDS
 
 
-def test_the_given_parameter_passes_exercise_1s_checks():
+@pytest.fixture
+def given_allowed(monkeypatch):
+    """Lift the ban on given classes in their own exercise's checks: here the given class is under test."""
+    monkeypatch.setattr(given, "TAUGHT_IN", {})
+
+
+def test_the_given_parameter_passes_exercise_1s_checks(given_allowed):
     ch1.check_parameter(given.Parameter, seeds=ALL_SEEDS)
 
 
-def test_the_given_optimizer_builds_groups_and_refuses_bad_input_like_torch():
+def test_the_given_optimizer_builds_groups_and_refuses_bad_input_like_torch(given_allowed):
     ch3.check_optimizer_groups(given.Optimizer, seeds=ALL_SEEDS)
     ch3.check_optimizer_validation(given.Optimizer, seeds=ALL_SEEDS)
+
+
+def test_a_student_may_not_hand_in_the_given_class_of_their_own_exercise():
+    with pytest.raises(AssertionError, match="called Parameter.__init__ in given.py"):
+        ch1.check_parameter(given.Parameter)
+    with pytest.raises(AssertionError, match="called Optimizer.__init__ in given.py"):
+        ch3.check_optimizer_groups(given.Optimizer)
+
+    class Sneaky(given.Adam):  # exercise 4's answer, reached through optimcourse.given
+        pass
+
+    with pytest.raises(AssertionError, match="course's own answer"):
+        ch4.check_adam(Sneaky)
+
+
+def test_later_exercises_may_use_what_earlier_ones_built():
+    # exercise 4 builds on the given Optimizer and Parameter; its own answer passes with them
+    ns = {}
+    exec(compile((REFERENCES_DIR / "momentum_adam_adamw.py").read_text(), "<a student's notebook>", "exec"), ns)
+    ch4.check_sgd(ns["SGD"])
+    assert given.Adam.__module__ == "optimcourse.references.momentum_adam_adamw"
 
 
 class _Idle(given.Optimizer):
@@ -36,7 +65,7 @@ class _TorchIdle(torch.optim.Optimizer):
         pass
 
 
-def test_the_given_optimizer_zero_grad_clears_every_group_like_torch():
+def test_the_given_optimizer_zero_grad_clears_every_group_like_torch(given_allowed):
     cases = []
     for seed in ALL_SEEDS:
         init, grads = problem(seed)

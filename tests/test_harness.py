@@ -51,7 +51,7 @@ def test_delegating_to_torch_fails_with_a_clear_message():
 def test_importing_the_reference_counts_as_delegation():
     from optimcourse.references.manual_updates import SGD, Parameter
 
-    with pytest.raises(AssertionError, match="course's reference"):
+    with pytest.raises(AssertionError, match="course's own answer"):
         ch1.check_sgd_step(SGD, Parameter)
 
 

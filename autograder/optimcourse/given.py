@@ -1,11 +1,14 @@
 """What later exercises start from: the pieces earlier exercises built, written once.
 
-Exercise 1 asks students to write :class:`Parameter`, exercise 3 the :class:`Optimizer` base class;
-later notebooks import these, so that a mistake made in an earlier chapter cannot cost points in a
-later one. The test suite checks each with the checks of the exercise that asks for it.
+Exercise 1 asks students to write :class:`Parameter`, exercise 3 the :class:`Optimizer` base class,
+exercise 4 ``SGD``, ``Adam`` and ``AdamW``; later notebooks import these, so that a mistake made in an
+earlier chapter cannot cost points in a later one. The test suite checks each with the checks of the
+exercise that asks for it, and while that exercise is checked its students may not use them
+(``TAUGHT_IN``; the guard refuses the call).
 """
 from __future__ import annotations
 
+import importlib
 from collections import defaultdict
 from typing import Any
 
@@ -91,3 +94,19 @@ class Optimizer:
 
     def step(self) -> None:
         raise NotImplementedError
+
+
+#: the exercise (reference stem) whose students write each given class; they may not import it
+TAUGHT_IN: dict[str, tuple[type, ...]] = {"manual_updates": (Parameter,), "param_groups": (Optimizer,)}
+
+_FROM_REFERENCES = {"SGD": "momentum_adam_adamw", "Adam": "momentum_adam_adamw", "AdamW": "momentum_adam_adamw"}
+
+
+def __getattr__(name: str) -> Any:
+    """Exercise 4's optimizers are its reference itself, generated from its notebook. They build on
+    the Optimizer above, so they are imported on first use, not at import (that would be circular);
+    the guard refuses them while exercise 4 is checked."""
+    if name in _FROM_REFERENCES:
+        module = importlib.import_module(f"{__package__}.references.{_FROM_REFERENCES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

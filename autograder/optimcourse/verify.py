@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .guard import DelegationError
+from .guard import DelegationError, checking
 from .mutants import MutantLibrary
 from .scenarios import Impl, Scenario
 from .trace import Raised, Trace, describe_difference, first_disagreement, show
@@ -18,15 +18,16 @@ def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: Mut
     nbgrader scores any stderr output as a failure).
     """
     __tracebackhide__ = True  # IPython: the student's traceback ends at their test cell
-    for scenario in scenarios:
-        expected = scenario.expected()
-        try:
-            got = scenario.run(impl)
-        except DelegationError as exc:
-            raise AssertionError(f"{subject}: {exc}") from None
-        index = first_disagreement(got, expected)
-        if index is not None:
-            raise AssertionError(explain(subject, scenario, got, expected, index, mutants))
+    with checking(mutants.reference):
+        for scenario in scenarios:
+            expected = scenario.expected()
+            try:
+                got = scenario.run(impl)
+            except DelegationError as exc:
+                raise AssertionError(f"{subject}: {exc}") from None
+            index = first_disagreement(got, expected)
+            if index is not None:
+                raise AssertionError(explain(subject, scenario, got, expected, index, mutants))
     print(f"OK: {subject} matches {against or scenarios[0].title} in all {len(scenarios)} case(s).")
 
 
