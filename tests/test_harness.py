@@ -7,11 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from optimcourse.chapters import gradient_clipping as ch6
 from optimcourse.chapters import manual_updates as ch1
 from optimcourse.chapters import param_groups as ch3
 from optimcourse.chapters import zero_grad as ch2
 from optimcourse.course import ASSIGNMENTS
-from optimcourse.mutants import Mutant
+from optimcourse.mutants import Mutant, MutantLibrary
 from optimcourse.trace import Raised, Trace, agree, first_disagreement
 
 
@@ -134,3 +135,21 @@ def test_a_mutant_edit_must_match_exactly_once():
         Mutant("x", "", (("not in the text", ""),)).apply("source")
     with pytest.raises(ValueError, match="occurs 2 times"):
         Mutant("x", "", (("a", "b"),)).apply("a a")
+
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(1, 2**31 - 1))
+def test_clipping_reference_matches_torch_at_every_scale(seed):
+    ref = reference("gradient_clipping")
+    ch6.check_clip_grad_norm(ref["clip_grad_norm_"], seeds=(seed,))
+    ch6.check_clip_grad_norm_nonfinite(ref["clip_grad_norm_"], seeds=(seed,))
+    ch6.check_clip_grad_value(ref["clip_grad_value_"], seeds=(seed,))
+    ch6.check_clipped_accumulation_step(ref["clipped_accumulation_step_"], seeds=(seed,))
+
+
+def test_a_slightly_wrong_clipping_epsilon_is_caught():
+    near_miss = Mutant("epsilon-1e-5", "", (("(total + 1e-6)", "(total + 1e-5)"),))  # torch adds 1e-6
+    clip = MutantLibrary("gradient_clipping", (near_miss,)).impl(near_miss)["clip_grad_norm_"]
+    with pytest.raises(AssertionError, match="differs from torch.nn.utils.clip_grad_norm_"):
+        ch6.check_clip_grad_norm(clip)

@@ -39,5 +39,6 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("02-zero-grad", "zero_grad"),
     Assignment("03-param-groups", "param_groups"),
     Assignment("04-momentum-adam-adamw", "momentum_adam_adamw"),
+    Assignment("06-gradient-clipping", "gradient_clipping"),
 )
 

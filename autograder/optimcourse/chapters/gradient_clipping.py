@@ -1,0 +1,391 @@
+"""Chapter 6 (06-gradient-clipping): clip_grad_norm_, clip_grad_value_, and where clipping goes in a step.
+
+Each check runs the same gradients through the student's function and through
+``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_`` (float64), and compares the returned norm,
+every gradient afterwards and whether it was changed in place. Gradients span scales from 1e-8 to 1e8,
+so values are compared after dividing by their tensor's scale (the tolerance is relative to the scale
+of what is compared). The training check runs a micro-batch step with clipping and the course's Adam
+against ``torch.optim.Adam`` for several steps.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..given import Parameter
+from ..guard import DelegationError
+from ..mutants import Mutant, MutantLibrary
+from ..scenarios import ObserveScenario, TorchParameter
+from ..trace import Raised, Trace
+from ..verify import verify
+
+_NORM_MULTIPLY = "    for g in grads:\n        g *= clip_coef\n"
+_CLAMP = "    clip_coef = np.minimum(clip_coef, 1.0)"
+_TOTAL_P = "        total = np.sum(np.array(norms) ** norm_type) ** (1.0 / norm_type)\n"
+_ACCUMULATE = ("        for p, g in zip(params, grads):\n            if g is None:\n                continue\n"
+               "            if p.grad is None:\n                p.grad = np.array(g, dtype=np.float64)\n"
+               "            else:\n                p.grad += g\n")
+
+MUTANTS = MutantLibrary("gradient_clipping", (
+    Mutant("per-tensor-norm",
+           "clip_grad_norm_ scales every gradient by one coefficient computed from the norm of all "
+           "gradients together (as if concatenated into one vector); clipping each tensor by its own norm "
+           "changes the direction of the whole update.",
+           ((_NORM_MULTIPLY,
+             "    for g, n in zip(grads, norms):\n        g *= np.minimum(max_norm / (n + 1e-6), 1.0)\n"),)),
+    Mutant("missing-clamp",
+           "the coefficient max_norm / (total + 1e-6) is clamped to at most 1: gradients whose norm is "
+           "already below max_norm stay as they are instead of being scaled up.",
+           ((_CLAMP, "    clip_coef = clip_coef"),)),
+    Mutant("returns-clipped-norm",
+           "clip_grad_norm_ returns the total norm before clipping (what you would log to spot exploding "
+           "gradients), not the norm after it.",
+           ((_NORM_MULTIPLY + "    return total\n", _NORM_MULTIPLY + "    return total * clip_coef\n"),)),
+    Mutant("no-epsilon",
+           "torch divides by total + 1e-6, not by total: the coefficient is max_norm / (total + 1e-6), "
+           "which also keeps all-zero gradients from dividing by zero.",
+           (("    clip_coef = max_norm / (total + 1e-6)\n", "    clip_coef = max_norm / total\n"),)),
+    Mutant("inf-norm-as-sum",
+           "the inf-norm of all gradients is the largest |entry| over all of them: the max of the "
+           "per-tensor maxima, not their sum.",
+           (("        total = np.max(norms)\n", "        total = np.sum(norms)\n"),)),
+    Mutant("python-max-drops-nan",
+           "Python's max() skips a NaN unless it comes first (every comparison with NaN is False); "
+           "np.max(norms) returns NaN when any norm is NaN, as torch's inf-norm does.",
+           (("        total = np.max(norms)\n", "        total = max(norms)\n"),)),
+    Mutant("norm-type-ignored",
+           "norm_type chooses the norm: (sum |g|**p) ** (1/p) for p = norm_type, or max |g| for inf; "
+           "always using the 2-norm gives other coefficients for 1, 3 and inf.",
+           (("    norm_type = float(norm_type)\n", "    norm_type = 2.0\n"),)),
+    Mutant("nan-not-spread",
+           "with a NaN gradient the total norm is NaN and torch's coefficient min(NaN, 1) is NaN, so "
+           "every gradient becomes NaN; min(1.0, clip_coef) in Python returns 1.0 there and hides it.",
+           ((_CLAMP, "    clip_coef = min(1.0, clip_coef)"),)),
+    Mutant("threshold-test-instead-of-clamp",
+           "torch always multiplies by min(max_norm / (total + 1e-6), 1); testing `if total > max_norm` "
+           "first skips the NaN and inf cases (NaN > x is False) and differs just below the threshold.",
+           ((_NORM_MULTIPLY, "    if total > max_norm:\n        for g in grads:\n            g *= clip_coef\n"),)),
+    Mutant("nonfinite-check-after-clipping",
+           "with error_if_nonfinite=True the RuntimeError must come before any gradient changes; "
+           "checking after clipping leaves the gradients already scaled.",
+           (("    if error_if_nonfinite and not math.isfinite(total):\n", "    if False:\n"),
+            (_NORM_MULTIPLY + "    return total\n", _NORM_MULTIPLY + "    if error_if_nonfinite and not math.isfinite(total):\n"
+             "        raise RuntimeError(f\"The total norm of order {norm_type} is non-finite\")\n    return total\n"))),
+    Mutant("generator-read-twice",
+           "params may be a generator (model.parameters()): read it once, into a list. Going over it a "
+           "second time to scale the gradients finds nothing left.",
+           ((_NORM_MULTIPLY, "    for p in params:\n        if p.grad is not None:\n            p.grad *= clip_coef\n"),)),
+    Mutant("none-grad-not-skipped",
+           "a parameter whose grad is None (frozen, or unused this step) is left out of the norm and of "
+           "the scaling, as in torch.",
+           (("    grads = [p.grad for p in params if p.grad is not None]\n",
+             "    grads = [p.grad for p in params]\n"),)),
+    Mutant("clip-value-one-sided",
+           "clip_grad_value_ clamps each entry into [-clip_value, clip_value]: large negative entries "
+           "are clipped too, not only large positive ones.",
+           (("np.clip(p.grad, -clip_value, clip_value, out=p.grad)", "np.minimum(p.grad, clip_value, out=p.grad)"),)),
+    Mutant("clip-value-new-array",
+           "clip_grad_value_ works in place (torch's trailing underscore): p.grad = np.clip(...) binds a new "
+           "array, and whoever holds the old .grad still sees unclipped values. Use out=p.grad.",
+           (("np.clip(p.grad, -clip_value, clip_value, out=p.grad)", "p.grad = np.clip(p.grad, -clip_value, clip_value)"),)),
+    Mutant("clip-every-micro-batch",
+           "with gradient accumulation, clip once, after the last micro-batch, the summed gradient the "
+           "step will use; clipping after each backward pass clips pieces, not the gradient.",
+           ((_ACCUMULATE + "    total = clip_grad_norm_(params, max_norm)\n",
+             _ACCUMULATE + "        total = clip_grad_norm_(params, max_norm)\n"),)),
+    Mutant("clip-after-step",
+           "clipping belongs between the last backward pass and optimizer.step(): clipped after the step, "
+           "the gradients the step used were never clipped.",
+           (("    total = clip_grad_norm_(params, max_norm)\n    optimizer.step()\n",
+             "    optimizer.step()\n    total = clip_grad_norm_(params, max_norm)\n"),)),
+    Mutant("accumulation-overwrites",
+           "each micro-batch's backward pass adds into .grad; assigning its gradient keeps only the last "
+           "micro-batch.",
+           (("            else:\n                p.grad += g\n", "            else:\n                p.grad = np.array(g, dtype=np.float64)\n"),)),
+))
+
+
+# -- gradient sets -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GradSet:
+    """Initial values, gradients (None: no gradient) and each tensor's scale, to compare g / scale."""
+
+    words: str
+    grads: tuple[np.ndarray | None, ...]
+    scales: tuple[float, ...]
+
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(np.shape(g) if g is not None else (2,) for g in self.grads)
+
+
+def _numpy_norm(grads: Sequence[np.ndarray | None], norm_type: float) -> float:
+    """Only to choose max_norm around the gradients' size; the expected values come from torch."""
+    flat = np.concatenate([np.ravel(g) for g in grads if g is not None] or [np.zeros(0)])
+    if flat.size == 0:
+        return 0.0
+    return float(np.max(np.abs(flat)) if norm_type == math.inf else np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type))
+
+
+def grad_sets(seed: int, *, finite: bool = True) -> list[GradSet]:
+    rng = np.random.default_rng([seed, 6])
+    if is_visible(seed):
+        base = (np.array([3.0, -4.0, 0.0]), np.array([[1.0, -2.0], [0.5, 0.25]]), np.array(-5.0), None, np.zeros(0))
+        sets = [GradSet("gradients of about unit size, one None, one empty", base, (1.0,) * 5),
+                GradSet("gradients of about unit size, one None", base[:4], (1.0,) * 4),
+                GradSet("all-zero gradients", tuple(None if g is None else np.zeros_like(g) for g in base), (1.0,) * 5)]
+    else:
+        sets = []
+        for k in range(3):
+            n = int(rng.integers(1, 5))
+            shapes = [tuple(int(d) for d in rng.integers(1, 5, size=rng.integers(0, 3))) for _ in range(n)]
+            scale = float(10 ** rng.uniform(-8, 8))
+            scales = tuple(scale * float(10 ** rng.uniform(-1, 1)) for _ in shapes)
+            grads = [rng.normal(size=s) * sc for s, sc in zip(shapes, scales)]
+            if k == 1:
+                grads.append(None)
+                scales += (1.0,)
+            sets.append(GradSet(f"{n} gradient(s) of scale about {scale:.1e}", tuple(grads), scales))
+    if finite:
+        return sets
+    keep = [i for i, g in enumerate(sets[0].grads) if g is None or g.size]  # inf-norms need no empty gradient
+    g = GradSet(sets[0].words.replace(", one empty", ""), tuple(sets[0].grads[i] for i in keep),
+                tuple(sets[0].scales[i] for i in keep))  # the first set, which has no empty one on hidden seeds
+    bad = []
+    j = max(i for i, grad in enumerate(g.grads) if grad is not None)
+    for word, value in (("a NaN", np.nan), ("an inf", np.inf), ("a -inf", -np.inf)):
+        grads = list(g.grads)
+        grads[j] = np.array(grads[j], dtype=np.float64)
+        grads[j].flat[0] = value
+        bad.append(GradSet(f"{g.words}, with {word} in gradient {j}", tuple(grads), g.scales))
+    return bad
+
+
+NORM_TYPES = (2.0, 1.0, 3.0, math.inf)
+
+
+# -- both sides of a comparison ------------------------------------------------------------------------
+
+def _torch_clip_norm(params: Sequence[TorchParameter], max_norm: float, norm_type: float = 2.0,
+                     error_if_nonfinite: bool = False) -> float:
+    return float(torch.nn.utils.clip_grad_norm_((p.tensor for p in params), max_norm, norm_type=norm_type,
+                                                error_if_nonfinite=error_if_nonfinite))
+
+
+def _torch_clip_value(params: Sequence[TorchParameter], clip_value: float) -> None:
+    return torch.nn.utils.clip_grad_value_((p.tensor for p in params), clip_value)
+
+
+def _set_grad(p: Any, g: np.ndarray | None) -> None:
+    if isinstance(p, TorchParameter):
+        p.tensor.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
+    else:
+        p.grad = None if g is None else np.array(g, dtype=np.float64)
+
+
+def _scaled(value: Any, scale: float) -> np.ndarray | None:
+    """value / scale as a float64 array (also when 0-dim), or None."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().numpy()
+    return None if value is None else np.asarray(np.array(value, dtype=np.float64) / scale)
+
+
+def _grad_object(p: Any) -> Any:
+    """The object that is the gradient: the tensor on torch's side (its NumPy view is made afresh)."""
+    return p.tensor.grad if isinstance(p, TorchParameter) else p.grad
+
+
+def _observe_grads(trace: Trace, label: str, params: Sequence[Any], before: Sequence[Any], scales: Sequence[float]) -> None:
+    for i, (p, held, scale) in enumerate(zip(params, before, scales)):
+        trace.add(f"{label}: parameter {i} .grad / {scale:.3g}", _scaled(p.grad, scale))
+        if held is not None and p.grad is not None:
+            trace.add(f"{label}: parameter {i} .grad still the same array (changed in place)", _grad_object(p) is held)
+
+
+TORCH_NAMES = {"Parameter": TorchParameter, "clip_grad_norm_": _torch_clip_norm, "clip_grad_value_": _torch_clip_value}
+
+
+def _observe_call(gradset: GradSet, label: str, fn_name: str, args: Callable[[Sequence[Any]], tuple[Any, ...]],
+                  kwargs: dict[str, Any], norm_scale: float, as_generator: bool) -> Callable[[Any, Callable[..., Any]], Trace]:
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace = Trace()
+        params = [impl["Parameter"](np.zeros(s)) for s in gradset.shapes]
+        for p, g in zip(params, gradset.grads):
+            _set_grad(p, g)
+        before = [_grad_object(p) for p in params]
+        source = (p for p in params) if as_generator else list(params)
+        try:
+            with np.errstate(all="ignore"):  # inf * 0 = NaN, as in torch; the warning is no news here
+                result = call(impl[fn_name], source, *args(params), **kwargs)
+            if fn_name == "clip_grad_norm_":
+                trace.add(f"{label}: returned norm / {norm_scale:.3g}",
+                          _scaled(result, norm_scale) if isinstance(result, (int, float, np.floating)) else result)
+            else:
+                trace.add(f"{label}: returned", result)
+        except DelegationError:
+            raise
+        except Exception as exc:  # a refusal is an observation; what it left behind is the next
+            trace.add(label, Raised.from_exception(exc))
+        _observe_grads(trace, f"after {label}", params, before, gradset.scales)
+        return trace
+
+    return observe
+
+
+def norm_cases(seeds: Sequence[int], *, finite: bool = True) -> list[ObserveScenario]:
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng([seed, 60])
+        for k, gradset in enumerate(grad_sets(seed, finite=finite)):
+            types = NORM_TYPES if is_visible(seed) or finite else (2.0, math.inf)
+            for norm_type in types:
+                has_empty = any(g is not None and g.size == 0 for g in gradset.grads)
+                if norm_type == math.inf and has_empty:
+                    continue  # torch refuses the inf-norm of an empty gradient (no identity for max)
+                size = _numpy_norm(gradset.grads, norm_type) if finite else _numpy_norm(
+                    grad_sets(seed)[0].grads, norm_type)
+                factors = (0.5, 4.0) if is_visible(seed) else (float(10 ** rng.uniform(-1, 1)),)
+                for factor in factors:
+                    max_norm = (size or 1.0) * factor
+                    for error in ((False, True) if not finite else (False,)):
+                        kwargs = {"norm_type": norm_type, **({"error_if_nonfinite": True} if error else {})}
+                        words = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+                        label = f"clip_grad_norm_(params, max_norm={max_norm:.6g}, {words})"
+                        as_generator = bool((k + int(factor > 1)) % 2)
+                        out.append(ObserveScenario(
+                            title="torch.nn.utils.clip_grad_norm_",
+                            observe=_observe_call(gradset, label, "clip_grad_norm_", lambda ps, m=max_norm: (m,),
+                                                  kwargs, max(size, 1e-300) if finite else 1.0, as_generator),
+                            torch_impl=TORCH_NAMES,
+                            words=gradset.words + ("; params passed as a generator" if as_generator else "")))
+    return out
+
+
+def value_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    out = []
+    for seed in seeds:
+        sets = grad_sets(seed) + grad_sets(seed, finite=False)
+        rng = np.random.default_rng([seed, 61])
+        for k, gradset in enumerate(sets):
+            finite = [np.abs(g[np.isfinite(g)]) for g in gradset.grads if g is not None and g.size]
+            typical = float(np.median(np.concatenate(finite))) if finite else 1.0
+            clip_value = (typical or 1.0) * (1.0 if is_visible(seed) else float(10 ** rng.uniform(-0.5, 0.5)))
+            label = f"clip_grad_value_(params, clip_value={clip_value:.6g})"
+            out.append(ObserveScenario(
+                title="torch.nn.utils.clip_grad_value_",
+                observe=_observe_call(gradset, label, "clip_grad_value_", lambda ps, c=clip_value: (c,), {}, 1.0,
+                                      as_generator=bool(k % 2)),
+                torch_impl=TORCH_NAMES, words=gradset.words + ("; params passed as a generator" if k % 2 else "")))
+    return out
+
+
+# -- a training step with accumulation and clipping -----------------------------------------------------
+
+def _torch_step(optimizer: Any, params: Sequence[TorchParameter], micro_batch_grads: Any, max_norm: float) -> float:
+    optimizer.zero_grad()
+    for grads in micro_batch_grads:
+        for p, g in zip(params, grads):
+            if g is not None:
+                p.tensor.backward(torch.tensor(g, dtype=torch.float64))
+    total = torch.nn.utils.clip_grad_norm_([p.tensor for p in params], max_norm)
+    optimizer.step()
+    return float(total)
+
+
+def _observe_training(seed: int) -> tuple[Callable[[Any, Callable[..., Any]], Trace], str]:
+    rng = np.random.default_rng([seed, 62])
+    visible = is_visible(seed)
+    shapes = [(3,), (2, 2), ()] if visible else [tuple(int(d) for d in rng.integers(1, 4, size=rng.integers(0, 3)))
+                                                  for _ in range(int(rng.integers(2, 5)))]
+    init = [rng.normal(size=s) for s in shapes]
+    steps, n_micro = (6, 3) if visible else (10, int(rng.integers(2, 5)))
+    scale = 1.0 if visible else float(10 ** rng.uniform(-2, 3))
+    batches = [[[rng.normal(size=s) * scale * (8.0 if t % 2 else 0.5) for s in shapes] for _ in range(n_micro)]
+               for t in range(steps)]
+    frozen = 1 % len(shapes)
+    for b in batches[2]:
+        b[frozen] = None  # a parameter without a gradient in one step
+    max_norm = 2.0 * scale * n_micro
+    hyper = {"lr": 0.05, "weight_decay": 0.01, "amsgrad": True} if visible else {
+        "lr": float(10 ** rng.uniform(-3, -1)), "betas": (float(rng.uniform(0.5, 0.95)), 0.999),
+        "amsgrad": bool(rng.random() < 0.5)}
+
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace = Trace()
+        params = [impl["Parameter"](v.copy()) for v in init]
+        if isinstance(params[0], TorchParameter):
+            opt = torch.optim.Adam([p.tensor for p in params], **hyper)
+            state = lambda p: opt.state.get(p.tensor, {})  # noqa: E731
+        else:
+            opt = impl["Adam"](params, **hyper)
+            state = lambda p: opt.state.get(p, {})  # noqa: E731
+        for t, micro in enumerate(batches, start=1):
+            label = f"step {t}"
+            try:
+                with np.errstate(all="ignore"):
+                    total = call(impl["clipped_accumulation_step_"], opt, params, [list(b) for b in micro], max_norm)
+                trace.add(f"{label}: returned norm / {scale:.3g}",
+                          _scaled(total, scale) if isinstance(total, (int, float, np.floating)) else total)
+            except DelegationError:
+                raise
+            except Exception as exc:
+                trace.add(label, Raised.from_exception(exc))
+                return trace
+            for i, p in enumerate(params):
+                trace.add(f"after {label}: parameter {i}", _scaled(p.data, 1.0))
+                trace.add(f"after {label}: parameter {i} .grad (clipped) / {scale:.3g}", _scaled(p.grad, scale))
+                for key, unit in (("exp_avg", scale), ("max_exp_avg_sq", scale ** 2)):
+                    trace.add(f"after {label}: state[{key!r}] of parameter {i} / {unit:.3g}", _scaled(state(p).get(key), unit))
+        return trace
+
+    words = (f"{len(shapes)} parameter(s) of shape {', '.join(map(str, shapes))}; {steps} steps of {n_micro} "
+             f"micro-batches each, gradients of scale about {scale:.1e} alternating small and large; parameter "
+             f"{frozen} has no gradient at step 3; max_norm={max_norm:.6g}; the optimizer is Adam({', '.join(f'{k}={v}' for k, v in hyper.items())})")
+    return observe, words
+
+
+def training_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    out = []
+    for seed in seeds:
+        observe, words = _observe_training(seed)
+        out.append(ObserveScenario(
+            title="zero_grad, p.backward(g) per micro-batch, torch.nn.utils.clip_grad_norm_, torch.optim.Adam.step",
+            observe=observe, words=words,
+            torch_impl={"Parameter": TorchParameter, "clipped_accumulation_step_": _torch_step}))
+    return out
+
+
+# -- what the notebook's test cells call ---------------------------------------------------------------
+
+def check_clip_grad_norm(clip_grad_norm_: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("clip_grad_norm_", norm_cases(seeds), {"Parameter": Parameter, "clip_grad_norm_": clip_grad_norm_},
+           MUTANTS, "torch.nn.utils.clip_grad_norm_")
+
+
+def check_clip_grad_norm_nonfinite(clip_grad_norm_: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("clip_grad_norm_", norm_cases(seeds, finite=False),
+           {"Parameter": Parameter, "clip_grad_norm_": clip_grad_norm_}, MUTANTS,
+           "torch.nn.utils.clip_grad_norm_ on NaN and inf gradients")
+
+
+def check_clip_grad_value(clip_grad_value_: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("clip_grad_value_", value_cases(seeds), {"Parameter": Parameter, "clip_grad_value_": clip_grad_value_},
+           MUTANTS, "torch.nn.utils.clip_grad_value_")
+
+
+def check_clipped_accumulation_step(clipped_accumulation_step_: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    from ..given import Adam
+    verify("clipped_accumulation_step_", training_cases(seeds),
+           {"Parameter": Parameter, "Adam": Adam, "clipped_accumulation_step_": clipped_accumulation_step_},
+           MUTANTS, "a torch training step with accumulation and clipping")
