@@ -39,6 +39,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("02-zero-grad", "zero_grad"),
     Assignment("03-param-groups", "param_groups"),
     Assignment("04-momentum-adam-adamw", "momentum_adam_adamw"),
+    Assignment("05-state-checkpointing", "state_checkpointing"),
     Assignment("06-gradient-clipping", "gradient_clipping"),
 )
 

@@ -1,0 +1,568 @@
+"""Chapter 5 (05-state-checkpointing): state_dict, load_state_dict, and checkpoint files without pickle.
+
+The student writes a mix-in ``StateDict`` (``state_dict``, ``load_state_dict``); the checks build
+``type(name, (StateDict, given.<name>), {})`` for SGD with momentum, Adam and AdamW with AMSGrad, over two
+parameter groups, with a frozen and a late-starting parameter. What is compared with torch:
+
+- the state dict after some steps (structure, ids, hyperparameters, every state value), and that it is
+  a snapshot (torch's own is live; the torch side deep-copies, as the course promises);
+- a run resumed from it (into an optimizer built with other hyperparameters, whose lr is then changed
+  as a scheduler would) against torch resuming the same way, step by step; loading a torch state dict
+  into the student's optimizer, and the student's into torch's, then stepping on;
+- a checkpoint file round trip against ``torch.save``/``torch.load``.
+
+Checks torch does not make (missing keys, unknown ids, state shapes, unreadable files) take the
+course's reference as the rule: ValueError, and nothing changed.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import given
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..course import REFERENCES_DIR
+from ..guard import DelegationError
+from ..interop import from_torch_state_dict, to_torch_state_dict
+from ..mutants import Mutant, MutantLibrary
+from ..scenarios import ObserveScenario
+from ..trace import Raised, Trace
+from ..verify import verify
+from .momentum_adam_adamw import trajectory
+
+_PACK_IDS = "                ids.setdefault(id(p), len(ids))\n"
+
+MUTANTS = MutantLibrary("state_checkpointing", (
+    Mutant("ids-restart-per-group",
+           "parameter ids count across groups: the second group's first parameter gets the id after the "
+           "first group's last one, not 0 again (otherwise two parameters share an id).",
+           (("        for group in self.param_groups:\n            packed = ",
+             "        for group in self.param_groups:\n            ids = {}\n            packed = "),
+            ("                if p in self.state and self.state[p]:\n                    state[ids[id(p)]]",
+             "                if p in self.state and self.state[p]:\n                    state[group[\"params\"].index(p)]"))),
+    Mutant("state-dict-live-references",
+           "state_dict() returns a snapshot here: copy the state (copy.deepcopy). Torch hands out its live "
+           "tensors, so the next step changes a state dict you were about to save.",
+           (("                    state[ids[id(p)]] = copy.deepcopy(self.state[p])\n",
+             "                    state[ids[id(p)]] = dict(self.state[p])\n"),)),
+    Mutant("load-aliases-arrays",
+           "load_state_dict copies what it loads: an optimizer sharing arrays with the state dict changes "
+           "whenever the dict does (and the dict with every step).",
+           (("            self.state[params_by_id[key]] = copy.deepcopy(entry)\n",
+             "            self.state[params_by_id[key]] = dict(entry)\n"),)),
+    Mutant("hyperparameters-not-restored",
+           "like torch, load_state_dict takes the hyperparameters from the state dict (every key of a "
+           "saved group except 'params'); keeping the optimizer's own, such as a new lr, is not resuming.",
+           (("            {**{key: copy.deepcopy(value) for key, value in saved.items() if key != \"params\"},\n"
+             "             \"params\": group[\"params\"]}\n            for group, saved in zip(self.param_groups, saved_groups)]\n",
+             "            {**group}\n            for group, saved in zip(self.param_groups, saved_groups)]\n"),)),
+    Mutant("step-counter-not-saved",
+           "Adam's state includes 'step', the count its bias correction uses; a state dict without it "
+           "restarts the correction at step 1 after resuming.",
+           (("                    state[ids[id(p)]] = copy.deepcopy(self.state[p])\n",
+             "                    state[ids[id(p)]] = {k: copy.deepcopy(v) for k, v in self.state[p].items() if k != \"step\"}\n"),)),
+    Mutant("amsgrad-buffer-dropped",
+           "every state entry is saved, max_exp_avg_sq included: AMSGrad's running maximum is state too.",
+           (("                    state[ids[id(p)]] = copy.deepcopy(self.state[p])\n",
+             "                    state[ids[id(p)]] = {k: copy.deepcopy(v) for k, v in self.state[p].items() "
+             "if k != \"max_exp_avg_sq\"}\n"),)),
+    Mutant("shapes-unchecked",
+           "check each state array against its parameter's shape before loading anything: torch does not, "
+           "and fails only at the next step(), far from the cause.",
+           (("                if isinstance(value, np.ndarray) and value.shape != shape:\n",
+             "                if False:\n"),)),
+    Mutant("group-count-unchecked",
+           "a state dict with another number of parameter groups does not fit: raise ValueError (as torch "
+           "does) instead of loading what zip() happens to pair up.",
+           (("        if len(saved_groups) != len(self.param_groups):\n", "        if False:\n"),)),
+    Mutant("group-size-unchecked",
+           "a saved group with another number of parameters does not fit: raise ValueError (as torch does).",
+           (("            if len(saved[\"params\"]) != len(group[\"params\"]):\n", "            if False:\n"),)),
+    Mutant("unknown-id-accepted",
+           "state for an id that no group lists belongs to no parameter here: refuse it with ValueError.",
+           (("            if key not in params_by_id:\n                raise ValueError(",
+             "            if key not in params_by_id:\n                continue\n                raise ValueError("),
+            ("        for key, entry in state_dict[\"state\"].items():\n            self.state[",
+             "        for key, entry in state_dict[\"state\"].items():\n            if key not in params_by_id:\n"
+             "                continue\n            self.state["))),
+    Mutant("checks-after-changing",
+           "check everything before changing anything: a refused state dict must leave the optimizer as "
+           "it was, not half loaded.",
+           (("        for key, entry in state_dict[\"state\"].items():\n            if key not in params_by_id:\n"
+             "                raise ValueError(",
+             "        self.state = defaultdict(dict)\n"
+             "        for key, entry in state_dict[\"state\"].items():\n            if key not in params_by_id:\n"
+             "                raise ValueError("),)),
+    Mutant("checkpoint-adds-npz-suffix",
+           "np.savez(path, ...) appends '.npz' to a name without it; open the file yourself "
+           "(open(path, 'wb')) so that the checkpoint is written exactly where asked.",
+           (("    with open(path, \"wb\") as f:\n        np.savez(f, **arrays)\n", "    np.savez(path, **arrays)\n"),)),
+    Mutant("checkpoint-allows-pickle",
+           "np.load(path, allow_pickle=True) would unpickle object arrays, which can run code from the file: "
+           "load with allow_pickle=False and refuse such a file with ValueError.",
+           (("np.load(path, allow_pickle=False)", "np.load(path, allow_pickle=True)"),)),
+    Mutant("checkpoint-loads-params-first",
+           "restore the parameters only after the optimizer state has been accepted: a refused checkpoint "
+           "must leave the parameters as they were too.",
+           (("    optimizer.load_state_dict({\"state\": state, \"param_groups\": param_groups})  # checks before it changes\n"
+             "    for p, value in zip(params, saved):\n        p.data[...] = value\n",
+             "    for p, value in zip(params, saved):\n        p.data[...] = value\n"
+             "    optimizer.load_state_dict({\"state\": state, \"param_groups\": param_groups})\n"),)),
+    Mutant("checkpoint-rebinds-params",
+           "restore the values in place (p.data[...] = saved): binding p.data to the loaded array leaves "
+           "whoever holds the old array (a model, another optimizer) with the old values.",
+           (("        p.data[...] = value\n    return extra\n", "        p.data = value\n    return extra\n"),)),
+    Mutant("checkpoint-betas-as-list",
+           "JSON has no tuples: betas come back as a list; turn the group's lists back into tuples, or "
+           "the loaded hyperparameters differ from the saved ones.",
+           (("        param_groups = [{key: tuple(value) if isinstance(value, list) and key != \"params\" else value\n"
+             "                         for key, value in group.items()} for group in meta[\"param_groups\"]]\n",
+             "        param_groups = meta[\"param_groups\"]\n"),)),
+))
+
+NAMES = ("SGD", "Adam", "AdamW")
+#: the hyperparameters the course's optimizers keep, in their order (torch's groups have a few more flags)
+COURSE_KEYS = {"SGD": ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"),
+               "Adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
+               "AdamW": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")}
+
+
+# -- both sides: the student's mix-in on the course's optimizers, and torch ------------------------------
+
+class Side:
+    """Parameters, optimizers and state dicts the same way on the student's side and on torch's."""
+
+    def __init__(self, impl: Any) -> None:
+        self.impl = impl
+        self.torch = impl.get("StateDict") is None
+
+    def params(self, init: Sequence[np.ndarray]) -> list[Any]:
+        if self.torch:
+            return [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init]
+        return [given.Parameter(v.copy()) for v in init]
+
+    def optimizer(self, name: str, params: Sequence[Any], hyper: dict[str, Any], group_lr: float,
+                  one_group: bool = False) -> Any:
+        groups = [{"params": list(params[:2])}, {"params": list(params[2:]), "lr": group_lr}]
+        if one_group:
+            groups = [{"params": list(params)}]
+        if self.torch:
+            return getattr(torch.optim, name)(groups, **hyper)
+        cls = type(name, (self.impl["StateDict"], getattr(given, name)), {})
+        return cls(groups, **hyper)
+
+    def set_grads(self, params: Sequence[Any], grads: Sequence[np.ndarray | None]) -> None:
+        for p, g in zip(params, grads):
+            if self.torch:
+                p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
+            else:
+                p.grad = None if g is None else g.copy()
+
+    def values(self, params: Sequence[Any]) -> list[np.ndarray]:
+        return [np.array(p.detach().numpy() if self.torch else p.data, dtype=np.float64) for p in params]
+
+    def state_dict(self, opt: Any, call: Callable[..., Any]) -> Any:
+        """The course's rule is a snapshot; torch's is live, so its side is deep-copied (as torch's tests do)."""
+        return from_torch_state_dict(copy.deepcopy(opt.state_dict())) if self.torch else call(opt.state_dict)
+
+    def load(self, opt: Any, state_dict: Any, call: Callable[..., Any]) -> None:
+        """Load a state dict in the course's form (NumPy arrays, int step)."""
+        if self.torch:
+            opt.load_state_dict(to_torch_state_dict(state_dict))
+        else:
+            call(opt.load_state_dict, state_dict)
+
+
+def _plain(value: Any) -> Any:
+    """A state or group value as both sides can compare it."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().numpy()
+    if isinstance(value, (np.ndarray, np.floating, np.integer, int, float)) and not isinstance(value, bool):
+        return np.array(value, dtype=np.float64)
+    return value
+
+
+def observe_state_dict(trace: Trace, label: str, sd: Any, name: str) -> None:
+    if not isinstance(sd, dict) or set(sd) != {"state", "param_groups"}:
+        trace.add(f"{label}: its keys", sorted(sd) if isinstance(sd, dict) else type(sd).__name__)
+        return
+    for g, group in enumerate(sd["param_groups"]):
+        keys = [k for k in group if k in COURSE_KEYS[name] or k == "params" or k not in _TORCH_ONLY_KEYS]
+        trace.add(f"{label}: param_groups[{g}] keys, in order", tuple(keys))
+        for key in keys:
+            trace.add(f"{label}: param_groups[{g}][{key!r}]", _plain(group[key]) if key != "params" else tuple(group[key]))
+    trace.add(f"{label}: ids with state", tuple(sorted(sd["state"])))
+    for key in sorted(sd["state"]):
+        entry = sd["state"][key]
+        trace.add(f"{label}: state[{key}] names", tuple(sorted(entry)))
+        for entry_name in sorted(entry):
+            trace.add(f"{label}: state[{key}][{entry_name!r}]", _plain(entry[entry_name]))
+
+
+_TORCH_ONLY_KEYS = ("foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay")
+
+
+def observe_optimizer(trace: Trace, label: str, side: Side, opt: Any, params: Sequence[Any], name: str) -> None:
+    for g, group in enumerate(opt.param_groups):
+        for key in COURSE_KEYS[name]:
+            trace.add(f"{label}: param_groups[{g}][{key!r}]", _plain(group.get(key)))
+    for i, (p, value) in enumerate(zip(params, side.values(params))):
+        trace.add(f"{label}: parameter {i}", value)
+        entry = opt.state.get(p, {}) if p in opt.state else {}
+        for key in sorted(entry):
+            trace.add(f"{label}: state[{key!r}] of parameter {i}", _plain(entry[key]))
+        if not entry:
+            trace.add(f"{label}: parameter {i} has no state", True)
+
+
+# -- the runs ---------------------------------------------------------------------------------------------
+
+def _setup(seed: int, name: str) -> tuple[tuple[np.ndarray, ...], list[list[np.ndarray | None]], dict[str, Any], int]:
+    init, grads = trajectory(seed)
+    rng = np.random.default_rng([seed, 5, NAMES.index(name)])
+    if name == "SGD":
+        hyper: dict[str, Any] = {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}
+    else:
+        hyper = {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.01, "amsgrad": True}
+    if not is_visible(seed):
+        hyper["lr"] = float(10 ** rng.uniform(-3, -1))
+        if name != "SGD":
+            hyper["amsgrad"] = bool(rng.random() < 0.7)
+    k = 5 if is_visible(seed) else int(rng.integers(2, 8))  # checkpoint after step k
+    return init, grads, hyper, k
+
+
+def _observe_resume(seed: int, name: str, source: str) -> Callable[[Any, Callable[..., Any]], Trace]:
+    """source: "own" (the side's own state dict), "torch" (a torch state dict into the student's
+    optimizer) or "to-torch" (the side's state dict into a torch optimizer)."""
+    init, grads, hyper, k = _setup(seed, name)
+
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace, side = Trace(), Side(impl)
+        writer = Side({"StateDict": None}) if source == "torch" else side
+        reader = Side({"StateDict": None}) if source == "to-torch" else side
+        try:
+            params = writer.params(init)
+            opt = writer.optimizer(name, params, hyper, hyper["lr"] / 2)
+            for t in range(k):
+                writer.set_grads(params, grads[t])
+                opt.step()
+            sd = writer.state_dict(opt, call)
+            observe_state_dict(trace, f"state_dict() after {k} steps", sd, name)
+            writer.set_grads(params, grads[k])
+            opt.step()  # a snapshot stays as it was
+            observe_state_dict(trace, "the same state dict after one more step", sd, name)
+
+            params2 = reader.params(init)
+            for p2, v in zip(params2, writer.values(params)):
+                (p2.data.copy_(torch.tensor(v)) if reader.torch else p2.data.__setitem__(Ellipsis, v))
+            # built with other hyperparameters: loading must bring back the checkpoint's
+            opt2 = reader.optimizer(name, params2, {**hyper, "lr": hyper["lr"] * 3, "weight_decay": 0.5}, 0.3)
+            reader.load(opt2, sd, call)
+            observe_optimizer(trace, "after load_state_dict", reader, opt2, params2, name)
+            for entry in sd["state"].values():  # the loaded optimizer must not share arrays with the dict
+                for value in entry.values():
+                    if isinstance(value, np.ndarray):
+                        value += 1000.0
+            opt2.param_groups[0]["lr"] = hyper["lr"] / 4  # a scheduler's change after resuming
+            for t in range(k + 1, len(grads)):
+                reader.set_grads(params2, grads[t])
+                opt2.step()
+                observe_optimizer(trace, f"resumed step {t + 1}", reader, opt2, params2, name)
+        except DelegationError:
+            raise
+        except Exception as exc:
+            trace.add("the run", Raised.from_exception(exc))
+        return trace
+
+    return observe
+
+
+def _title(name: str, source: str) -> str:
+    return {"own": f"torch.optim.{name}: state_dict(), then load_state_dict() into a new optimizer and step on",
+            "torch": f"a torch.optim.{name} state dict loaded into your {name}, then stepping on",
+            "to-torch": f"your {name}'s state dict loaded into torch.optim.{name}, then stepping on"}[source]
+
+
+def _words(seed: int, name: str) -> str:
+    init, grads, hyper, k = _setup(seed, name)
+    shapes = ", ".join(str(v.shape) for v in init)
+    return (f"{name}({', '.join(f'{a}={b}' for a, b in hyper.items())}) over two groups (parameters 0-1, and "
+            f"2-{len(init) - 1} with half the lr), parameters of shape {shapes}, some without a gradient at "
+            f"first; state dict after step {k}; the new optimizer is built with other lr and weight_decay; "
+            f"lr of group 0 changed after loading")
+
+
+def _torch_names() -> dict[str, Any]:
+    return {"StateDict": None}
+
+
+def resume_cases(seeds: Sequence[int], sources: Sequence[str]) -> list[ObserveScenario]:
+    return [ObserveScenario(title=_title(name, source), observe=_observe_resume(seed, name, source),
+                            torch_impl=_torch_names(), words=_words(seed, name))
+            for seed in seeds for name in NAMES for source in sources]
+
+
+# -- refusals: the course's rule, taken from its reference ------------------------------------------------
+
+def _reference() -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": "state_checkpointing_reference"}
+    exec(compile((REFERENCES_DIR / "state_checkpointing.py").read_text(), "<the course's rule>", "exec"), namespace)
+    return namespace
+
+
+def _bad_state_dicts(sd: dict[str, Any], rng: np.random.Generator) -> list[tuple[str, dict[str, Any]]]:
+    def edited(fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        bad = copy.deepcopy(sd)
+        fn(bad)
+        return bad
+
+    first = min(sd["state"])
+    array_name = next(n for n, v in sd["state"][first].items() if isinstance(v, np.ndarray))
+    return [
+        ("without its 'state' entry", edited(lambda d: d.pop("state"))),
+        ("without its 'param_groups' entry", edited(lambda d: d.pop("param_groups"))),
+        ("with one parameter group fewer", edited(lambda d: d["param_groups"].pop())),
+        ("with an extra parameter group", edited(lambda d: d["param_groups"].append(
+            {**d["param_groups"][-1], "params": [97, 98]}))),
+        ("with an extra parameter in group 0", edited(lambda d: d["param_groups"][0]["params"].append(99))),
+        ("with a group that has no 'params'", edited(lambda d: d["param_groups"][1].pop("params"))),
+        ("with state for id 99, which no group lists", edited(lambda d: d["state"].__setitem__(99, d["state"][first]))),
+        (f"with state[{first}][{array_name!r}] of the wrong shape",
+         edited(lambda d: d["state"][first].__setitem__(array_name, np.zeros(np.shape(d["state"][first][array_name]) + (2,))))),
+    ]
+
+
+def _observe_refusals(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], Trace]:
+    init, grads, hyper, k = _setup(seed, name)
+
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace, side = Trace(), Side(impl)
+        params = side.params(init)
+        opt = side.optimizer(name, params, hyper, hyper["lr"] / 2)
+        for t in range(k):
+            side.set_grads(params, grads[t])
+            opt.step()
+        good = _reference_state_dict(opt)
+        for words, bad in _bad_state_dicts(good, np.random.default_rng(seed)):
+            label = f"load_state_dict(a state dict {words})"
+            try:
+                call(opt.load_state_dict, bad)
+                trace.add(label, "returned")
+            except DelegationError:
+                raise
+            except Exception as exc:
+                trace.add(label, Raised.from_exception(exc))
+            observe_optimizer(trace, f"after {label}", side, opt, params, name)
+        return trace
+
+    return observe
+
+
+def _reference_state_dict(opt: Any) -> dict[str, Any]:
+    """A correct state dict of ``opt`` (made by the reference, whatever the student's state_dict does)."""
+    return _reference()["StateDict"].state_dict(opt)
+
+
+def refusal_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    return [ObserveScenario(title="the course's load_state_dict (ValueError, and the optimizer left as it was)",
+                            observe=_observe_refusals(seed, name), torch_impl=_reference(),
+                            words=_words(seed, name).split("; state dict")[0] + "; each state dict is broken in one way")
+            for seed in seeds for name in NAMES]
+
+
+# -- checkpoint files ---------------------------------------------------------------------------------
+
+def _torch_save(path: str, params: Sequence[torch.Tensor], optimizer: Any, **extra: Any) -> None:
+    torch.save({"params": [p.detach().clone() for p in params], "optimizer": optimizer.state_dict(), "extra": extra}, path)
+
+
+def _torch_load(path: str, params: Sequence[torch.Tensor], optimizer: Any) -> dict[str, Any]:
+    checkpoint = torch.load(path, weights_only=True)
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    with torch.no_grad():
+        for p, value in zip(params, checkpoint["params"]):
+            p.copy_(value)
+    return checkpoint["extra"]
+
+
+def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], Trace]:
+    init, grads, hyper, k = _setup(seed, name)
+    extra = {"epoch": k, "loss": 0.25 * (seed + 1), "note": "after warm-up"}
+
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace, side = Trace(), Side(impl)
+        save = _torch_save if side.torch else impl["save_checkpoint"]
+        load = _torch_load if side.torch else impl["load_checkpoint"]
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "run-7.ckpt")
+            try:
+                params = side.params(init)
+                opt = side.optimizer(name, params, hyper, hyper["lr"] / 2)
+                for t in range(k):
+                    side.set_grads(params, grads[t])
+                    opt.step()
+                call(save, path, params, opt, **extra)
+                trace.add("save_checkpoint wrote exactly the path it was given", sorted(os.listdir(folder)) == ["run-7.ckpt"])
+                params2 = side.params([np.zeros_like(v) for v in init])
+                held = side.values(params2) if side.torch else [p.data for p in params2]
+                opt2 = side.optimizer(name, params2, {**hyper, "lr": 0.5}, 0.5)
+                got = call(load, path, params2, opt2)
+                trace.add("load_checkpoint returned the extra values", {key: got.get(key) for key in extra}
+                          if isinstance(got, dict) else got)
+                if not side.torch:
+                    trace.add("parameters restored in place", all(p.data is a for p, a in zip(params2, held)))
+                else:
+                    trace.add("parameters restored in place", True)
+                observe_optimizer(trace, "after load_checkpoint", side, opt2, params2, name)
+                for t in range(k, len(grads)):
+                    side.set_grads(params2, grads[t])
+                    opt2.step()
+                    observe_optimizer(trace, f"resumed step {t + 1}", side, opt2, params2, name)
+            except DelegationError:
+                raise
+            except Exception as exc:
+                trace.add("the run", Raised.from_exception(exc))
+        return trace
+
+    return observe
+
+
+def file_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    return [ObserveScenario(title=f"torch.save / torch.load of a {name} checkpoint, then stepping on",
+                            observe=_observe_files(seed, name), torch_impl=_torch_names(),
+                            words=_words(seed, name).split("; state dict")[0] + "; checkpoint saved after "
+                            f"step {_setup(seed, name)[3]} with epoch, loss and a note, loaded into zeroed "
+                            "parameters and an optimizer built with lr=0.5")
+            for seed in seeds for name in NAMES]
+
+
+def _bad_files(folder: str, good: str, rng: np.random.Generator) -> list[tuple[str, str]]:
+    data = open(good, "rb").read()
+    out = []
+
+    def write(label: str, content: bytes) -> None:
+        path = os.path.join(folder, f"bad-{len(out)}.ckpt")
+        with open(path, "wb") as f:
+            f.write(content)
+        out.append((label, path))
+
+    write("a truncated checkpoint", data[: len(data) // 2])
+    write("random bytes", rng.bytes(256))
+    with open(os.path.join(folder, "objects.ckpt"), "wb") as f:
+        np.savez(f, meta=np.array([{"not": "arrays"}], dtype=object))
+    out.append(("a file whose array needs pickle to load", os.path.join(folder, "objects.ckpt")))
+    with open(os.path.join(folder, "plain.ckpt"), "wb") as f:
+        np.savez(f, weights=np.zeros(3))
+    out.append(("an .npz file that is not a checkpoint", os.path.join(folder, "plain.ckpt")))
+    out.append(("a path where no file is", os.path.join(folder, "missing.ckpt")))
+    return out
+
+
+def _observe_bad_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], Trace]:
+    init, grads, hyper, k = _setup(seed, name)
+    reference = _reference()
+
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace, side = Trace(), Side(impl)
+        with tempfile.TemporaryDirectory() as folder:
+            good = os.path.join(folder, "good.ckpt")
+            params = side.params(init)
+            opt = side.optimizer(name, params, hyper, hyper["lr"] / 2)
+            for t in range(k):
+                side.set_grads(params, grads[t])
+                opt.step()
+            reference["save_checkpoint"](good, params, _as_reference(opt, reference))
+            wrong_count = [*init, np.zeros(2)]
+            wrong_shape = [v if i else np.zeros(np.shape(v) + (1,)) for i, v in enumerate(init)]
+            files = _bad_files(folder, good, np.random.default_rng(seed))
+            cases: list[tuple[str, str, Sequence[np.ndarray], bool]] = [(label, path, init, False) for label, path in files]
+            cases += [("a checkpoint of one parameter fewer than given", good, wrong_count, False),
+                      ("a checkpoint whose parameter 0 has another shape", good, wrong_shape, False),
+                      ("a checkpoint of two parameter groups, into an optimizer with one", good, init, True)]
+            for label, path, values, one_group in cases:
+                targets = side.params([np.full(np.shape(v), 7.0) for v in values])
+                target_opt = side.optimizer(name, targets, hyper, hyper["lr"] / 2, one_group)
+                text = f"load_checkpoint({label})"
+                try:
+                    call(impl["load_checkpoint"], path, targets, target_opt)
+                    trace.add(text, "returned")
+                except DelegationError:
+                    raise
+                except Exception as exc:
+                    trace.add(text, Raised.from_exception(exc))
+                observe_optimizer(trace, f"after {text}", side, target_opt, targets, name)
+        return trace
+
+    return observe
+
+
+def _as_reference(opt: Any, reference: dict[str, Any]) -> Any:
+    """``opt`` with the reference's state_dict, so that the good file does not depend on the student."""
+    class Wrapped:
+        def state_dict(self) -> Any:
+            return reference["StateDict"].state_dict(opt)
+    return Wrapped()
+
+
+def bad_file_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    return [ObserveScenario(title="the course's load_checkpoint (ValueError, and nothing changed)",
+                            observe=_observe_bad_files(seed, name), torch_impl=_reference(),
+                            words=f"a good {name} checkpoint, then broken files and files that do not fit")
+            for seed in seeds for name in NAMES[1:2]]
+
+
+# -- what the notebook's test cells call ---------------------------------------------------------------
+
+def check_state_dict(StateDict: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    cases = [_only_state_dict(s) for s in resume_cases(seeds, ("own",))]
+    verify("state_dict", cases, {"StateDict": StateDict}, MUTANTS, "torch.optim's state_dict()")
+
+
+def _only_state_dict(scenario: ObserveScenario) -> ObserveScenario:
+    """The resume scenario, compared only up to the loading (what state_dict alone decides)."""
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        full = scenario.observe(impl, call)
+        kept = Trace()
+        for obs in full.observations:
+            if obs.label.startswith("after load_state_dict") or obs.label.startswith("resumed"):
+                break
+            kept.add(obs.label, obs.value)
+        return kept
+    return ObserveScenario(title=scenario.title.split(":")[0] + ": state_dict()", observe=observe,
+                           torch_impl=scenario.torch_impl, words=scenario.words)
+
+
+def check_load_state_dict(StateDict: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("load_state_dict", resume_cases(seeds, ("own", "torch", "to-torch")), {"StateDict": StateDict},
+           MUTANTS, "torch.optim's load_state_dict() and a run resumed from it")
+
+
+def check_load_state_dict_validation(StateDict: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("load_state_dict", refusal_cases(seeds), {"StateDict": StateDict}, MUTANTS,
+           "the course's checks of a state dict")
+
+
+def check_checkpoint_files(StateDict: Any, save_checkpoint: Any, load_checkpoint: Any, *,
+                           seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("save_checkpoint / load_checkpoint", file_cases(seeds),
+           {"StateDict": StateDict, "save_checkpoint": save_checkpoint, "load_checkpoint": load_checkpoint},
+           MUTANTS, "torch.save / torch.load and a run resumed from the file")
+
+
+def check_checkpoint_bad_files(StateDict: Any, save_checkpoint: Any, load_checkpoint: Any, *,
+                               seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("load_checkpoint", bad_file_cases(seeds),
+           {"StateDict": StateDict, "save_checkpoint": save_checkpoint, "load_checkpoint": load_checkpoint},
+           MUTANTS, "the course's checks of a checkpoint file")
