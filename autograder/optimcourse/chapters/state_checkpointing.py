@@ -435,7 +435,7 @@ def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], 
 
 
 def file_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
-    return [ObserveScenario(title=f"torch.save / torch.load of a {name} checkpoint, then stepping on",
+    return [ObserveScenario(title=f"torch.save / torch.load of {'an' if name[0] in 'AEIOU' else 'a'} {name} checkpoint, then stepping on",
                             observe=_observe_files(seed, name), torch_impl=_torch_names(),
                             words=_words(seed, name).split("; state dict")[0] + "; checkpoint saved after "
                             f"step {_setup(seed, name)[3]} with epoch, loss and a note, loaded into zeroed "
@@ -514,7 +514,8 @@ def _as_reference(opt: Any, reference: dict[str, Any]) -> Any:
 def bad_file_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     return [ObserveScenario(title="the course's load_checkpoint (ValueError, and nothing changed)",
                             observe=_observe_bad_files(seed, name), torch_impl=_reference(),
-                            words=f"a good {name} checkpoint, then broken files and files that do not fit")
+                            words=f"a good {name} checkpoint, then broken files and files that do not fit (each loaded into "
+                                  "parameters set to 7 and a fresh optimizer)")
             for seed in seeds for name in NAMES[1:2]]
 
 
