@@ -7,6 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from optimcourse.chapters import differentiable_step as ch8
 from optimcourse.chapters import gradient_clipping as ch6
 from optimcourse.chapters import manual_updates as ch1
 from optimcourse.chapters import param_groups as ch3
@@ -153,3 +154,23 @@ def test_a_slightly_wrong_clipping_epsilon_is_caught():
     clip = MutantLibrary("gradient_clipping", (near_miss,)).impl(near_miss)["clip_grad_norm_"]
     with pytest.raises(AssertionError, match="differs from torch.nn.utils.clip_grad_norm_"):
         ch6.check_clip_grad_norm(clip)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(1, 2**31 - 1))
+def test_hypergradient_reference_matches_torch_through_a_differentiable_step(seed):
+    ref = reference("differentiable_step")
+    ch8.check_gradients(ref["quadratic_grad"], ref["least_squares_grad"], seeds=(seed,))
+    ch8.check_sgd_hypergradient(ref["sgd_hypergradient"], seeds=(seed,))
+    ch8.check_momentum_hypergradient(ref["momentum_hypergradient"], seeds=(seed,))
+    ch8.check_hypergradient_descent(ref["hypergradient_descent"], seeds=(seed,))
+
+
+def test_a_hypergradient_off_by_a_little_is_caught():
+    ref = reference("differentiable_step")
+
+    def off(grad_fn, theta, lr):
+        return ref["sgd_hypergradient"](grad_fn, theta, lr) * (1 + 1e-5)
+
+    with pytest.raises(AssertionError, match="differs from autograd through torch.optim.SGD"):
+        ch8.check_sgd_hypergradient(off)

@@ -1,0 +1,307 @@
+"""Chapter 8 (08-differentiable-step): the derivative of the loss after a step with respect to the learning rate.
+
+The student derives it by hand, in NumPy, for a quadratic and for linear least squares, after one SGD
+step and after one step of SGD with momentum, and runs a few steps of hypergradient descent on lr.
+Torch computes the same numbers by differentiating through ``torch.optim.SGD(..., differentiable=True)``
+with a tensor learning rate; a central finite difference of the loss after the step checks both.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..guard import DelegationError
+from ..mutants import Mutant, MutantLibrary
+from ..scenarios import ObserveScenario
+from ..trace import Raised, Trace
+from ..verify import verify
+
+_SGD_H = "    return float(-grad_fn(theta - lr * g) @ g)\n"
+_MOMENTUM_H = "    return float(-grad_fn(theta - lr * buf) @ buf)\n"
+
+MUTANTS = MutantLibrary("differentiable_step", (
+    Mutant("hypergradient-sign",
+           "theta' = theta - lr * g moves against g as lr grows, so d theta'/d lr = -g and the hypergradient "
+           "is -grad L(theta') . g: mind the minus sign.",
+           ((_SGD_H, "    return float(grad_fn(theta - lr * g) @ g)\n"),)),
+    Mutant("loss-gradient-at-old-point",
+           "the chain rule takes the loss's gradient where the loss is evaluated, at the new point "
+           "theta' = theta - lr * g; grad L(theta) . g is the gradient at the old point.",
+           ((_SGD_H, "    return float(-grad_fn(theta) @ g)\n"),)),
+    Mutant("direction-from-new-point",
+           "d theta'/d lr = -g uses the gradient at the old point theta, the one the step was taken with; "
+           "grad L(theta') is only the other factor of the dot product.",
+           ((_SGD_H, "    return float(-grad_fn(theta - lr * g) @ grad_fn(theta - lr * g))\n"),)),
+    Mutant("forgetting-the-momentum-term",
+           "with momentum the step is theta' = theta - lr * b with b = momentum * buffer + g, so d theta'/d lr "
+           "= -b: the dot product is with b, not with g alone.",
+           ((_MOMENTUM_H, "    return float(-grad_fn(theta - lr * buf) @ g)\n"),)),
+    Mutant("momentum-missing-in-step",
+           "the new point is theta - lr * b, the step SGD with momentum takes; theta - lr * g is plain SGD's.",
+           ((_MOMENTUM_H, "    return float(-grad_fn(theta - lr * g) @ buf)\n"),)),
+    Mutant("momentum-ignores-existing-buffer",
+           "a parameter with a momentum buffer from earlier steps steps along b = momentum * buffer + g; only "
+           "its first step (buffer None) uses b = g.",
+           (("    buf = g if buffer is None else momentum * buffer + g\n", "    buf = g\n"),)),
+    Mutant("least-squares-missing-factor-2",
+           "the gradient of mean((X w - y)**2) is (2 / n) X^T (X w - y): the square brings down a 2.",
+           (("    return 2.0 / len(y) * X.T @ (X @ w - y)\n", "    return 1.0 / len(y) * X.T @ (X @ w - y)\n"),)),
+    Mutant("least-squares-sum-not-mean",
+           "the loss is the mean over the n examples (as F.mse_loss), so its gradient is divided by n.",
+           (("    return 2.0 / len(y) * X.T @ (X @ w - y)\n", "    return 2.0 * X.T @ (X @ w - y)\n"),)),
+    Mutant("quadratic-gradient-sign",
+           "the gradient of 1/2 theta^T A theta - b^T theta is A theta - b (the linear term contributes -b).",
+           (("    return A @ theta - b\n", "    return A @ theta + b\n"),)),
+    Mutant("hyper-step-ascends",
+           "hypergradient descent moves lr against its hypergradient: lr = lr - hyper_lr * h.",
+           (("        lr = lr - hyper_lr * h\n", "        lr = lr + hyper_lr * h\n"),)),
+    Mutant("theta-step-with-old-lr",
+           "update lr first, then take the step on theta with the new lr (the lr the hypergradient just "
+           "improved); the order is in the exercise's loop.",
+           (("        lr = lr - hyper_lr * h\n        theta = theta - lr * grad_fn(theta)\n",
+             "        theta = theta - lr * grad_fn(theta)\n        lr = lr - hyper_lr * h\n"),)),
+))
+
+
+# -- problems ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # "quadratic" or "least squares"
+    data: tuple[np.ndarray, np.ndarray]  # (A, b) or (X, y)
+    theta: np.ndarray
+    lr: float
+
+    @property
+    def words(self) -> str:
+        first, second = self.data
+        what = (f"L(theta) = 1/2 theta^T A theta - b^T theta with A of shape {first.shape}" if self.kind == "quadratic"
+                else f"L(w) = mean((X w - y)**2) with X of shape {first.shape}")
+        return f"{what}, lr = {self.lr:.6g}"
+
+
+def problems(seed: int) -> list[Problem]:
+    rng = np.random.default_rng([seed, 8])
+    if is_visible(seed):
+        A = np.array([[3.0, 0.5], [0.5, 1.0]])
+        X = np.array([[1.0, 0.5], [0.2, -1.0], [2.0, 1.0], [-0.5, 0.3], [1.5, -0.7], [0.0, 1.0]])
+        return [Problem("quadratic", (A, np.array([1.0, -1.0])), np.array([0.3, 0.7]), 0.1),
+                Problem("least squares", (X, X @ np.array([1.0, -2.0]) + 0.1), np.zeros(2), 0.05)]
+    n = int(rng.integers(2, 7))
+    q = np.linalg.qr(rng.normal(size=(n, n)))[0]
+    A = q @ np.diag(10 ** rng.uniform(-1, 1, size=n)) @ q.T
+    A = (A + A.T) / 2
+    m = int(rng.integers(n + 1, 3 * n + 3))
+    X = rng.normal(size=(m, n))
+    return [Problem("quadratic", (A, rng.normal(size=n)), rng.normal(size=n), float(10 ** rng.uniform(-2, -0.5))),
+            Problem("least squares", (X, rng.normal(size=m)), rng.normal(size=n), float(10 ** rng.uniform(-2.5, -1)))]
+
+
+def _numpy_loss(problem: Problem, theta: np.ndarray) -> float:
+    first, second = problem.data
+    if problem.kind == "quadratic":
+        return float(0.5 * theta @ first @ theta - second @ theta)
+    return float(np.mean((first @ theta - second) ** 2))
+
+
+def _torch_loss(problem: Problem, theta: torch.Tensor) -> torch.Tensor:
+    first, second = (torch.tensor(a, dtype=torch.float64) for a in problem.data)
+    if problem.kind == "quadratic":
+        return 0.5 * theta @ first @ theta - second @ theta
+    return F.mse_loss(first @ theta, second)
+
+
+def _torch_grad(problem: Problem, theta: np.ndarray) -> np.ndarray:
+    t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(_torch_loss(problem, t), t)
+    return g.numpy()
+
+
+def _torch_hypergradient(problem: Problem, theta: np.ndarray, lr: float, momentum: float = 0.0,
+                         buffer: np.ndarray | None = None) -> float:
+    """d L(theta after one torch.optim.SGD step) / d lr, by autograd through the step itself."""
+    lr_t = torch.tensor(lr, dtype=torch.float64, requires_grad=True)
+    p = torch.tensor(theta, dtype=torch.float64, requires_grad=True).clone()  # a non-leaf: the step is in-place
+    opt = torch.optim.SGD([p], lr=lr_t, momentum=momentum, differentiable=True)
+    if buffer is not None:
+        opt.state[p]["momentum_buffer"] = torch.tensor(buffer, dtype=torch.float64)
+    p.grad = torch.tensor(_torch_grad(problem, theta), dtype=torch.float64)
+    opt.step()
+    _torch_loss(problem, p).backward()
+    return float(lr_t.grad)
+
+
+# -- the observations ------------------------------------------------------------------------------------
+
+def _numpy_grad(problem: Problem) -> Callable[[np.ndarray], np.ndarray]:
+    """The loss's gradient handed to the student's hypergradient functions (an input, not an expected
+    value: the hypergradient checks should not fail because of a gradient exercise)."""
+    first, second = problem.data
+    if problem.kind == "quadratic":
+        return lambda theta: first @ theta - second
+    return lambda theta: 2.0 / len(second) * first.T @ (first @ theta - second)
+
+
+def _student_grad(problem: Problem, impl: Any) -> Callable[[np.ndarray], np.ndarray]:
+    name = "quadratic_grad" if problem.kind == "quadratic" else "least_squares_grad"
+    first, second = problem.data
+    return lambda theta: impl[name](first.copy(), second.copy(), np.array(theta, dtype=np.float64))
+
+
+def _as_value(result: Any) -> Any:
+    return np.array(float(result)) if isinstance(result, (int, float, np.floating, np.ndarray)) and np.size(result) == 1 else result
+
+
+def _finite_difference(problem: Problem, theta: np.ndarray, lr: float, direction: np.ndarray) -> float:
+    """Central difference of L(theta - lr * direction) in lr."""
+    h = 1e-5 * max(lr, 1e-3)
+    return (_numpy_loss(problem, theta - (lr + h) * direction) - _numpy_loss(problem, theta - (lr - h) * direction)) / (2 * h)
+
+
+def _try(trace: Trace, label: str, thunk: Callable[[], Any]) -> Any:
+    try:
+        value = thunk()
+        trace.add(label, _as_value(value))
+        return value
+    except DelegationError:
+        raise
+    except Exception as exc:
+        trace.add(label, Raised.from_exception(exc))
+        return None
+
+
+def _observe_grads(problem: Problem) -> Callable[[Any, Callable[..., Any]], Trace]:
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace = Trace()
+        grad = (lambda theta: _torch_grad(problem, theta)) if impl.get("torch") else _student_grad(problem, impl)
+        for k, theta in enumerate((problem.theta, problem.theta + 0.5, -2 * problem.theta + 1)):
+            _try(trace, f"gradient at point {k}", lambda theta=theta: call(grad, theta))
+        return trace
+    return observe
+
+
+def _observe_hyper(problem: Problem, momentum: float, buffer: np.ndarray | None) -> Callable[[Any, Callable[..., Any]], Trace]:
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace = Trace()
+        g = _torch_grad(problem, problem.theta)
+        direction = g if buffer is None else momentum * buffer + g
+        if momentum == 0.0:
+            label = "hypergradient dL/dlr after one SGD step"
+            thunk = (lambda: _torch_hypergradient(problem, problem.theta, problem.lr)) if impl.get("torch") else \
+                (lambda: call(impl["sgd_hypergradient"], _numpy_grad(problem), problem.theta.copy(), problem.lr))
+        else:
+            label = "hypergradient dL/dlr after one step of SGD with momentum"
+            thunk = (lambda: _torch_hypergradient(problem, problem.theta, problem.lr, momentum, buffer)) if impl.get("torch") else \
+                (lambda: call(impl["momentum_hypergradient"], _numpy_grad(problem), problem.theta.copy(),
+                              problem.lr, momentum, None if buffer is None else buffer.copy()))
+        value = _try(trace, label, thunk)
+        if value is not None and not isinstance(value, Raised):
+            fd = _finite_difference(problem, problem.theta, problem.lr, direction)
+            scale = max(abs(fd), float(direction @ direction), 1.0)
+            trace.add(f"{label}: within 1e-5 (relative) of a central finite difference",
+                      bool(abs(float(value) - fd) <= 1e-5 * scale))
+        return trace
+    return observe
+
+
+def _observe_descent(problem: Problem, hyper_lr: float, steps: int) -> Callable[[Any, Callable[..., Any]], Trace]:
+    def observe(impl: Any, call: Callable[..., Any]) -> Trace:
+        trace = Trace()
+        if impl.get("torch"):
+            theta, lr, lrs = problem.theta.copy(), problem.lr, []
+            for _ in range(steps):
+                lr = lr - hyper_lr * _torch_hypergradient(problem, theta, lr)
+                theta = theta - lr * _torch_grad(problem, theta)
+                lrs.append(lr)
+            result: Any = (np.array(lrs), theta)
+        else:
+            try:
+                result = call(impl["hypergradient_descent"], _numpy_grad(problem), problem.theta.copy(),
+                              problem.lr, hyper_lr, steps)
+            except DelegationError:
+                raise
+            except Exception as exc:
+                trace.add("hypergradient_descent(...)", Raised.from_exception(exc))
+                return trace
+        try:
+            lrs, theta = result
+            lrs = np.asarray(lrs, dtype=np.float64)
+        except Exception:
+            trace.add("hypergradient_descent(...) returned (learning rates, theta)", type(result).__name__)
+            return trace
+        for k in range(steps):
+            trace.add(f"learning rate after step {k + 1}", np.array(lrs[k]) if k < lrs.size else None)
+        trace.add(f"theta after {steps} steps", np.asarray(theta, dtype=np.float64))
+        return trace
+    return observe
+
+
+TORCH = {"torch": True}
+
+
+def gradient_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    return [ObserveScenario(title="torch.autograd.grad of the loss", observe=_observe_grads(p), torch_impl=TORCH,
+                            words=p.words) for seed in seeds for p in problems(seed)]
+
+
+def hyper_cases(seeds: Sequence[int], with_momentum: bool) -> list[ObserveScenario]:
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng([seed, 80])
+        for p in problems(seed):
+            if not with_momentum:
+                settings: list[tuple[float, np.ndarray | None]] = [(0.0, None)]
+            else:
+                momentum = 0.9 if is_visible(seed) else float(rng.uniform(0.1, 0.99))
+                settings = [(momentum, None), (momentum, rng.normal(size=p.theta.shape))]
+            for momentum, buffer in settings:
+                words = p.words + (f", momentum = {momentum:.6g}, " + ("no buffer yet (first step)" if buffer is None
+                                   else "a momentum buffer from earlier steps") if momentum else "")
+                out.append(ObserveScenario(
+                    title="autograd through torch.optim.SGD(..., differentiable=True) with a tensor lr",
+                    observe=_observe_hyper(p, momentum, buffer), torch_impl=TORCH, words=words))
+    return out
+
+
+def descent_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    out = []
+    for seed in seeds:
+        for p in problems(seed):
+            hyper_lr = 1e-3 if is_visible(seed) else float(10 ** np.random.default_rng([seed, 81]).uniform(-4, -2.5))
+            out.append(ObserveScenario(
+                title="hypergradient descent with torch's hypergradients", observe=_observe_descent(p, hyper_lr, 5),
+                torch_impl=TORCH, words=p.words + f", hyper_lr = {hyper_lr:.3g}, 5 steps"))
+    return out
+
+
+# -- what the notebook's test cells call ---------------------------------------------------------------
+
+def check_gradients(quadratic_grad: Any, least_squares_grad: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("each gradient function", gradient_cases(seeds),
+           {"quadratic_grad": quadratic_grad, "least_squares_grad": least_squares_grad}, MUTANTS,
+           "torch.autograd.grad")
+
+
+def check_sgd_hypergradient(sgd_hypergradient: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("sgd_hypergradient", hyper_cases(seeds, False), {"sgd_hypergradient": sgd_hypergradient}, MUTANTS,
+           "autograd through torch.optim.SGD(differentiable=True)")
+
+
+def check_momentum_hypergradient(momentum_hypergradient: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("momentum_hypergradient", hyper_cases(seeds, True), {"momentum_hypergradient": momentum_hypergradient},
+           MUTANTS, "autograd through torch.optim.SGD(momentum=..., differentiable=True)")
+
+
+def check_hypergradient_descent(hypergradient_descent: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("hypergradient_descent", descent_cases(seeds), {"hypergradient_descent": hypergradient_descent}, MUTANTS,
+           "hypergradient descent with torch's hypergradients")
