@@ -146,9 +146,11 @@ class OptimizerScenario:
         trace = Trace()
         try:
             params = [call_student(impl["Parameter"], v.copy()) for v in self.init]
-            arrays = [p.data for p in params]
             source = (p for p in params) if self.as_generator else list(params)
             opt = call_student(self.build, impl, source)
+            # after the constructor: it may re-home the values (chapter 7 packs them into one buffer);
+            # from then on every step must update them in place
+            arrays = [p.data for p in params]
         except DelegationError:
             raise
         except Exception as exc:  # the student's constructor raised: that is the observation
