@@ -215,10 +215,14 @@ def _observe_descent(problem: Problem, hyper_lr: float, steps: int) -> Callable[
         trace = Trace()
         if impl.get("torch"):
             theta, lr, lrs = problem.theta.copy(), problem.lr, []
-            for _ in range(steps):
-                lr = lr - hyper_lr * _torch_hypergradient(problem, theta, lr)
-                theta = theta - lr * _torch_grad(problem, theta)
-                lrs.append(lr)
+            try:
+                for _ in range(steps):
+                    lr = lr - hyper_lr * _torch_hypergradient(problem, theta, lr)
+                    theta = theta - lr * _torch_grad(problem, theta)
+                    lrs.append(lr)
+            except Exception as exc:  # the cases keep lr positive; were one not to, the trace says so
+                trace.add("hypergradient descent in torch", Raised.from_exception(exc))
+                return trace
             result: Any = (np.array(lrs), theta)
         else:
             try:
@@ -269,11 +273,26 @@ def hyper_cases(seeds: Sequence[int], with_momentum: bool) -> list[ObserveScenar
     return out
 
 
+def _curvature(problem: Problem) -> float:
+    """The largest eigenvalue of the loss's Hessian (SGD is stable below lr = 2 / curvature)."""
+    first, second = problem.data
+    hessian = first if problem.kind == "quadratic" else 2.0 / len(second) * first.T @ first
+    return float(np.linalg.eigvalsh(hessian)[-1])
+
+
 def descent_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    """Hypergradient descent from a stable lr, with hyper_lr scaled so that lr stays positive: the first
+    change of lr is a fraction of lr itself (torch refuses a negative lr)."""
     out = []
     for seed in seeds:
+        rng = np.random.default_rng([seed, 81])
         for p in problems(seed):
-            hyper_lr = 1e-3 if is_visible(seed) else float(10 ** np.random.default_rng([seed, 81]).uniform(-4, -2.5))
+            curvature = _curvature(p)
+            lr = (0.5 if is_visible(seed) else float(rng.uniform(0.1, 0.9))) / curvature
+            p = Problem(p.kind, p.data, p.theta, lr)
+            g = _numpy_grad(p)(p.theta)
+            fraction = 0.1 if is_visible(seed) else float(rng.uniform(0.02, 0.3))
+            hyper_lr = fraction * lr / max(float(g @ g), 1e-12)
             out.append(ObserveScenario(
                 title="hypergradient descent with torch's hypergradients", observe=_observe_descent(p, hyper_lr, 5),
                 torch_impl=TORCH, words=p.words + f", hyper_lr = {hyper_lr:.3g}, 5 steps"))
