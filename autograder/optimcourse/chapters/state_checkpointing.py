@@ -157,6 +157,16 @@ class Side:
         cls = type(name, (self.impl["StateDict"], getattr(given, name)), {})
         return cls(groups, **hyper)
 
+    def trained(self, name: str, init: Sequence[np.ndarray], grads: Sequence[Sequence[np.ndarray | None]],
+                hyper: dict[str, Any], k: int) -> tuple[list[Any], Any]:
+        """Parameters from ``init`` and the two-group optimizer, after ``k`` steps."""
+        params = self.params(init)
+        opt = self.optimizer(name, params, hyper, hyper["lr"] / 2)
+        for t in range(k):
+            self.set_grads(params, grads[t])
+            opt.step()
+        return params, opt
+
     def set_grads(self, params: Sequence[Any], grads: Sequence[np.ndarray | None]) -> None:
         for p, g in zip(params, grads):
             if self.torch:
@@ -248,11 +258,7 @@ def _observe_resume(seed: int, name: str, source: str) -> Callable[[Any, Callabl
         writer = Side({"StateDict": None}) if source == "torch" else side
         reader = Side({"StateDict": None}) if source == "to-torch" else side
         try:
-            params = writer.params(init)
-            opt = writer.optimizer(name, params, hyper, hyper["lr"] / 2)
-            for t in range(k):
-                writer.set_grads(params, grads[t])
-                opt.step()
+            params, opt = writer.trained(name, init, grads, hyper, k)
             sd = writer.state_dict(opt, call)
             observe_state_dict(trace, f"state_dict() after {k} steps", sd, name)
             writer.set_grads(params, grads[k])
@@ -344,11 +350,7 @@ def _observe_refusals(seed: int, name: str) -> Callable[[Any, Callable[..., Any]
 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace, side = Trace(), Side(impl)
-        params = side.params(init)
-        opt = side.optimizer(name, params, hyper, hyper["lr"] / 2)
-        for t in range(k):
-            side.set_grads(params, grads[t])
-            opt.step()
+        params, opt = side.trained(name, init, grads, hyper, k)
         good = _reference_state_dict(opt)
         for words, bad in _bad_state_dicts(good, np.random.default_rng(seed)):
             label = f"load_state_dict(a state dict {words})"
@@ -403,11 +405,7 @@ def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], 
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "run-7.ckpt")
             try:
-                params = side.params(init)
-                opt = side.optimizer(name, params, hyper, hyper["lr"] / 2)
-                for t in range(k):
-                    side.set_grads(params, grads[t])
-                    opt.step()
+                params, opt = side.trained(name, init, grads, hyper, k)
                 call(save, path, params, opt, **extra)
                 trace.add("save_checkpoint wrote exactly the path it was given", sorted(os.listdir(folder)) == ["run-7.ckpt"])
                 params2 = side.params([np.zeros_like(v) for v in init])
@@ -473,11 +471,7 @@ def _observe_bad_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any
         trace, side = Trace(), Side(impl)
         with tempfile.TemporaryDirectory() as folder:
             good = os.path.join(folder, "good.ckpt")
-            params = side.params(init)
-            opt = side.optimizer(name, params, hyper, hyper["lr"] / 2)
-            for t in range(k):
-                side.set_grads(params, grads[t])
-                opt.step()
+            params, opt = side.trained(name, init, grads, hyper, k)
             reference["save_checkpoint"](good, params, _as_reference(opt, reference))
             wrong_count = [*init, np.zeros(2)]
             wrong_shape = [v if i else np.zeros(np.shape(v) + (1,)) for i, v in enumerate(init)]
