@@ -167,6 +167,14 @@ class Side:
             opt.step()
         return params, opt
 
+    def step_on(self, trace: Trace, name: str, opt: Any, params: Sequence[Any],
+                grads: Sequence[Sequence[np.ndarray | None]], start: int) -> None:
+        """Steps ``start + 1`` to the end of ``grads`` on a resumed optimizer, observed after each."""
+        for t in range(start, len(grads)):
+            self.set_grads(params, grads[t])
+            opt.step()
+            observe_optimizer(trace, f"resumed step {t + 1}", self, opt, params, name)
+
     def set_grads(self, params: Sequence[Any], grads: Sequence[np.ndarray | None]) -> None:
         for p, g in zip(params, grads):
             if self.torch:
@@ -277,10 +285,7 @@ def _observe_resume(seed: int, name: str, source: str) -> Callable[[Any, Callabl
                     if isinstance(value, np.ndarray):
                         value += 1000.0
             opt2.param_groups[0]["lr"] = hyper["lr"] / 4  # a scheduler's change after resuming
-            for t in range(k + 1, len(grads)):
-                reader.set_grads(params2, grads[t])
-                opt2.step()
-                observe_optimizer(trace, f"resumed step {t + 1}", reader, opt2, params2, name)
+            reader.step_on(trace, name, opt2, params2, grads, k + 1)
         except DelegationError:
             raise
         except Exception as exc:
@@ -419,10 +424,7 @@ def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], 
                 else:
                     trace.add("parameters restored in place", True)
                 observe_optimizer(trace, "after load_checkpoint", side, opt2, params2, name)
-                for t in range(k, len(grads)):
-                    side.set_grads(params2, grads[t])
-                    opt2.step()
-                    observe_optimizer(trace, f"resumed step {t + 1}", side, opt2, params2, name)
+                side.step_on(trace, name, opt2, params2, grads, k)
             except DelegationError:
                 raise
             except Exception as exc:
