@@ -41,6 +41,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("04-momentum-adam-adamw", "momentum_adam_adamw"),
     Assignment("05-state-checkpointing", "state_checkpointing"),
     Assignment("06-gradient-clipping", "gradient_clipping"),
+    Assignment("07-foreach-fused", "foreach_fused"),
     Assignment("08-differentiable-step", "differentiable_step"),
 )
 

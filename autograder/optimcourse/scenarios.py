@@ -278,6 +278,7 @@ class ObserveScenario:
     observe: Callable[[Impl, Callable[..., Any]], Trace]  # (impl, call) -> trace; call guards student code
     torch_impl: Impl
     words: str = ""
+    expected_by: str = "torch"  # who the stand-ins are, for the failure message
 
     def describe(self) -> str:
         return self.words
@@ -287,6 +288,27 @@ class ObserveScenario:
 
     def expected(self) -> Trace:
         return self.observe(self.torch_impl, lambda fn, *a, **k: fn(*a, **k))
+
+
+@dataclass(frozen=True)
+class RuleScenario:
+    """A property with no torch counterpart (how much a step allocates, say): ``observe`` measures it
+    on the student's names, and ``rule`` is the trace every correct implementation gives."""
+
+    title: str
+    observe: Callable[[Impl, Callable[..., Any]], Trace]
+    rule: Callable[[], Trace]
+    words: str = ""
+    expected_by: str = "the rule"
+
+    def describe(self) -> str:
+        return self.words
+
+    def run(self, impl: Impl) -> Trace:
+        return self.observe(impl, call_student)
+
+    def expected(self) -> Trace:
+        return self.rule()
 
 
 def observe_calls(steps: Sequence[tuple[str, Callable[[], Any]]], call: Callable[..., Any]) -> Trace:

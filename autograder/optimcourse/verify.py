@@ -34,6 +34,7 @@ def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: Mut
 def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index: int,
             mutants: MutantLibrary) -> str:
     lines = [f"{subject} differs from {scenario.title}."]
+    truth = getattr(scenario, "expected_by", "torch")  # who gives the expected values
     if scenario.describe():
         lines.append(f"  Case: {scenario.describe()}.")
     exp = expected[index] if index < len(expected) else None
@@ -53,7 +54,7 @@ def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index
                              "says what is wrong)."))
     else:
         lines.append(f"  First difference: {exp.label}")
-        lines.append(f"    expected (torch): {show(exp.value)}")
+        lines.append(f"    expected ({truth}): {show(exp.value)}")
         lines.append(f"    got (yours):      {show(mine.value)}")
         how_far = describe_difference(mine.value, exp.value)
         if how_far:

@@ -1,0 +1,521 @@
+"""Chapter 7 (07-foreach-fused): multi-tensor Adam and SGD in NumPy, packed into flat buffers.
+
+Three kinds of check:
+
+- the packing (``check_flat_pack``, ``check_gather_grads``): the parameters become views into one
+  buffer per dtype with their values, shapes and dtypes kept, and no two of a pack's arrays share
+  memory. Compared with the course's reference ``FlatPack`` run on the same inputs;
+- the numbers (``check_adam``, ``check_sgd``): chapter 4's 12-step trajectories (a 0-dim, an empty,
+  a frozen and a late parameter, one step with no grads at all) against ``torch.optim`` run three
+  ways, ``foreach=False``, ``foreach=True`` and ``fused=True``. Each must pack its parameters;
+- the whole-buffer rules (``check_*_whole_buffer``): a step allocates no buffer-sized array
+  (tracemalloc) and runs as many Python lines for 24 parameters as for 6 (sys.settrace; the one
+  loop allowed is in ``gather_grads``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..given import Parameter
+from ..mutants import Mutant, MutantLibrary
+from ..references import foreach_fused as reference
+from ..scenarios import Impl, ObserveScenario, OptimizerScenario, RuleScenario, Step, observe_calls
+from ..trace import Trace
+from ..verify import verify
+from . import momentum_adam_adamw as ch4
+
+_NUMPY_DIR = os.path.dirname(np.__file__)
+
+MUTANTS = MutantLibrary("foreach_fused", (
+    # -- packing -----------------------------------------------------------------------------------
+    Mutant("scratch-aliases-state",
+           "the 2-D block needs one row per state buffer plus one per scratch array; with a row too few, "
+           "block[-2] is the last state buffer, so using scratch overwrites that state every step. Give "
+           "every buffer its own memory (np.shares_memory tells).",
+           (("block = np.zeros((len(state_names) + 2, total), dtype)",
+             "block = np.zeros((len(state_names) + 1, total), dtype)"),)),
+    Mutant("state-buffers-share-one-array",
+           "dict.fromkeys(names, np.zeros(total)) gives every name the same array: exp_avg and exp_avg_sq "
+           "become one buffer. Make one array per name.",
+           (("self.buffers = {name: block[k] for k, name in enumerate(state_names)}",
+             "self.buffers = dict.fromkeys(state_names, block[0])"),)),
+    Mutant("view-made-before-copy",
+           "make p.data a view of the flat buffer only after copying its values in: p.data = view first "
+           "and the copy then reads the (uninitialised) buffer, so the parameter's values are lost.",
+           (("            self.data[start:stop] = p.data.ravel()\n"
+             "            p.data = self.data[start:stop].reshape(p.data.shape)  # from now on p.data is a view\n",
+             "            shape = p.data.shape\n"
+             "            p.data = self.data[start:stop].reshape(shape)\n"
+             "            self.data[start:stop] = p.data.ravel()\n"),)),
+    Mutant("params-not-rehomed",
+           "copying the values into the flat buffer is half of packing: each p.data must then become a view "
+           "into it (p.data = data[start:stop].reshape(shape)), or the step updates the buffer and the "
+           "parameters never move.",
+           (("            p.data = self.data[start:stop].reshape(p.data.shape)  # from now on p.data is a view\n",
+             ""),)),
+    Mutant("dtypes-mixed-in-one-pack",
+           "a flat buffer has one dtype: packing float32 and float64 parameters together converts some of "
+           "them (their p.data changes dtype). Make one pack per dtype.",
+           (("        by_dtype.setdefault(p.data.dtype, []).append(p)\n",
+             "        by_dtype.setdefault(\"all\", []).append(p)\n"),)),
+    # -- gathering ---------------------------------------------------------------------------------
+    Mutant("none-grad-treated-as-zero",
+           "a parameter whose grad is None takes no step: it must not move and keeps no state (torch leaves "
+           "it out of its lists). A zero gradient is not the same: Adam still moves it with its old m, and "
+           "counts a step. Mask it out (has_grad False, where=mask).",
+           (("            self.has_grad[i] = p.grad is not None\n", "            self.has_grad[i] = True\n"),)),
+    Mutant("grad-buffer-reallocated",
+           "np.concatenate(...) without out= makes a new gradient array every step (a buffer-sized "
+           "allocation); copy into the preallocated self.grad with out=self.grad.",
+           (("np.concatenate([g.reshape(-1) for g in grads], out=self.grad)",
+             "self.grad = np.concatenate([g.reshape(-1) for g in grads])"),)),
+    # -- Adam --------------------------------------------------------------------------------------
+    Mutant("buffer-rebound-views-broken",
+           "pack.data = pack.data - update makes a new array and binds the name to it: the parameters are "
+           "views of the old buffer and stop moving. Update in place: np.subtract(data, s, out=data, "
+           "where=...).",
+           (("                np.divide(s, s2, out=s, where=mask)\n                np.subtract(data, s, out=data, where=mask)\n",
+             "                np.divide(s, s2, out=s, where=mask)\n"
+             "                pack.data = np.where(mask, data - s, data)\n"),)),
+    Mutant("bias-correction-per-group",
+           "each parameter counts its own steps (a frozen or late one has taken fewer), so the bias "
+           "corrections 1 - beta**t are per parameter; one t for the whole group (the largest count) is "
+           "wrong for the others.",
+           (("                if mask is True and pack.steps.min() == pack.steps.max():",
+             "                if True:"),
+            ("                    t = pack.steps[0]\n", "                    t = pack.steps.max()\n"))),
+    Mutant("temporary-arrays-in-step",
+           "an expression like s[...] = (1 - beta1) * g computes (1 - beta1) * g into a new array first; "
+           "write into the scratch directly: np.multiply(g, 1 - beta1, out=s).",
+           (("                np.multiply(g, 1 - beta1, out=s)\n", "                s[...] = (1 - beta1) * g\n"),
+            ("                np.multiply(g, g, out=s)\n                s *= 1 - beta2\n",
+             "                s[...] = (1 - beta2) * g * g\n"))),
+    Mutant("adam-loops-over-parameters",
+           "foreach=True exists to avoid a Python loop over the parameters: handing the step to the "
+           "for-loop (super().step()) gives the right numbers, one parameter at a time.",
+           (("        if not self.foreach:\n            return super().step()\n"
+             "        for group in self.param_groups:\n            lr, (beta1, beta2)",
+             "        if True:\n            return super().step()\n"
+             "        for group in self.param_groups:\n            lr, (beta1, beta2)"),)),
+    # -- SGD ---------------------------------------------------------------------------------------
+    Mutant("momentum-first-step-per-group",
+           "a parameter's first step with momentum copies g into its buffer, whenever that step comes; "
+           "deciding it once for the whole pack (the pack's first step) leaves a frozen or late parameter "
+           "starting from b = (1 - dampening) * g, or from zeros.",
+           (("                    np.equal(pack.steps, 0, out=pack.first)\n",
+             "                    pack.first[...] = pack.steps.max() == 0\n"),)),
+    Mutant("sgd-update-without-mask",
+           "parameters without a grad must not move: with weight decay or Nesterov, the flat update is not "
+           "zero where the grad is missing. Subtract only where=pack.where.",
+           (("                np.multiply(g, lr, out=s)\n                np.subtract(data, s, out=data, where=mask)\n",
+             "                np.multiply(g, lr, out=s)\n                np.subtract(data, s, out=data)\n"),)),
+    Mutant("sgd-loops-over-parameters",
+           "foreach=True exists to avoid a Python loop over the parameters: handing the step to the "
+           "for-loop (super().step()) gives the right numbers, one parameter at a time.",
+           (("        if not self.foreach:\n            return super().step()\n"
+             "        for group in self.param_groups:\n            lr, momentum, dampening",
+             "        if True:\n            return super().step()\n"
+             "        for group in self.param_groups:\n            lr, momentum, dampening"),)),
+))
+
+ADAM_STATE = ch4.ADAM_STATE
+SGD_STATE = ch4.SGD_STATE
+ROUTES: tuple[tuple[str, dict[str, bool]], ...] = (("for-loop", {"foreach": False}), ("foreach", {"foreach": True}),
+                                                   ("fused", {"fused": True}))
+Config = dict[str, Any]
+
+
+# -- packing ------------------------------------------------------------------------------------------
+
+def _pack_problem(seed: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Values of mixed dtypes and shapes (a 0-dim and an empty one among them), and grads, some None."""
+    rng = np.random.default_rng([seed, 70])
+    if is_visible(seed):
+        shapes: list[tuple[int, ...]] = [(3,), (2, 3), (), (0,), (2, 2)]
+        dtypes = [np.float64, np.float64, np.float32, np.float64, np.float32]
+    else:
+        n = int(rng.integers(3, 8))
+        shapes = [tuple(int(k) for k in rng.integers(1, 5, size=rng.integers(0, 3))) for _ in range(n)]
+        shapes[int(rng.integers(n))], shapes[int(rng.integers(n))] = (), (int(rng.integers(1, 3)), 0)
+        dtypes = [np.float32 if rng.random() < 0.4 else np.float64 for _ in range(n)]
+    values = [rng.normal(size=s).astype(d) for s, d in zip(shapes, dtypes)]
+    grads = [None if i % 3 == 1 else rng.normal(size=v.shape).astype(v.dtype) for i, v in enumerate(values)]
+    return values, grads
+
+
+def _make_params(impl: Impl, values: Sequence[np.ndarray]) -> list[Any]:
+    params = [impl["Parameter"](v.copy()) for v in values]
+    for p, v in zip(params, values):
+        p.data = v.copy()  # Parameter stores float64; the float32 ones get their own dtype back
+    return params
+
+
+_PACK_ARRAYS = ("data", "grad", "scratch", "scratch2", "mask", "mask2", "steps", "per_param", "has_grad", "first")
+
+
+def _aliases(pack: Any) -> str:
+    """Which of a pack's arrays share memory ("none" when each has its own)."""
+    arrays = [(name, getattr(pack, name)) for name in _PACK_ARRAYS]
+    arrays += [(f"buffers[{name!r}]", b) for name, b in pack.buffers.items()]
+    pairs = [f"{a} and {b}" for k, (a, x) in enumerate(arrays) for b, y in arrays[k + 1:]
+             if x.size and y.size and np.shares_memory(x, y)]
+    return "; ".join(pairs) or "none"
+
+
+def _observe_pack(values: Sequence[np.ndarray], names: tuple[str, ...]) -> Callable[[Impl, Callable[..., Any]], Trace]:
+    def observe(impl: Impl, call: Callable[..., Any]) -> Trace:
+        params = _make_params(impl, values)
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        packs: list[Any] = []
+
+        def build() -> str:
+            packs.extend(call(impl["pack_by_dtype"], params, names))
+            return f"{len(packs)} pack(s)"
+        steps.append((f"pack_by_dtype(params, {names})", build))
+        for i, p in enumerate(params):
+            steps += [(f"parameter {i}: values after packing", lambda p=p: np.array(p.data)),
+                      (f"parameter {i}: dtype", lambda p=p: str(p.data.dtype)),
+                      (f"parameter {i}: shape", lambda p=p: str(p.data.shape))]
+
+        def per_pack(k: int) -> list[tuple[str, Callable[[], Any]]]:
+            def pack() -> Any:
+                return packs[k]
+
+            def owners() -> str:
+                return "parameters " + ", ".join(str(next(i for i, q in enumerate(params) if q is p))
+                                                 for p in pack().params)
+
+            def views() -> str:
+                outside = [i for i, p in enumerate(params) if any(p is q for q in pack().params)
+                           and p.data.size and not np.shares_memory(p.data, pack().data)]
+                return "every parameter's data is a view into pack.data" if not outside else (
+                    f"parameter(s) {outside} are not views into pack.data")
+
+            def write_through() -> np.ndarray:
+                # a step writes into pack.data; every parameter must see it
+                pack().data[...] = np.arange(pack().data.size)
+                return np.concatenate([np.ravel(p.data) for p in pack().params] or [np.zeros(0)])
+            return [(f"pack {k}: its parameters, in order", owners),
+                    (f"pack {k}: dtype of data", lambda: str(pack().data.dtype)),
+                    (f"pack {k}: offsets", lambda: np.asarray(pack().offsets, dtype=np.float64)),
+                    (f"pack {k}: data (all values end to end)", lambda: np.array(pack().data)),
+                    (f"pack {k}: owner (parameter of each element)", lambda: np.asarray(pack().owner, dtype=np.float64)),
+                    (f"pack {k}: state buffers", lambda: ", ".join(pack().buffers)),
+                    *[(f"pack {k}: buffers[{n!r}] starts as zeros", lambda n=n: np.array(pack().buffers[n]))
+                      for n in names],
+                    (f"pack {k}: steps starts as zeros", lambda: np.array(pack().steps, dtype=np.float64)),
+                    (f"pack {k}: arrays that share memory", lambda: _aliases(pack())),
+                    (f"pack {k}: parameters are views", views),
+                    (f"pack {k}: writing into pack.data shows in the parameters", write_through)]
+        trace = observe_calls(steps, call)
+        for k in range(len(packs)):
+            trace.observations += observe_calls(per_pack(k), call).observations
+        return trace
+    return observe
+
+
+def _reference_impl() -> Impl:
+    return {"Parameter": Parameter, "FlatPack": reference.FlatPack, "pack_by_dtype": reference.pack_by_dtype}
+
+
+def pack_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    out = []
+    for seed in seeds:
+        values, _ = _pack_problem(seed)
+        for names in (("exp_avg", "exp_avg_sq"), ("momentum_buffer",)):
+            words = (f"{len(values)} parameters: " + ", ".join(f"{v.shape} {v.dtype}" for v in values)
+                     + f"; state_names={names}")
+            out.append(ObserveScenario(title="the course's FlatPack", observe=_observe_pack(values, names),
+                                       torch_impl=_reference_impl(), words=words,
+                                       expected_by="the course's FlatPack"))
+    return out
+
+
+def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> Callable[..., Trace]:
+    def observe(impl: Impl, call: Callable[..., Any]) -> Trace:
+        params = _make_params(impl, values)
+        same_dtype = [p for p in params if p.data.dtype == params[0].data.dtype]
+        picked = [i for i, p in enumerate(params) if any(p is q for q in same_dtype)]
+        state: dict[str, Any] = {}
+
+        def build() -> str:
+            state["pack"] = call(impl["FlatPack"], same_dtype, ("exp_avg",))
+            state["grad"] = state["pack"].grad
+            return "built"
+
+        def gather(rows: Sequence[np.ndarray | None]) -> Callable[[], str]:
+            def run() -> str:
+                for i, p in zip(picked, same_dtype):
+                    p.grad = None if rows[i] is None else rows[i].copy()
+                call(state["pack"].gather_grads)
+                return "returned"
+            return run
+
+        def where() -> Any:
+            w = state["pack"].where
+            return "True (every parameter has a grad)" if w is True else np.array(w, dtype=np.float64)
+
+        def caller_reuses() -> np.ndarray:
+            # the caller changes its grad arrays after the step began: the pack holds copies
+            before = np.array(state["pack"].grad)
+            for p in same_dtype:
+                if p.grad is not None:
+                    p.grad[...] = np.nan
+            return before - state["pack"].grad
+
+        all_grads = [np.ones_like(v) if g is None else g for v, g in zip(values, grads)]
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            (f"FlatPack(parameters {picked}, ('exp_avg',))", build),
+            ("gather_grads() with every grad set", gather(all_grads)),
+            ("  then pack.grad", lambda: np.array(state["pack"].grad)),
+            ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad, dtype=np.float64)),
+            ("  then pack.where", where),
+            (f"gather_grads() with grad None for parameter(s) {[i for i in picked if grads[i] is None]}",
+             gather(grads)),
+            ("  then pack.grad (zeros where the grad is None)", lambda: np.array(state["pack"].grad)),
+            ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad, dtype=np.float64)),
+            ("  then pack.where", where),
+            ("  then pack.grad is still the array the constructor made", lambda: state["pack"].grad is state["grad"]),
+            ("changing the grads afterwards leaves pack.grad alone (difference)", caller_reuses),
+        ]
+        return observe_calls(steps, call)
+    return observe
+
+
+def gather_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    out = []
+    for seed in seeds:
+        values, grads = _pack_problem(seed)
+        if not any(g is None for g, v in zip(grads, values) if v.dtype == values[0].dtype):
+            grads = [None if v.dtype == values[0].dtype and v.size else g for v, g in zip(values, grads)]
+        words = "the parameters of the first dtype of: " + ", ".join(f"{v.shape} {v.dtype}" for v in values)
+        out.append(ObserveScenario(title="the course's FlatPack.gather_grads", observe=_observe_gather(values, grads),
+                                   torch_impl=_reference_impl(), words=words, expected_by="the course's FlatPack"))
+    return out
+
+
+# -- the numbers ------------------------------------------------------------------------------------------
+
+def _require_packed(opt: Any, params: Sequence[Any]) -> None:
+    """foreach=True must pack: every (non-empty) parameter is a view into one of optimizer.packs."""
+    packs = list(getattr(opt, "packs", None) or ())
+    if not packs:
+        raise AssertionError("with foreach=True the optimizer must pack its parameters (optimizer.packs is empty)")
+    for i, p in enumerate(params):
+        if p.data.size and not any(np.shares_memory(p.data, pack.data) for pack in packs):
+            raise AssertionError(f"with foreach=True, parameter {i}'s data must be a view into its pack's data")
+
+
+def _quirk(name: str, route: str, config: Config) -> str | None:
+    """Why torch's route cannot stand for the truth on this configuration (None: it can).
+
+    Both are torch behaviours, not the algorithm's (the book's chapter 7 shows them): foreach SGD with
+    Nesterov, no weight decay and no maximize writes into p.grad; fused SGD with momentum fails when a
+    parameter gets its first grad after the others have buffers (the late parameter is dropped there).
+    """
+    nesterov_quirk = (name == "SGD" and route == "foreach" and config.get("nesterov")
+                      and not config.get("weight_decay") and not config.get("maximize"))
+    return "foreach SGD writes the Nesterov step into p.grad" if nesterov_quirk else None
+
+
+def scenario(name: str, config: Config, seed: int, route: str, *, lr_change: bool = False,
+             note: str = "") -> OptimizerScenario:
+    """``name(params, foreach=True, **config)`` against torch's ``route`` on chapter 4's trajectory."""
+    init, grads = ch4.trajectory(seed)
+    if name == "SGD" and route == "fused" and config.get("momentum"):
+        init, grads = init[:-1], [row[:-1] for row in grads]  # see _quirk: no late parameter here
+    actions: list[Any] = [Step(tuple(g)) for g in grads]
+    if lr_change:
+        actions.insert(ch4.STEPS // 2, ch4._set_lr(config.get("lr", ch4.DEFAULT_LR[name]) / 2))
+    torch_class, flags = getattr(torch.optim, name), dict(ROUTES)[route]
+
+    def build(impl: Impl, params: Any) -> Any:
+        params = list(params)
+        opt = impl[name](params, foreach=True, **config)
+        _require_packed(opt, params)
+        return opt
+    flag_words = ", ".join(f"{k}={v}" for k, v in flags.items())
+    return OptimizerScenario(
+        title=f"torch.optim.{name}(params, {ch4._words(config) + ', ' if config else ''}{flag_words})",
+        init=init, actions=tuple(actions), state_names=SGD_STATE if name == "SGD" else ADAM_STATE,
+        notes=(note,) if note else (), build=build,
+        build_torch=lambda params: torch_class(params, **config, **flags))
+
+
+VISIBLE: dict[str, tuple[tuple[Config, bool], ...]] = {
+    "Adam": ch4.VISIBLE["Adam"] + ch4.VISIBLE["Adam-amsgrad"],
+    "SGD": ch4.VISIBLE["SGD"] + (({"lr": 0.05, "momentum": 0.9, "nesterov": True}, False),),
+}
+
+
+def cases(name: str, seeds: Sequence[int]) -> list[OptimizerScenario]:
+    """Every configuration against each of torch's three routes (where torch's route has no quirk)."""
+    return [scenario(name, c, seed, route, lr_change=change, note=note)
+            for seed in seeds for c, change, note in _configs_for(name, seed)
+            for route, _ in ROUTES if not _quirk(name, route, c)]
+
+
+def _configs_for(name: str, seed: int) -> list[tuple[Config, bool, str]]:
+    if is_visible(seed):
+        return [(c, change, "") for c, change in VISIBLE[name]]
+    configs = [(c, False, f"the configuration {d!r} of PyTorch's own optimizer tests")
+               for d, c in ch4._torch_configs(name, None)]
+    rng = np.random.default_rng([seed, 71])
+    for _ in range(2):
+        c = ch4.random_sgd_config(rng) if name == "SGD" else ch4.random_adam_config(rng, bool(rng.random() < 0.5))
+        configs.append((c, bool(rng.random() < 0.5), ""))
+    return configs
+
+
+# -- the whole-buffer rules ---------------------------------------------------------------------------------
+
+def count_lines(fn: Callable[[], Any]) -> int:
+    """Python lines run by ``fn``, leaving out gather_grads (the one loop allowed) and NumPy's own."""
+    count = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if event != "call" or frame.f_code.co_filename.startswith(_NUMPY_DIR):
+            return None
+        f = frame
+        while f is not None:
+            if f.f_code.co_name == "gather_grads":
+                return None
+            f = f.f_back
+        return local
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        fn()
+    finally:
+        sys.settrace(previous)
+    return count
+
+
+def _rule_problem(n: int, size: int, seed: int) -> tuple[list[np.ndarray], list[list[np.ndarray | None]]]:
+    """n parameters of ``size`` elements; 4 steps, the last with one grad None (the masked path)."""
+    rng = np.random.default_rng([seed, 72, n])
+    values = [rng.normal(size=size) for _ in range(n)]
+    grads: list[list[np.ndarray | None]] = [[rng.normal(size=size) for _ in range(n)] for _ in range(4)]
+    grads[-1][n // 2] = None
+    return values, grads
+
+
+SMALL, LARGE = 6, 24  # parameter counts whose line counts must agree
+ALLOC_PARAMS, ALLOC_SIZE = 64, 512  # one float64 buffer: 256 KiB
+
+
+def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., Any]], Trace]:
+    def observe(impl: Impl, call: Callable[..., Any]) -> Trace:
+        def lines_per_step(n: int) -> list[int]:
+            values, grads = _rule_problem(n, 3, 0)
+            params = _make_params(impl, values)
+            opt = call(impl[name], params, foreach=True, **config)
+            counts = []
+            for row in grads:
+                for p, g in zip(params, row):
+                    p.grad = g
+                counts.append(call(count_lines, opt.step))
+            return counts
+
+        def lines() -> str:
+            small, large = lines_per_step(SMALL), lines_per_step(LARGE)
+            if small == large:
+                return "the same for 6 and 24 parameters"
+            return (f"step() ran {small} Python lines (steps 1-4) for {SMALL} parameters and {large} for {LARGE}: "
+                    "it loops over the parameters outside gather_grads")
+
+        def allocations() -> str:
+            values, grads = _rule_problem(ALLOC_PARAMS, ALLOC_SIZE, 1)
+            params = _make_params(impl, values)
+            opt = call(impl[name], params, foreach=True, **config)
+            buffer_bytes = ALLOC_PARAMS * ALLOC_SIZE * 8
+            worst = 0
+            for k, row in enumerate(grads):
+                for p, g in zip(params, row):
+                    p.grad = g
+                tracemalloc.start()
+                try:
+                    before = tracemalloc.get_traced_memory()[0]
+                    call(opt.step)
+                    worst = max(worst, tracemalloc.get_traced_memory()[1] - before)
+                finally:
+                    tracemalloc.stop()
+            if worst < buffer_bytes // 4:
+                return "no buffer-sized allocation"
+            return (f"one step allocated {worst:,} bytes at its peak; one flat buffer is {buffer_bytes:,} bytes: "
+                    "some operation makes a new array (write into scratch with out=, +=, *=)")
+        return observe_calls([("Python lines per step()", lines), ("memory a step allocates", allocations)], call)
+    return observe
+
+
+def _rule_trace() -> Trace:
+    trace = Trace()
+    trace.add("Python lines per step()", "the same for 6 and 24 parameters")
+    trace.add("memory a step allocates", "no buffer-sized allocation")
+    return trace
+
+
+RULE_CONFIGS: dict[str, tuple[Config, ...]] = {
+    "Adam": ({"lr": 0.01, "weight_decay": 0.1}, {"lr": 0.01, "amsgrad": True, "maximize": True}),
+    "SGD": ({"lr": 0.01, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.1},
+            {"lr": 0.01, "momentum": 0.9, "nesterov": True}),
+}
+
+
+def rule_cases(name: str, seeds: Sequence[int]) -> list[RuleScenario]:
+    configs = RULE_CONFIGS[name][:1] if all(is_visible(s) for s in seeds) else RULE_CONFIGS[name]
+    return [RuleScenario(title="the whole-buffer rules", observe=_observe_rules(name, c), rule=_rule_trace,
+                         words=f"{name}(params, foreach=True, {ch4._words(c)}); 4 steps, the last with one grad "
+                               f"None; {SMALL} vs {LARGE} parameters of 3 elements, and {ALLOC_PARAMS} of "
+                               f"{ALLOC_SIZE} for the memory")
+            for c in configs]
+
+
+# -- what the notebook's test cells call ---------------------------------------------------------------------
+
+def check_flat_pack(FlatPack: Any, pack_by_dtype: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("pack_by_dtype / FlatPack", pack_cases(seeds),
+           {"Parameter": Parameter, "FlatPack": FlatPack, "pack_by_dtype": pack_by_dtype}, MUTANTS)
+
+
+def check_gather_grads(FlatPack: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("FlatPack.gather_grads", gather_cases(seeds), {"Parameter": Parameter, "FlatPack": FlatPack}, MUTANTS)
+
+
+def check_adam(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("Adam(foreach=True)", cases("Adam", seeds), {"Parameter": Parameter, "Adam": Adam}, MUTANTS,
+           "torch.optim.Adam (for-loop, foreach and fused)")
+
+
+def check_adam_whole_buffer(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("Adam(foreach=True).step", rule_cases("Adam", seeds), {"Parameter": Parameter, "Adam": Adam}, MUTANTS)
+
+
+def check_sgd(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("SGD(foreach=True)", cases("SGD", seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS,
+           "torch.optim.SGD (for-loop, foreach and fused)")
+
+
+def check_sgd_whole_buffer(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("SGD(foreach=True).step", rule_cases("SGD", seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS)
