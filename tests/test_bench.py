@@ -1,0 +1,116 @@
+"""The benchmark command measures what it says: every route, the same computation, honest output.
+
+Only correctness here: no test depends on how fast anything runs.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from optimcourse import bench
+
+TINY = bench.Case("t", "three small tensors", ((7,), (3, 4), (5,)))
+ROUTE_KEYS = {r.key for r in bench.CPU_ROUTES}
+
+
+@pytest.fixture(scope="module")
+def measured():
+    """Rows of a tiny run and, per optimizer and route, the parameters after the last step."""
+    finals: dict[tuple[str, str], list[np.ndarray]] = {}
+
+    def keep(row, stepper):
+        finals[row.optimizer, row.route] = stepper.params()
+
+    rows = bench.run([TINY], routes=bench.CPU_ROUTES, repeats=3, warmup=2, progress=None, inspect=keep)
+    return rows, finals
+
+
+def test_run_returns_every_route_for_both_optimizers_with_positive_times(measured):
+    rows, _ = measured
+    for optimizer in bench.OPTIMIZERS:
+        mine = [r for r in rows if r.optimizer == optimizer]
+        assert {r.route for r in mine} == ROUTE_KEYS
+        assert all(r.ms > 0 and len(r.times_ms) == 3 and r.gb_per_s > 0 for r in mine)
+        assert all(r.elements == TINY.elements and r.tensors == 3 for r in mine)
+        fused = next(r for r in mine if r.route == "torch-fused")
+        assert fused.x_fused == 1.0
+
+
+def test_the_traffic_model_counts_7_arrays_for_adam_and_5_for_sgd_with_momentum():
+    assert bench.traffic_bytes("Adam", 1000, 4) == 7 * 1000 * 4
+    assert bench.traffic_bytes("SGD", 1000, 8) == 5 * 1000 * 8
+    assert dict(bench.OPTIMIZERS["SGD"].hyper)["momentum"] == 0.9
+
+
+def test_every_route_ends_with_the_same_parameters_so_the_bench_times_one_computation(measured):
+    _, finals = measured
+    for optimizer in bench.OPTIMIZERS:
+        loop = finals[optimizer, "numpy-loop"]
+        start, _ = bench.inputs(TINY, "float32")
+        assert not all(np.array_equal(a, b) for a, b in zip(loop, start)), "the parameters did not move"
+        for route in ROUTE_KEYS - {"numpy-loop"}:
+            other = finals[optimizer, route]
+            assert all(a.dtype == np.float32 and a.shape == b.shape for a, b in zip(other, loop))
+            assert all(np.allclose(a, b, rtol=1e-5) for a, b in zip(other, loop)), f"{optimizer} {route}"
+
+
+def test_state_and_memory_columns_are_filled(measured):
+    rows, _ = measured
+    for r in rows:
+        per_param = {"Adam": 2, "SGD": 1}[r.optimizer] * r.elements * 4  # exp_avg + exp_avg_sq, or the buffer
+        assert per_param <= r.state_bytes <= per_param + 8 * r.tensors  # + torch's step counters
+        assert r.peak_extra_bytes is not None and r.peak_extra_bytes >= 0
+    assert {r.peak_method for r in rows} == {"tracemalloc", "torch.profiler"}
+
+
+def test_the_profiler_sees_foreach_allocate_one_copy_of_the_parameters_and_fused_none():
+    case = bench.Case("m", "medium", ((3000,), (2000, 2), (500,)))
+    torch_routes = [r for r in bench.CPU_ROUTES if r.library == "torch"]
+    rows = bench.run([case], optimizers=["Adam"], routes=torch_routes, repeats=1, warmup=1)
+    peak = {r.route: r.peak_extra_bytes for r in rows}
+    param_bytes, largest = case.elements * 4, 4000 * 4
+    assert param_bytes <= peak["torch-foreach"] <= 1.1 * param_bytes  # the list torch._foreach_sqrt returns
+    assert peak["torch-fused"] < 0.01 * param_bytes
+    assert largest <= peak["torch-loop"] <= 3 * largest  # temporaries of one parameter at a time
+
+
+def test_targets_report_measured_ratios_and_say_when_a_case_was_not_run(measured):
+    rows, _ = measured
+    assert [t.ratio for t in bench.targets(rows)] == [None, None]
+    assert "not measured" in bench.targets(rows)[0].line()
+    a = replace(rows[0], case="a")
+    fast = replace(rows[1], case="a", ms=a.ms / 6)
+    speedup = bench.targets([a, fast])[0]
+    assert speedup.met and speedup.line().endswith("met (measured 6.00x)")
+
+
+def test_the_table_has_one_line_per_row(measured):
+    rows, _ = measured
+    table = bench.format_table(rows).splitlines()
+    assert len(table) == 2 + len(rows)
+    assert "NumPy multi-tensor" in table[3] and "x fused" in table[0]
+
+
+def test_json_writes_every_figure_and_the_machine(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(bench.CASES, "a", bench.Case("a", "tiny", ((10,), (4,))))
+    for slow in ("copy_bandwidth", "numpy_update_bandwidth", "torch_update_bandwidth"):
+        monkeypatch.setattr(bench, slow, lambda: 1.0)
+    out = tmp_path / "bench.json"
+    bench.main(["--cases", "a", "--repeats", "1", "--warmup", "1", "--json", str(out)])
+    data = json.loads(out.read_text())
+    assert set(data) == {"machine", "settings", "rows", "targets"}
+    assert data["machine"]["logical_cores"] and data["machine"]["copy_gb_per_s"] == 1.0
+    assert len(data["rows"]) == len(bench.OPTIMIZERS) * len(bench.default_routes())
+    assert "torch fused" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", ["a,x", "d", ","])
+def test_a_bad_cases_value_is_refused_with_a_clear_message(bad, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--cases", bad])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--cases" in err and "choose from a, b, c" in err
