@@ -43,5 +43,6 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("06-gradient-clipping", "gradient_clipping"),
     Assignment("07-foreach-fused", "foreach_fused"),
     Assignment("08-differentiable-step", "differentiable_step"),
+    Assignment("09-memory-questions", "memory_questions"),
 )
 
