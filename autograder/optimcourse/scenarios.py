@@ -323,3 +323,18 @@ def observe_calls(steps: Sequence[tuple[str, Callable[[], Any]]], call: Callable
             trace.add(label, Raised.from_exception(exc))
             break
     return trace
+
+
+def record_call(trace: Trace, label: str, thunk: Callable[[], Any],
+                as_value: Callable[[Any], Any] = lambda value: value) -> Any:
+    """Helper for ObserveScenario: add what ``thunk`` returned (through ``as_value``) or raised to ``trace``
+    under ``label``, and return the value (None if it raised). Delegation is not an observation: it goes up."""
+    try:
+        value = thunk()
+    except DelegationError:
+        raise
+    except Exception as exc:
+        trace.add(label, Raised.from_exception(exc))
+        return None
+    trace.add(label, as_value(value))
+    return value

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..guard import DelegationError
 from ..mutants import Mutant, MutantLibrary
-from ..scenarios import ObserveScenario
+from ..scenarios import ObserveScenario, record_call
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -165,15 +165,7 @@ def _finite_difference(problem: Problem, theta: np.ndarray, lr: float, direction
 
 
 def _try(trace: Trace, label: str, thunk: Callable[[], Any]) -> Any:
-    try:
-        value = thunk()
-        trace.add(label, _as_value(value))
-        return value
-    except DelegationError:
-        raise
-    except Exception as exc:
-        trace.add(label, Raised.from_exception(exc))
-        return None
+    return record_call(trace, label, thunk, _as_value)
 
 
 def _observe_grads(problem: Problem) -> Callable[[Any, Callable[..., Any]], Trace]:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..guard import DelegationError
 from ..mutants import Mutant, MutantLibrary
-from ..scenarios import ObserveScenario, RuleScenario
+from ..scenarios import ObserveScenario, RuleScenario, record_call
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -185,15 +185,7 @@ def _number(value: Any) -> Any:
 
 
 def _try(trace: Trace, label: str, thunk: Callable[[], Any]) -> Any:
-    try:
-        value = thunk()
-    except DelegationError:
-        raise
-    except Exception as exc:
-        trace.add(label, Raised.from_exception(exc))
-        return None
-    trace.add(label, _number(value))
-    return value
+    return record_call(trace, label, thunk, _number)
 
 
 def _observe_state_bytes(shapes: list[tuple[int, ...]], configs: list[StateConfig]) -> Callable[[Any, Callable[..., Any]], Trace]:
