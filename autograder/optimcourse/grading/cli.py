@@ -1,0 +1,210 @@
+"""course-grade: autograde a class's submissions with nbgrader, several at a time, resumably.
+
+    course-grade 04-momentum-adam-adamw downloads/week4.zip --course ~/optim-course
+    course-grade all ~/optim-course/submitted --jobs 2 --verbose
+
+It prepares the course folder from the repository's solutions/ (nothing in the repository changes),
+grades every submission that is new or changed since the last run (``--force``: all of them), records
+the grades in the course's gradebook.db, writes each student's feedback HTML to feedback/, and the
+class's grades to grades.csv. Interrupted, it keeps what it finished: run it again to grade the rest.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import queue
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..course import ASSIGNMENTS, Assignment
+from . import coursedir, export, merge, submissions
+from .workers import Task, work
+
+STATE_FILE = ".course-grade.json"  # which submission (by SHA-256) each recorded grade belongs to
+
+
+class UsageError(Exception):
+    pass
+
+
+def _assignments(name: str) -> list[Assignment]:
+    if name == "all":
+        return list(ASSIGNMENTS)
+    found = [a for a in ASSIGNMENTS if a.id == name]
+    if not found:
+        raise UsageError(f"no such assignment {name!r}; the course has: all, {', '.join(a.id for a in ASSIGNMENTS)}")
+    return found
+
+
+def _load_state(course: Path) -> dict[str, str]:
+    path = course / STATE_FILE
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {}  # a torn write: grade everything again rather than trust it
+    return {str(k): str(v) for k, v in state.items()} if isinstance(state, dict) else {}
+
+
+def _save_state(course: Path, state: dict[str, str]) -> None:
+    tmp = course / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    os.replace(tmp, course / STATE_FILE)  # atomic: a kill leaves the old file or the new one
+
+
+class Progress:
+    """done/total, failures, rate and time left, on stderr: one line, redrawn on a terminal."""
+
+    def __init__(self, total: int, verbose: bool) -> None:
+        self.total, self.done, self.failed, self.verbose = total, 0, 0, verbose
+        self.started = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, line: str | None, failed: bool) -> None:
+        self.done += 1
+        self.failed += failed
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else 0.0
+        status = (f"[{self.done}/{self.total}] {self.failed} failed, {rate * 60:.1f} submissions/min, "
+                  f"about {left:.0f} s left")
+        if self.verbose and line:
+            print(("\r\033[K" if self.tty else "") + line, file=sys.stderr)
+        print(("\r\033[K" if self.tty else "") + status, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def _score_line(student: str, assignment_id: str, graded: dict | None, note: str) -> str:
+    if graded is None:
+        return f"{student} {assignment_id}: 0 ({note})"
+    scores = [g["manual_score"] if g["manual_score"] is not None else (g["auto_score"] or 0.0)
+              for nb in graded.values() for g in nb["grades"].values()]
+    return f"{student} {assignment_id}: {sum(scores):g}" + (f" ({note})" if note else "")
+
+
+def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submission], course: Path, jobs: int,
+          force: bool, verbose: bool) -> tuple[list[str], int]:
+    """Grade what is new or changed; return the problems to report (each naming its file) and how many
+    submissions were graded now."""
+    from nbgrader.api import Gradebook
+
+    merge.quiet_sqlalchemy()
+    coursedir.prepare(course, assignments)
+    state = {} if force else _load_state(course)
+    problems, todo = [], []
+    db = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(db) as gb:
+        for sub in found:
+            key = f"{sub.assignment.id}/{sub.student}"
+            why = sub.problem()
+            if why is not None:  # nbgrader cannot even open it: zero, and say so
+                problems.append(f"{sub.source}: {why}; {sub.student} scores 0 for {sub.assignment.id}")
+                if state.get(key) != sub.digest:
+                    merge.record(gb, sub.assignment.id, sub.student, None)
+                    state[key] = sub.digest
+                    _save_state(course, state)
+            elif state.get(key) != sub.digest:
+                todo.append(sub)
+    if not todo:
+        return problems, 0
+
+    jobs = max(1, min(jobs, len(todo)))
+    ctx = multiprocessing.get_context("spawn")  # a clean interpreter per worker, not a copy of this one
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for sub in todo:
+        tasks.put(Task(sub.assignment.id, sub.student, sub.content))
+    for _ in range(jobs):
+        tasks.put(None)
+    ids = [a.id for a in assignments]
+    workers = [ctx.Process(target=work, args=(str(course / ".workers" / str(k)), ids, tasks, results), daemon=True)
+               for k in range(jobs)]
+    for w in workers:
+        w.start()
+    by_key = {f"{s.assignment.id}/{s.student}": s for s in todo}
+    progress = Progress(len(todo), verbose)
+    try:
+        with Gradebook(db) as gb:
+            while progress.done < len(todo):
+                try:
+                    kind, payload = results.get(timeout=1.0)
+                except queue.Empty:
+                    if not any(w.is_alive() for w in workers):
+                        raise RuntimeError("every worker stopped before the class was graded") from None
+                    continue
+                if kind == "crashed":
+                    raise RuntimeError(f"a worker could not start:\n{payload}")
+                if kind != "done":
+                    continue
+                sub = by_key[f"{payload.assignment_id}/{payload.student}"]
+                merge.record(gb, payload.assignment_id, payload.student, payload.graded)
+                merge.copy_outputs(Path(payload.worker_dir), course, payload.assignment_id, payload.student)
+                state[f"{payload.assignment_id}/{payload.student}"] = sub.digest
+                _save_state(course, state)  # after the gradebook: a kill in between only regrades this one
+                note = ""
+                if payload.graded is None:
+                    last = payload.error.strip().splitlines()[-1] if payload.error.strip() else "nbgrader failed"
+                    note = f"not graded: {last}"
+                    problems.append(f"{sub.source}: nbgrader could not grade it ({last}); "
+                                    f"{sub.student} scores 0 for {sub.assignment.id}")
+                elif payload.error:
+                    note = payload.error
+                progress.update(_score_line(payload.student, payload.assignment_id, payload.graded, note),
+                                failed=payload.graded is None)
+    finally:
+        progress.close()
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+        for w in workers:
+            w.join(timeout=10)
+    return problems, len(todo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course-grade", description=__doc__.split("\n\n")[0])
+    parser.add_argument("assignment", help="an assignment id (e.g. 01-manual-updates), or 'all'")
+    parser.add_argument("submissions", type=Path,
+                        help="a folder <student>/<assignment>/<notebook>.ipynb, or an LMS zip")
+    parser.add_argument("--course", type=Path, default=Path("course"),
+                        help="the course folder to grade in (made if missing; default: ./course)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at a time (default: the number of cores)")
+    parser.add_argument("--csv", type=Path, default=None, help="where to write the grades (default: <course>/grades.csv)")
+    parser.add_argument("--force", action="store_true", help="grade every submission again, changed or not")
+    parser.add_argument("--verbose", action="store_true", help="a line per student with the score")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    try:
+        assignments = _assignments(args.assignment)
+        found = submissions.collect(args.submissions.resolve(), assignments)
+    except (UsageError, submissions.SubmissionError) as exc:
+        print(f"course-grade: {exc}", file=sys.stderr)
+        return 2
+    course = args.course.resolve()
+    try:
+        problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose)
+    except KeyboardInterrupt:
+        print("course-grade: interrupted; what was graded is kept: run the same command again to finish",
+              file=sys.stderr)
+        return 130
+    csv_path = args.csv or course / "grades.csv"
+    export.write(course, assignments, csv_path)
+    students = len({s.student for s in found})
+    print(f"{len(found)} submission(s) of {students} student(s), {graded_now} graded now, the others unchanged "
+          f"since they were graded; grades in {csv_path}, feedback in {course / 'feedback'}")
+    for problem in problems:
+        print(f"course-grade: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Autograde several submissions at a time: each worker is a process with a course folder and a
+gradebook of its own (SQLite takes one writer at a time), and sends each result back as plain data.
+
+A worker grades with nbgrader's own ``autograde`` and ``generate_feedback``; the main process copies
+the results into the instructor's gradebook (:mod:`.merge`), so that only one process ever writes it.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..course import ASSIGNMENTS, Assignment
+from . import coursedir, merge
+
+
+@dataclass(frozen=True)
+class Task:
+    assignment_id: str
+    student: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Result:
+    assignment_id: str
+    student: str
+    worker_dir: str
+    graded: dict[str, Any] | None  # notebook -> grades and comments; None if nbgrader could not grade it
+    error: str
+    seconds: float
+
+
+def read_grades(course: Path, assignment_id: str, student: str) -> dict[str, Any]:
+    """The scores and comments nbgrader stored for one submission, as plain data."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, Any] = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for nb in gb.find_submission(assignment_id, student).notebooks:
+            out[nb.name] = {
+                "flagged": nb.flagged,
+                "grades": {g.name: {"auto_score": g.auto_score, "manual_score": g.manual_score,
+                                    "extra_credit": g.extra_credit, "needs_manual_grade": g.needs_manual_grade}
+                           for g in nb.grades},
+                "comments": {c.name: {"auto_comment": c.auto_comment, "manual_comment": c.manual_comment}
+                             for c in nb.comments},
+            }
+    return out
+
+
+def grade_one(course: Path, api: Any, task: Task) -> Result:
+    assignment = next(a for a in ASSIGNMENTS if a.id == task.assignment_id)
+    for step in ("submitted", "autograded", "feedback"):
+        shutil.rmtree(course / step / task.student / task.assignment_id, ignore_errors=True)
+    target = course / "submitted" / task.student / task.assignment_id / f"{assignment.notebook}.ipynb"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(task.content)
+    started = time.monotonic()
+    done = api.autograde(task.assignment_id, task.student, force=True, create=True)
+    graded, error = None, ""
+    if done["success"]:
+        graded = read_grades(course, task.assignment_id, task.student)
+        feedback = api.generate_feedback(task.assignment_id, task.student, force=True)
+        if not feedback["success"]:
+            error = "feedback: " + (feedback.get("error") or feedback.get("log") or "failed").strip().splitlines()[-1]
+    else:
+        error = (done.get("error") or done.get("log") or "nbgrader autograde failed").strip()
+    return Result(task.assignment_id, task.student, str(course), graded, error, time.monotonic() - started)
+
+
+def work(course: str, assignments: Sequence[str], tasks: Any, results: Any) -> None:
+    """A worker process: prepare its course folder, then grade tasks until it gets None."""
+    merge.quiet_sqlalchemy()
+    course_dir = Path(course)
+    try:
+        coursedir.prepare(course_dir, [a for a in ASSIGNMENTS if a.id in assignments])
+        api = coursedir.api(course_dir)
+    except Exception:
+        results.put(("crashed", traceback.format_exc()))
+        return
+    results.put(("ready", course))
+    while (task := tasks.get()) is not None:
+        try:
+            results.put(("done", grade_one(course_dir, api, task)))
+        except Exception:
+            results.put(("done", Result(task.assignment_id, task.student, course, None, traceback.format_exc(), 0.0)))
+
+
+def assignment_of(assignment_id: str) -> Assignment:
+    return next(a for a in ASSIGNMENTS if a.id == assignment_id)

@@ -1,0 +1,163 @@
+"""course-grade: a class graded in parallel gets exactly what plain sequential nbgrader gives; a rerun
+grades nothing and writes the same CSV; a killed run resumes; unusable input is refused by name."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import library
+from nbgrader.api import Gradebook
+from test_nbgrader import nbgrader
+
+import notebook_runner as nr
+from optimcourse import notebooks
+from optimcourse.course import ASSIGNMENTS, PACKAGE_DIR, REPO_ROOT
+from optimcourse.grading import cli
+
+pytestmark = pytest.mark.nbgrader
+CH1 = ASSIGNMENTS[0]
+
+
+def course_grade(*args: str | Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def write_class(root: Path, students: dict[str, str | bytes]) -> Path:
+    """submitted/<student>/<assignment>/<notebook>.ipynb for chapter 1: code for the solution cells, or raw bytes."""
+    exercise = nr.read(CH1.exercise_path())
+    for student, code in students.items():
+        path = root / "submitted" / student / CH1.id / f"{CH1.notebook}.ipynb"
+        if isinstance(code, bytes):
+            path.parent.mkdir(parents=True)
+            path.write_bytes(code)
+        else:
+            notebooks.write(nr.with_solution_code(exercise, code), path)
+    return root / "submitted"
+
+
+def a_class() -> dict[str, str | bytes]:
+    mutants = library(CH1).mutants
+    return {"ada": nr.solution_code(CH1), "ben": nr.stub_code(CH1), "cy": nr.solution_code(CH1, mutants[0]),
+            "dee": nr.solution_code(CH1, mutants[3]), "eve": b"{ this is not json"}
+
+
+def scores(course: Path) -> dict[str, dict[str, float | None]]:
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {s.id: {g.name: g.score for sub in gb.student_submissions(s.id) for nb in sub.notebooks
+                       for g in nb.grades} for s in gb.students}
+
+
+def test_unusable_input_is_refused_naming_the_problem_and_nothing_is_made(tmp_path):
+    course = tmp_path / "course"
+    done = course_grade("no-such-assignment", tmp_path, "--course", course)
+    assert done.returncode == 2 and "no such assignment 'no-such-assignment'" in done.stderr
+    assert CH1.id in done.stderr  # it lists what there is
+    done = course_grade(CH1.id, tmp_path / "missing.zip", "--course", course)
+    assert done.returncode == 2 and "missing.zip: no such file or folder" in done.stderr
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    done = course_grade(CH1.id, empty, "--course", course)
+    assert done.returncode == 2 and f"{empty}: no notebooks for {CH1.id}" in done.stderr
+    twice = tmp_path / "twice.zip"
+    with zipfile.ZipFile(twice, "w") as z:
+        z.writestr(f"ada_1_{CH1.notebook}.ipynb", "{}")
+        z.writestr(f"submitted/ada/{CH1.id}/{CH1.notebook}.ipynb", "{}")
+    done = course_grade(CH1.id, twice, "--course", course)
+    assert done.returncode == 2 and "two notebooks for student 'ada'" in done.stderr
+    text = tmp_path / "grades.txt"
+    text.write_text("hello")
+    done = course_grade(CH1.id, text, "--course", course)
+    assert done.returncode == 2 and "neither a folder nor a zip archive" in done.stderr
+    assert not course.exists(), "a refused run made the course folder"
+
+
+def test_a_class_graded_in_parallel_matches_sequential_nbgrader_and_a_rerun_changes_nothing(tmp_path):
+    submitted = write_class(tmp_path / "in", a_class())
+    course = tmp_path / "course"
+    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2", "--verbose")
+    # eve's notebook is not JSON: named, zero, and the exit code says something needs a look
+    assert done.returncode == 1, done.stderr
+    assert f"{submitted}/eve/{CH1.id}/{CH1.notebook}.ipynb: not a notebook" in done.stderr
+    assert "5 submission(s) of 5 student(s), 4 graded now" in done.stdout
+    for student in ("ada", "ben", "cy", "dee"):
+        assert list((course / "feedback" / student / CH1.id).glob("*.html")), f"no feedback for {student}"
+        assert f"{student} {CH1.id}:" in done.stderr  # --verbose: a line per student
+
+    # plain nbgrader, sequentially, on the same notebooks
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", plain)
+    (plain / "source").symlink_to(REPO_ROOT / "solutions", target_is_directory=True)
+    shutil.copytree(submitted, plain / "submitted", ignore=shutil.ignore_patterns("eve"))
+    nbgrader(plain, "generate_assignment", CH1.id, "--force")
+    nbgrader(plain, "autograde", CH1.id, "--force")
+    ours, theirs = scores(course), scores(plain)
+    assert {s: ours[s] for s in theirs} == theirs
+    assert set(ours["eve"].values()) == {0.0}
+    assert sum(ours["ada"].values()) == 10 and sum(ours["ben"].values()) == 0
+    first_csv = (course / "grades.csv").read_text()
+    rows = list(csv.DictReader(io.StringIO(first_csv)))
+    assert [r["student"] for r in rows] == ["ada", "ben", "cy", "dee", "eve"]
+    assert {r["student"]: float(r["total"]) for r in rows} == {s: sum(v.values()) for s, v in ours.items()}
+
+    again = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2")
+    assert "0 graded now" in again.stdout
+    assert (course / "grades.csv").read_text() == first_csv
+    forced = course_grade(CH1.id, submitted, "--course", course, "--jobs", "1", "--force")
+    assert "4 graded now" in forced.stdout
+    assert (course / "grades.csv").read_text() == first_csv
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert len(gb.assignment_submissions(CH1.id)) == 5  # graded twice, recorded once
+
+
+def test_a_killed_run_resumes_without_regrading_or_losing_anything(tmp_path):
+    students = {f"s{k}": nr.solution_code(CH1) if k % 2 else nr.stub_code(CH1) for k in range(4)}
+    submitted = write_class(tmp_path / "in", students)
+    course = tmp_path / "course"
+    run = subprocess.Popen([sys.executable, "-m", "optimcourse.grading.cli", CH1.id, str(submitted), "--course",
+                            str(course), "--jobs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
+    state = course / cli.STATE_FILE
+    deadline = time.monotonic() + 600
+    while not (state.exists() and len(json.loads(state.read_text() or "{}")) >= 1):
+        assert run.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(run.pid, signal.SIGKILL)  # like a power cut: no clean-up runs
+    run.wait()
+    kept = json.loads(state.read_text())
+    assert 1 <= len(kept) < 4
+
+    resumed = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{4 - len(kept)} graded now" in resumed.stdout
+    totals = {s: sum(v.values()) for s, v in scores(course).items()}
+    assert totals == {s: (10.0 if int(s[1:]) % 2 else 0.0) for s in students}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert len(gb.assignment_submissions(CH1.id)) == 4
+
+
+def test_an_lms_zip_of_flat_files_grades_like_the_folder(tmp_path):
+    exercise = nr.read(CH1.exercise_path())
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for student, code in (("ada", nr.solution_code(CH1)), ("ben", nr.stub_code(CH1))):
+            z.writestr(f"{student}_12345_67890_{CH1.notebook}.ipynb",
+                       notebooks.dumps(notebooks.normalized(nr.with_solution_code(exercise, code))))
+        z.writestr("__MACOSX/._ada_12345_67890_manual_updates.ipynb", b"\x00\x05")
+    course = tmp_path / "course"
+    done = course_grade(CH1.id, archive, "--course", course, "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    totals = {s: sum(v.values()) for s, v in scores(course).items()}
+    assert totals == {"ada": 10.0, "ben": 0.0}
