@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..course import ASSIGNMENTS, Assignment
-from . import coursedir, export, merge, submissions
+from . import coursedir, export, merge, sandbox, submissions
 from .workers import Task, work
 
 STATE_FILE = ".course-grade.json"  # which submission (by SHA-256) each recorded grade belongs to
@@ -91,7 +91,7 @@ def _score_line(student: str, assignment_id: str, graded: dict | None, note: str
 
 
 def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submission], course: Path, jobs: int,
-          force: bool, verbose: bool) -> tuple[list[str], int]:
+          force: bool, verbose: bool, limits: sandbox.Limits | None) -> tuple[list[str], int]:
     """Grade what is new or changed; return the problems to report (each naming its file) and how many
     submissions were graded now."""
     from nbgrader.api import Gradebook
@@ -124,7 +124,7 @@ def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submiss
     for _ in range(jobs):
         tasks.put(None)
     ids = [a.id for a in assignments]
-    workers = [ctx.Process(target=work, args=(str(course / ".workers" / str(k)), ids, tasks, results), daemon=True)
+    workers = [ctx.Process(target=work, args=(str(course / ".workers" / str(k)), ids, limits, tasks, results), daemon=True)
                for k in range(jobs)]
     for w in workers:
         w.start()
@@ -180,18 +180,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", type=Path, default=None, help="where to write the grades (default: <course>/grades.csv)")
     parser.add_argument("--force", action="store_true", help="grade every submission again, changed or not")
     parser.add_argument("--verbose", action="store_true", help="a line per student with the score")
+    defaults = sandbox.Limits()
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code without the sandbox, with your own privileges (as plain nbgrader does)")
+    parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
+                        help=f"memory per notebook, in MB (default {defaults.memory_mb})")
+    parser.add_argument("--max-processes", type=int, default=defaults.processes,
+                        help=f"processes and threads per notebook (default {defaults.processes})")
+    parser.add_argument("--wall-seconds", type=int, default=defaults.wall_seconds,
+                        help=f"time per notebook, in seconds (default {defaults.wall_seconds}; each cell also "
+                             "has nbgrader's timeout)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if min(args.memory_mb, args.max_processes, args.wall_seconds) < 1:
+        parser.error("--memory-mb, --max-processes and --wall-seconds must be positive")
     try:
         assignments = _assignments(args.assignment)
         found = submissions.collect(args.submissions.resolve(), assignments)
     except (UsageError, submissions.SubmissionError) as exc:
         print(f"course-grade: {exc}", file=sys.stderr)
         return 2
+    limits = None
+    if not args.no_sandbox:
+        why = sandbox.problem()
+        if why is not None:
+            print(f"course-grade: cannot sandbox student code: {why}. Install it, or pass --no-sandbox to "
+                  "grade with your own privileges.", file=sys.stderr)
+            return 2
+        limits = sandbox.Limits(args.memory_mb, args.max_processes, args.wall_seconds)
     course = args.course.resolve()
     try:
-        problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose)
+        problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose, limits)
     except KeyboardInterrupt:
         print("course-grade: interrupted; what was graded is kept: run the same command again to finish",
               file=sys.stderr)

@@ -21,14 +21,29 @@ def source_digest(assignment: Assignment, root: Path = REPO_ROOT) -> str:
     return hashlib.sha256(assignment.solution_path(root).read_bytes()).hexdigest()
 
 
-def prepare(course: Path, assignments: Sequence[Assignment]) -> None:
+# a worker's autograde: nbgrader's own steps, with an Execute that scores cells a dead kernel left unrun
+WORKER_CONFIG = """
+# course-grade's worker: a kernel that dies costs the cells it did not finish, not the whole submission
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+from optimcourse.grading.execute import GuardedExecute
+c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+"""
+
+
+def prepare(course: Path, assignments: Sequence[Assignment], worker_config: str | None = None) -> None:
     """Make ``course`` an nbgrader course folder holding ``assignments`` (generated into its gradebook).
 
+    The instructor's folder keeps the nbgrader_config.py it has (a copy of the course's, the first time);
+    a worker's (``worker_config`` given) gets the course's with those lines added, every time.
     An assignment whose source is unchanged since the last call is left as it is, so that preparing
     again never disturbs grades already in the gradebook.
     """
     course.mkdir(parents=True, exist_ok=True)
-    if not (course / "nbgrader_config.py").exists():
+    if worker_config is not None:
+        (course / "nbgrader_config.py").write_text(CONFIG.read_text() + WORKER_CONFIG + worker_config + "\n")
+    elif not (course / "nbgrader_config.py").exists():
         shutil.copy(CONFIG, course / "nbgrader_config.py")
     for a in assignments:
         stamp = course / "source" / a.id / ".source-digest"

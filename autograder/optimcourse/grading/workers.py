@@ -6,6 +6,7 @@ the results into the instructor's gradebook (:mod:`.merge`), so that only one pr
 """
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import traceback
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..course import ASSIGNMENTS, Assignment
-from . import coursedir, merge
+from . import coursedir, merge, sandbox
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,17 @@ def grade_one(course: Path, api: Any, task: Task) -> Result:
     return Result(task.assignment_id, task.student, str(course), graded, error, time.monotonic() - started)
 
 
-def work(course: str, assignments: Sequence[str], tasks: Any, results: Any) -> None:
-    """A worker process: prepare its course folder, then grade tasks until it gets None."""
+def work(course: str, assignments: Sequence[str], limits: sandbox.Limits | None, tasks: Any, results: Any) -> None:
+    """A worker process: prepare its course folder (its kernels sandboxed unless ``limits`` is None),
+    then grade tasks until it gets None."""
     merge.quiet_sqlalchemy()
     course_dir = Path(course)
     try:
-        coursedir.prepare(course_dir, [a for a in ASSIGNMENTS if a.id in assignments])
+        extra = ""
+        if limits is not None:
+            extra = sandbox.install(course_dir, limits)
+            os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [course, os.environ.get("JUPYTER_PATH")]))
+        coursedir.prepare(course_dir, [a for a in ASSIGNMENTS if a.id in assignments], worker_config=extra)
         api = coursedir.api(course_dir)
     except Exception:
         results.put(("crashed", traceback.format_exc()))

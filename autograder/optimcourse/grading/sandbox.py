@@ -1,0 +1,166 @@
+"""Each notebook's kernel in a sandbox: bubblewrap, no network, a private /tmp, the Python environment
+read-only, and write access only to that submission's working copy; limits on memory, processes and
+wall time. The course folder (solutions' copy, gradebook, other submissions) and the instructor's home
+are not mounted at all.
+
+A worker's kernelspec runs ``python -m optimcourse.grading.sandbox`` (the launcher below) instead of
+ipykernel. The launcher starts in the notebook's folder (nbgrader's working copy of the submission),
+sets the limits on itself, and runs ipykernel under ``bwrap``; the client talks to the kernel through
+IPC sockets in a folder of the worker's that is mounted into the sandbox, since the sandbox has no
+network, not even loopback to the outside.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+KERNEL = "course-sandbox"
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 2048  # address space per kernel (torch and the checks need about 1 GB)
+    processes: int = 256  # processes and threads per kernel
+    wall_seconds: int = 900  # the whole notebook; each cell also has nbgrader's timeout
+
+
+def problem() -> str | None:
+    """Why no sandbox can run here, or None."""
+    if sys.platform != "linux":
+        return "the sandbox needs Linux (bubblewrap)"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed (Debian and Ubuntu: apt-get install bubblewrap)"
+    done = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return f"bubblewrap cannot make a sandbox on this machine: {done.stderr.strip()}"
+    return None
+
+
+def _package_root() -> Path:
+    import optimcourse
+
+    return Path(optimcourse.__file__).resolve().parent.parent
+
+
+def read_only_paths() -> list[str]:
+    """What a kernel may read: the system, the Python environment and the course's grading package."""
+    paths = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)} | {_package_root()}
+    paths |= {Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and "site-packages" in p}
+    ordered = sorted(str(p) for p in paths)
+    return [p for p in ordered if not any(p != q and p.startswith(q + os.sep) for q in ordered)]
+
+
+def install(worker: Path, limits: Limits) -> str:
+    """Write the worker's sandbox kernelspec; return the nbgrader configuration that uses it."""
+    run = worker / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    spec = worker / "kernels" / KERNEL
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "optimcourse.grading.sandbox", "--memory-mb", str(limits.memory_mb),
+            "--processes", str(limits.processes), "--wall-seconds", str(limits.wall_seconds), "-f",
+            "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (sandboxed)",
+                                                  "language": "python"}, indent=1))
+    return "\n".join([
+        "# course-grade: every kernel in the sandbox (optimcourse/grading/sandbox.py)",
+        f"c.Execute.kernel_name = {KERNEL!r}",
+        "c.KernelManager.transport = 'ipc'  # the sandbox has no network",
+        f"c.KernelManager.ip = {str(run / 'kernel')!r}",
+        f"c.KernelManager.connection_file = {str(run / 'kernel.json')!r}",
+        f"c.GuardedExecute.stop_reason_file = {str(run / 'kernel.json.stopped')!r}",
+    ])
+
+
+def bwrap_command(work: Path, run: Path, connection_file: str) -> list[str]:
+    cmd = ["bwrap", "--die-with-parent", "--unshare-all", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    for path in SYSTEM:
+        if os.path.exists(path):
+            cmd += ["--ro-bind", path, path]
+    for path in read_only_paths():
+        cmd += ["--ro-bind", path, path]
+    cmd += ["--bind", str(work), str(work), "--bind", str(run), str(run),
+            "--remount-ro", "/",  # the folders bwrap made for the mounts above: not a place to write
+            "--chdir", str(work),
+            "--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "OMP_NUM_THREADS", "1",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--unsetenv", "JPY_PARENT_PID",
+            str(Path(sys.executable).resolve()), "-m", "ipykernel_launcher", "-f", connection_file]
+    return cmd
+
+
+def _join_cgroups(limits: Limits) -> list[Path]:
+    """Put this process in a pids (and memory) cgroup where the machine lets us: RLIMIT_NPROC does
+    nothing for root, and counts all of a user's processes otherwise."""
+    made = []
+    for controller, setting, value in (("pids", "pids.max", limits.processes),
+                                       ("memory", "memory.limit_in_bytes", limits.memory_mb << 20)):
+        base = Path("/sys/fs/cgroup") / controller
+        if not (base.is_dir() and os.access(base, os.W_OK)):
+            continue
+        try:
+            group = Path(tempfile.mkdtemp(prefix="course-grade-", dir=base))
+            (group / setting).write_text(str(value))
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+            made.append(group)
+        except OSError:
+            continue
+    return made
+
+
+def _leave_cgroups(groups: list[Path]) -> None:
+    for group in groups:
+        try:
+            (group.parent / "cgroup.procs").write_text(str(os.getpid()))
+            group.rmdir()
+        except OSError:
+            pass
+
+
+def launch(argv: list[str] | None = None) -> int:
+    """The kernel launcher: limits on itself, then ipykernel under bwrap in the current folder."""
+    parser = argparse.ArgumentParser(prog="python -m optimcourse.grading.sandbox")
+    parser.add_argument("--memory-mb", type=int, required=True)
+    parser.add_argument("--processes", type=int, required=True)
+    parser.add_argument("--wall-seconds", type=int, required=True)
+    parser.add_argument("-f", dest="connection_file", required=True)
+    args = parser.parse_args(argv)
+    limits = Limits(args.memory_mb, args.processes, args.wall_seconds)
+    connection = Path(args.connection_file).resolve()
+    stopped = Path(str(connection) + ".stopped")
+    stopped.unlink(missing_ok=True)
+    groups = _join_cgroups(limits)
+    memory = limits.memory_mb << 20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # nbclient interrupts the kernel's process group: not us
+    log = open(Path(str(connection) + ".log"), "ab")  # the kernel's own chatter, kept out of the grader's output
+    child = subprocess.Popen(bwrap_command(Path.cwd(), connection.parent, str(connection)), stdout=log, stderr=log,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    signal.signal(signal.SIGTERM, lambda *_: (child.kill(), sys.exit(143)))
+    try:
+        code = child.wait(timeout=limits.wall_seconds)
+    except subprocess.TimeoutExpired:
+        stopped.write_text(f"the notebook ran longer than its limit of {limits.wall_seconds} s, so its kernel was stopped")
+        child.kill()
+        code = child.wait()
+    else:
+        if code == -signal.SIGKILL and groups:
+            stopped.write_text(f"the kernel was killed, most likely for using more than {limits.memory_mb} MB of memory")
+    _leave_cgroups(groups)
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    sys.exit(launch())
