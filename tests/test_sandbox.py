@@ -14,7 +14,7 @@ from nbgrader.api import Gradebook
 from test_course_grade import CH1, course_grade, scores, write_class
 
 import notebook_runner as nr
-from optimcourse.course import REPO_ROOT
+from optimcourse.course import PACKAGE_DIR, REPO_ROOT
 from optimcourse.grading import execute, sandbox
 
 pytestmark = pytest.mark.nbgrader
@@ -95,7 +95,8 @@ except OSError:
         "peek": with_prefix(f"""
 import os
 print("SEEN", sorted(name for name, path in {looked_at!r}.items() if os.path.exists(path)))
-for target in ({str(course / 'gradebook.db')!r}, {str(secret)!r}, {str(REPO_ROOT / 'tamper.txt')!r}):
+for target in ({str(course / 'gradebook.db')!r}, {str(secret)!r}, {str(REPO_ROOT / 'tamper.txt')!r},
+               {str(PACKAGE_DIR / 'tamper.txt')!r}, "/tamper.txt"):
     try:
         with open(target, "a") as f:
             f.write("x")
@@ -133,7 +134,11 @@ print("FORKED", kids)
     assert "SEEN []" in outputs(course, "peek")
     # what it wrote went to its own private /tmp, or nowhere: the grader's files are as they were
     assert secret.read_text() == "not for students" and not (REPO_ROOT / "tamper.txt").exists()
-    assert f"WROTE {REPO_ROOT / 'tamper.txt'}" not in outputs(course, "peek")  # a read-only root
+    # the package is mounted read-only and so is the sandbox's root (paths under /tmp, the repository's
+    # too when it lives there, are in the kernel's own private /tmp: checked on the host above)
+    assert f"WROTE {PACKAGE_DIR / 'tamper.txt'}" not in outputs(course, "peek")
+    assert "WROTE /tamper.txt" not in outputs(course, "peek")
+    assert not (PACKAGE_DIR / "tamper.txt").exists()
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert len(gb.assignment_submissions(CH1.id)) == len(students)
     forked = int(outputs(course, "forks").split("FORKED ")[1].split()[0])
