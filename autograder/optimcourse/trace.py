@@ -78,8 +78,24 @@ def agree(got: object, expected: object, rtol: float = RTOL, atol: float = ATOL)
     if isinstance(expected, np.ndarray):
         if not isinstance(got, np.ndarray) or got.shape != expected.shape:
             return False
-        return bool(np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True))
+        return _close(got, expected, rtol, atol)
     return type(got) is type(expected) and got == expected
+
+
+# NumPy's functions as they were when the checks were imported: a student's cell that reassigns
+# numpy.allclose (or isclose, or absolute) cannot change how the grader compares values
+_absolute, _isnan, _isfinite = np.absolute, np.isnan, np.isfinite
+
+
+def _close(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> bool:
+    """np.allclose(got, expected, rtol, atol, equal_nan=True), from captured ufuncs and array operators."""
+    try:
+        with np.errstate(invalid="ignore", over="ignore"):
+            close = _isfinite(got) & _isfinite(expected) & (_absolute(got - expected) <= atol + rtol * _absolute(expected))
+            same = (got == expected) | (_isnan(got) & _isnan(expected))  # equal infinities; NaN with NaN
+            return bool((close | same).all())
+    except (TypeError, ValueError):
+        return False
 
 
 def first_disagreement(got: Trace, expected: Trace) -> int | None:

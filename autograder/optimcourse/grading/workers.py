@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..course import ASSIGNMENTS, Assignment
-from . import coursedir, merge, sandbox
+from . import coursedir, merge, sandbox, submissions
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def grade_one(course: Path, api: Any, task: Task) -> Result:
         shutil.rmtree(course / step / task.student / task.assignment_id, ignore_errors=True)
     target = course / "submitted" / task.student / task.assignment_id / f"{assignment.notebook}.ipynb"
     target.parent.mkdir(parents=True)
-    target.write_bytes(task.content)
+    target.write_bytes(submissions.mend_split_cells(task.content))
     started = time.monotonic()
     done = api.autograde(task.assignment_id, task.student, force=True, create=True)
     graded, error = None, ""

@@ -1,19 +1,28 @@
-"""course-grade's sandbox, against students who try things: each gets the score the rules give, the
-batch completes, the others are unaffected, and nothing outside a submission's own folder is reached."""
+"""course-grade against students who try things: each gets the score the rules give (plain nbgrader's,
+where nbgrader has a rule), the batch completes, the others are unaffected, and nothing outside a
+submission's own folder is reached."""
 from __future__ import annotations
 
+import copy
+import csv
+import io
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
+from conftest import library
 from test_course_grade import CH1, course_grade, scores, write_class
+from test_nbgrader import nbgrader
 
 import notebook_runner as nr
+from optimcourse import notebooks
 from optimcourse.course import PACKAGE_DIR, REPO_ROOT
 from optimcourse.grading import execute, sandbox
 
@@ -21,7 +30,7 @@ pytestmark = pytest.mark.nbgrader
 WHY_NOT = sandbox.problem()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def needs_the_sandbox():
     if WHY_NOT is not None:
         if os.environ.get("CI"):
@@ -75,6 +84,7 @@ class Listener:
         self.server.close()
 
 
+@pytest.mark.usefixtures("needs_the_sandbox")
 def test_students_who_try_things_get_what_the_rules_give(tmp_path):
     course, listener = tmp_path / "course", Listener()
     secret = tmp_path / "instructor-home" / "secret.txt"
@@ -165,3 +175,109 @@ def test_without_bubblewrap_it_refuses_unless_told_no_sandbox(tmp_path):
     assert done.returncode == 2
     assert "bubblewrap (bwrap) is not installed" in done.stderr and "--no-sandbox" in done.stderr
     assert not (tmp_path / "course").exists()
+
+
+def _edited(code: dict[str, str], edit=None) -> bytes:
+    """The exercise with ``code`` typed in, then changed by ``edit(nb)`` as a student's editor might."""
+    nb = nr.with_solution_code(nr.read(CH1.exercise_path()), code)
+    if edit is not None:
+        edit(nb)
+    return (json.dumps(nb, indent=1) + "\n").encode()
+
+
+def _first_test(nb):
+    return next(c for c in nb.cells if notebooks.is_test(c))
+
+
+def _delete_test(nb):
+    nb.cells.remove(_first_test(nb))
+
+
+def _empty_test(nb):
+    _first_test(nb).source = "pass"
+
+
+def _to_markdown(nb):
+    cell = _first_test(nb)
+    cell.cell_type = "markdown"
+    cell.pop("outputs", None)
+    cell.pop("execution_count", None)
+
+
+def _more_points(nb):
+    _first_test(nb).metadata["nbgrader"]["points"] = 100
+
+
+def _split_solution(nb):
+    first = next(c for c in nb.cells if notebooks.is_solution(c))
+    nb.cells.insert(nb.cells.index(first), copy.deepcopy(first))
+
+
+def _shuffle(nb):
+    nb.cells.reverse()
+
+
+def _newer_format(nb):
+    nb.nbformat_minor = 99
+
+
+def test_tampered_notebooks_score_what_plain_nbgrader_and_the_course_rules_give(tmp_path):
+    reference, stub = nr.solution_code(CH1), nr.stub_code(CH1)
+    mutant = nr.solution_code(CH1, library(CH1).mutants[0])
+    cheat = dict(mutant)
+    cheat["parameter"] = "np.allclose = np.isclose = lambda *args, **kwargs: True\n" + cheat["parameter"]
+    by_torch = dict(reference)
+    by_torch["sgd-update"] = """
+import torch
+
+
+def sgd_update_(params, lr):
+    for p in params:
+        if p.grad is None:
+            continue
+        t = torch.tensor(p.data, requires_grad=True)
+        t.grad = torch.tensor(p.grad)
+        torch.optim.SGD([t], lr=lr).step()
+        p.data[...] = t.detach().numpy()
+"""
+    fake = dict(stub)
+    fake["parameter"] = "print('All tests passed! 10/10')\n" + fake["parameter"]
+    students: dict[str, bytes] = {
+        "deleted-test": _edited(reference, _delete_test), "edited-test": _edited(stub, _empty_test),
+        "markdown-test": _edited(stub, _to_markdown), "more-points": _edited(reference, _more_points),
+        "split-cell": _edited(reference, _split_solution), "shuffled": _edited(reference, _shuffle),
+        "newer-format": _edited(reference, _newer_format), "by-torch": _edited(by_torch),
+        "fake-pass": _edited(fake), "mutant": _edited(mutant), "allclose-patched": _edited(cheat),
+        "warns": _edited(nr.warning_solution_code(CH1)), "empty": b"",
+    }
+    submitted = write_class(tmp_path / "in", students)
+    course = tmp_path / "course"
+    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2")
+    assert done.returncode == 1 and f"{submitted}/empty/{CH1.id}/{CH1.notebook}.ipynb: the file is empty" in done.stderr
+    ours = scores(course)
+    total = {s: sum(v.values()) for s, v in ours.items()}
+
+    # plain nbgrader, sequentially and unsandboxed, on the same files (not the empty one: it cannot read it)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", plain)
+    (plain / "source").symlink_to(REPO_ROOT / "solutions", target_is_directory=True)
+    shutil.copytree(submitted, plain / "submitted", ignore=shutil.ignore_patterns("empty"))
+    nbgrader(plain, "generate_assignment", CH1.id, "--force")
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", CH1.id, "--force"], cwd=plain,
+                         capture_output=True, text=True, timeout=900)
+    # nbgrader fails on the split cell (and exits 1): whatever it left for that student is no grade
+    assert run.returncode == 1 and "for student 'split-cell'" in run.stdout + run.stderr
+    theirs = {s: v for s, v in scores(plain).items() if s != "split-cell"}
+    assert set(theirs) == set(students) - {"empty", "split-cell"}
+    differ = {s: (ours[s], theirs[s]) for s in theirs if ours[s] != theirs[s]}
+    assert not differ, f"course-grade and plain nbgrader disagree: {differ}"
+
+    # and what the rules say
+    assert total["deleted-test"] == total["more-points"] == total["warns"] == 10  # restored, re-inserted, quiet
+    assert total["split-cell"] == 10  # its pieces joined back into one cell
+    assert total["edited-test"] == total["markdown-test"] == total["fake-pass"] == total["empty"] == 0
+    assert total["allclose-patched"] == total["mutant"] < 10  # the grader compares with NumPy as imported
+    assert total["by-torch"] < 10  # the guard: the update handed to torch.optim scores nothing
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO((course / "grades.csv").read_text()))}
+    assert rows["more-points"]["max"] == "10"
