@@ -84,6 +84,9 @@ def test_unusable_input_is_refused_naming_the_problem_and_nothing_is_made(tmp_pa
     done = course_grade(CH1.id, text, "--course", course)
     assert done.returncode == 2 and "neither a folder nor a zip archive" in done.stderr
     assert not course.exists(), "a refused run made the course folder"
+    done = course_grade(CH1.id, write_class(tmp_path / "in", {"ada": nr.stub_code(CH1)}), "--course", text)
+    assert done.returncode == 2 and f"{text}: the course folder is a file" in done.stderr
+    assert text.read_text() == "hello"
 
 
 def test_a_class_graded_in_parallel_matches_sequential_nbgrader_and_a_rerun_changes_nothing(tmp_path):

@@ -210,12 +210,18 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         limits = sandbox.Limits(args.memory_mb, args.max_processes, args.wall_seconds)
     course = args.course.resolve()
+    if course.exists() and not course.is_dir():
+        print(f"course-grade: {course}: the course folder is a file", file=sys.stderr)
+        return 2
     try:
         problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose, limits)
     except KeyboardInterrupt:
         print("course-grade: interrupted; what was graded is kept: run the same command again to finish",
               file=sys.stderr)
         return 130
+    except RuntimeError as exc:  # nbgrader could not prepare the course, or the workers died
+        print(f"course-grade: {exc}\nwhat was graded is kept: run the same command again to finish", file=sys.stderr)
+        return 1
     csv_path = args.csv or course / "grades.csv"
     export.write(course, assignments, csv_path)
     students = len({s.student for s in found})
