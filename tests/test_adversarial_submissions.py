@@ -19,7 +19,7 @@ import pytest
 from nbgrader.api import Gradebook
 from conftest import library
 from test_course_grade import CH1, course_grade, scores, write_class
-from test_nbgrader import nbgrader
+from test_nbgrader import nbgrader, scratch_course
 
 import notebook_runner as nr
 from optimcourse import notebooks
@@ -258,10 +258,7 @@ def sgd_update_(params, lr):
     total = {s: sum(v.values()) for s, v in ours.items()}
 
     # plain nbgrader, sequentially and unsandboxed, on the same files (not the empty one: it cannot read it)
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", plain)
-    (plain / "source").symlink_to(REPO_ROOT / "solutions", target_is_directory=True)
+    plain = scratch_course(tmp_path / "plain")
     shutil.copytree(submitted, plain / "submitted", ignore=shutil.ignore_patterns("empty"))
     nbgrader(plain, "generate_assignment", CH1.id, "--force")
     run = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", CH1.id, "--force"], cwd=plain,

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import library
 from nbgrader.api import Gradebook
-from test_nbgrader import nbgrader
+from test_nbgrader import nbgrader, scratch_course
 
 import notebook_runner as nr
 from optimcourse import notebooks
-from optimcourse.course import ASSIGNMENTS, PACKAGE_DIR, REPO_ROOT
+from optimcourse.course import ASSIGNMENTS
 from optimcourse.grading import cli, sandbox
 
 pytestmark = pytest.mark.nbgrader
@@ -102,10 +102,7 @@ def test_a_class_graded_in_parallel_matches_sequential_nbgrader_and_a_rerun_chan
         assert f"{student} {CH1.id}:" in done.stderr  # --verbose: a line per student
 
     # plain nbgrader, sequentially, on the same notebooks
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", plain)
-    (plain / "source").symlink_to(REPO_ROOT / "solutions", target_is_directory=True)
+    plain = scratch_course(tmp_path / "plain")
     shutil.copytree(submitted, plain / "submitted", ignore=shutil.ignore_patterns("eve"))
     nbgrader(plain, "generate_assignment", CH1.id, "--force")
     nbgrader(plain, "autograde", CH1.id, "--force")

@@ -28,6 +28,14 @@ def nbgrader(course: Path, *args: str) -> None:
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
 
 
+def scratch_course(course: Path) -> Path:
+    """The course folder the README tells instructors to make: its source is the repository's solutions/."""
+    course.mkdir()
+    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course)
+    (course / "source").symlink_to(REPO_ROOT / "solutions", target_is_directory=True)
+    return course
+
+
 def sampled(assignment):
     mutants = library(assignment).mutants
     step = max(1, len(mutants) // SAMPLED_MUTANTS)
@@ -36,11 +44,7 @@ def sampled(assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENT_PARAMS)
 def test_nbgrader_autograde_agrees_with_the_gates(assignment, tmp_path):
-    # the course folder the README tells instructors to make: its source is the repository's solutions/
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course)
-    (course / "source").symlink_to(REPO_ROOT / "solutions", target_is_directory=True)
+    course = scratch_course(tmp_path / "course")
     nbgrader(course, "generate_assignment", assignment.id, "--force")
     released = course / "release" / assignment.id / f"{assignment.notebook}.ipynb"
     assert notebooks.dumps(notebooks.normalized(notebooks.read(released))) == assignment.exercise_path().read_text()
