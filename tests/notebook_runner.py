@@ -14,7 +14,10 @@ import nbformat
 
 from optimcourse import notebooks
 from optimcourse.course import Assignment
-from optimcourse.mutants import Mutant
+
+# what students hand in: shared with the grading benchmark
+with_solution_code, solution_code, stub_code = (notebooks.with_solution_code, notebooks.solution_code,
+                                                notebooks.stub_code)
 
 
 @dataclass
@@ -48,23 +51,6 @@ def run(nb: nbformat.NotebookNode) -> list[CellResult]:
     return results
 
 
-def with_solution_code(nb: nbformat.NotebookNode, code_by_cell: dict[str, str]) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose solution cells hold the given code (keyed by grade_id)."""
-    nb = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
-    for cell in nb.cells:
-        if notebooks.is_solution(cell):
-            cell.source = code_by_cell[notebooks.grading(cell)["grade_id"]]
-    return nb
-
-
-def solution_code(assignment: Assignment, mutant: Mutant | None = None) -> dict[str, str]:
-    """What a student would have typed into each solution cell: the reference, or a mutant of it."""
-    source = notebooks.read(assignment.solution_path())
-    code = {notebooks.grading(c)["grade_id"]: notebooks.without_markers(c.source)
-            for c in source.cells if notebooks.is_solution(c)}
-    return code if mutant is None else mutant.apply_to_cells(code)
-
-
 def warning_solution_code(assignment: Assignment) -> dict[str, str]:
     """The reference, with a library-style FutureWarning at the top of its first solution's body.
 
@@ -80,12 +66,6 @@ def warning_solution_code(assignment: Assignment) -> dict[str, str]:
     lines.insert(at + 1, f"{indent}warnings.warn('an unrelated deprecation', FutureWarning)")
     code[notebooks.grading(cell)["grade_id"]] = "import warnings\n" + notebooks.without_markers("\n".join(lines))
     return code
-
-
-def stub_code(assignment: Assignment) -> dict[str, str]:
-    """The solution cells of the untouched exercise: what a student who changed nothing hands in."""
-    return {notebooks.grading(c)["grade_id"]: c.source
-            for c in notebooks.read(assignment.exercise_path()).cells if notebooks.is_solution(c)}
 
 
 def read(path: Path) -> nbformat.NotebookNode:

@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from nbgrader.api import Gradebook
 from conftest import library
@@ -23,6 +24,7 @@ from test_nbgrader import nbgrader, scratch_course
 
 import notebook_runner as nr
 from optimcourse import notebooks
+from optimcourse.chapters import manual_updates as checks
 from optimcourse.course import PACKAGE_DIR, REPO_ROOT
 from optimcourse.grading import execute, sandbox
 
@@ -132,8 +134,10 @@ print("FORKED", kids)
         "sleeps": with_prefix("import time\ntime.sleep(600)", cell=2),
     }
     submitted = write_class(tmp_path / "in", students)
+    # these students break the rules for code too (they import os and socket): run them anyway, to see
+    # that the sandbox holds whatever the code does
     done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2", "--wall-seconds", "40",
-                        "--max-processes", "128", "--memory-mb", "2048")
+                        "--max-processes", "128", "--memory-mb", "2048", "--no-code-rules")
     listener.close()
     assert done.returncode == 0, done.stderr[-3000:]
     assert "7 graded now" in done.stdout
@@ -221,11 +225,39 @@ def _newer_format(nb):
     nb.nbformat_minor = 99
 
 
+def _loops_in_hidden_tests(code: dict[str, str]) -> dict[str, str]:
+    """sgd_update_ that passes the visible test and loops forever once the hidden tests call it more."""
+    calls = [0]
+    ns: dict = {"np": np}
+    exec(code["parameter"], ns)
+    exec(code["sgd-update"], ns)
+    real = ns["sgd_update_"]
+
+    def counting(params, lr):
+        calls[0] += 1
+        return real(params, lr)
+
+    checks.check_sgd_update(counting, ns["Parameter"])
+    looping = dict(code)
+    looping["sgd-update"] = code["sgd-update"].replace("def sgd_update_(params, lr):", f"""_calls = [0]
+
+
+def sgd_update_(params, lr):
+    _calls[0] += 1
+    while _calls[0] > {calls[0]}:  # the visible test has had its calls: only hidden tests get here
+        pass""", 1)
+    return looping
+
+
+def _before(code: dict[str, str], cell: str, prefix: str) -> dict[str, str]:
+    changed = dict(code)
+    changed[cell] = prefix + "\n" + changed[cell]
+    return changed
+
+
 def test_tampered_notebooks_score_what_plain_nbgrader_and_the_course_rules_give(tmp_path):
     reference, stub = nr.solution_code(CH1), nr.stub_code(CH1)
     mutant = nr.solution_code(CH1, library(CH1).mutants[0])
-    cheat = dict(mutant)
-    cheat["parameter"] = "np.allclose = np.isclose = lambda *args, **kwargs: True\n" + cheat["parameter"]
     by_torch = dict(reference)
     by_torch["sgd-update"] = """
 import torch
@@ -240,19 +272,32 @@ def sgd_update_(params, lr):
         torch.optim.SGD([t], lr=lr).step()
         p.data[...] = t.detach().numpy()
 """
-    fake = dict(stub)
-    fake["parameter"] = "print('All tests passed! 10/10')\n" + fake["parameter"]
+    fake = _before(stub, "parameter", "print('All tests passed! 10/10')")
+    hidden_loop = _loops_in_hidden_tests(reference)
+    own: dict = {"np": np}
+    exec(hidden_loop["parameter"] + "\n" + hidden_loop["sgd-update"], own)
+    checks.check_sgd_update(own["sgd_update_"], own["Parameter"])  # the student's own (visible) test passes
+    patched = _before(mutant, "parameter", "\n".join(f"checks.{name} = lambda *args, **kwargs: None" for name in (
+        "check_parameter", "check_sgd_update", "check_sgd_step", "check_sgd_zero_grad", "check_sgd_validation")))
     students: dict[str, bytes] = {
         "deleted-test": _edited(reference, _delete_test), "edited-test": _edited(stub, _empty_test),
         "markdown-test": _edited(stub, _to_markdown), "more-points": _edited(reference, _more_points),
         "split-cell": _edited(reference, _split_solution), "shuffled": _edited(reference, _shuffle),
-        "newer-format": _edited(reference, _newer_format), "by-torch": _edited(by_torch),
-        "fake-pass": _edited(fake), "mutant": _edited(mutant), "allclose-patched": _edited(cheat),
+        "newer-format": _edited(reference, _newer_format), "fake-pass": _edited(fake), "mutant": _edited(mutant),
         "warns": _edited(nr.warning_solution_code(CH1)), "empty": b"",
+        "loops": _edited(_before(reference, "sgd-update", "while True:\n    pass")),
+        "hidden-loop": _edited(hidden_loop),
+        "import-raises": _edited(_before(reference, "sgd-update", "from numpy import no_such_name")),
+        # and those who break the rules for code
+        "by-torch": _edited(by_torch), "sys-exit": _edited(_before(reference, "sgd-update", "import sys\nsys.exit()")),
+        "allclose-patched": _edited(_before(mutant, "parameter", "np.allclose = np.isclose = lambda *a, **k: True")),
+        "checker-patched": _edited(patched),
     }
+    broke_rules = {"by-torch": "imports torch", "sys-exit": "imports sys", "allclose-patched": "assigns into np",
+                   "checker-patched": "assigns into checks (checks.check_parameter)"}
     submitted = write_class(tmp_path / "in", students)
     course = tmp_path / "course"
-    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2")
+    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2", "--cell-seconds", "5")
     assert done.returncode == 1 and f"{submitted}/empty/{CH1.id}/{CH1.notebook}.ipynb: the file is empty" in done.stderr
     ours = scores(course)
     total = {s: sum(v.values()) for s, v in ours.items()}
@@ -261,20 +306,31 @@ def sgd_update_(params, lr):
     plain = scratch_course(tmp_path / "plain")
     shutil.copytree(submitted, plain / "submitted", ignore=shutil.ignore_patterns("empty"))
     nbgrader(plain, "generate_assignment", CH1.id, "--force")
-    run = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", CH1.id, "--force"], cwd=plain,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", CH1.id, "--force", "--Execute.timeout=5"],
+                         cwd=plain, capture_output=True, text=True, timeout=900)
     # nbgrader fails on the split cell (and exits 1): whatever it left for that student is no grade
     assert run.returncode == 1 and "for student 'split-cell'" in run.stdout + run.stderr
     theirs = {s: v for s, v in scores(plain).items() if s != "split-cell"}
     assert set(theirs) == set(students) - {"empty", "split-cell"}
-    differ = {s: (ours[s], theirs[s]) for s in theirs if ours[s] != theirs[s]}
+    differ = {s: (ours[s], theirs[s]) for s in theirs if ours[s] != theirs[s] and s not in broke_rules}
     assert not differ, f"course-grade and plain nbgrader disagree: {differ}"
 
     # and what the rules say
     assert total["deleted-test"] == total["more-points"] == total["warns"] == 10  # restored, re-inserted, quiet
     assert total["split-cell"] == 10  # its pieces joined back into one cell
     assert total["edited-test"] == total["markdown-test"] == total["fake-pass"] == total["empty"] == 0
-    assert total["allclose-patched"] == total["mutant"] < 10  # the grader compares with NumPy as imported
-    assert total["by-torch"] < 10  # the guard: the update handed to torch.optim scores nothing
+    assert total["mutant"] < 10
+    # an endless loop, or an import that raises, costs the cells it breaks and no more
+    for student, error in (("loops", "CellTimeoutError"), ("hidden-loop", "CellTimeoutError"),
+                           ("import-raises", "ImportError")):
+        assert ours[student]["parameter-holds-a-float64-copy"] == 1 and ours[student]["sgd-update-matches-torch"] == 0
+        assert error in outputs(course, student)
+    # breaking a rule for code scores zero, with the rule named; plain nbgrader, which has no such rules,
+    # gives the reassigned checker full marks and the patched comparison the mutant's score
+    for student, rule in broke_rules.items():
+        assert total[student] == 0 and rule in outputs(course, student), student
+        assert execute.BROKEN in (course / "feedback" / student / CH1.id / f"{CH1.notebook}.html").read_text()
+    assert sum(theirs["checker-patched"].values()) == 10 > total["mutant"]
+    assert sum(theirs["allclose-patched"].values()) == total["mutant"]
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO((course / "grades.csv").read_text()))}
     assert rows["more-points"]["max"] == "10"

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
+
+if TYPE_CHECKING:
+    from .course import Assignment
+    from .mutants import Mutant
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -77,3 +81,26 @@ def dumps(nb: nbformat.NotebookNode) -> str:
 def write(nb: nbformat.NotebookNode, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dumps(normalized(nb)))
+
+
+# What students hand in, made from the course's own notebooks: for tests and the grading benchmark.
+
+def with_solution_code(nb: nbformat.NotebookNode, code_by_cell: dict[str, str]) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose solution cells hold the given code (keyed by grade_id)."""
+    nb = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
+    for cell in nb.cells:
+        if is_solution(cell):
+            cell.source = code_by_cell[grading(cell)["grade_id"]]
+    return nb
+
+
+def solution_code(assignment: "Assignment", mutant: "Mutant | None" = None) -> dict[str, str]:
+    """What a student would have typed into each solution cell: the reference, or a mutant of it."""
+    source = read(assignment.solution_path())
+    code = {grading(c)["grade_id"]: without_markers(c.source) for c in source.cells if is_solution(c)}
+    return code if mutant is None else mutant.apply_to_cells(code)
+
+
+def stub_code(assignment: "Assignment") -> dict[str, str]:
+    """The solution cells of the untouched exercise: what a student who changed nothing hands in."""
+    return {grading(c)["grade_id"]: c.source for c in read(assignment.exercise_path()).cells if is_solution(c)}

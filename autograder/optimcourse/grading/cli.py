@@ -91,7 +91,7 @@ def _score_line(student: str, assignment_id: str, graded: dict | None, note: str
 
 
 def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submission], course: Path, jobs: int,
-          force: bool, verbose: bool, limits: sandbox.Limits | None) -> tuple[list[str], int]:
+          force: bool, verbose: bool, limits: sandbox.Limits | None, config: str = "") -> tuple[list[str], int]:
     """Grade what is new or changed; return the problems to report (each naming its file) and how many
     submissions were graded now."""
     from nbgrader.api import Gradebook
@@ -124,8 +124,8 @@ def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submiss
     for _ in range(jobs):
         tasks.put(None)
     ids = [a.id for a in assignments]
-    workers = [ctx.Process(target=work, args=(str(course / ".workers" / str(k)), ids, limits, tasks, results), daemon=True)
-               for k in range(jobs)]
+    workers = [ctx.Process(target=work, args=(str(course / ".workers" / str(k)), ids, limits, config, tasks, results),
+                           daemon=True) for k in range(jobs)]
     for w in workers:
         w.start()
     by_key = {f"{s.assignment.id}/{s.student}": s for s in todo}
@@ -190,11 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wall-seconds", type=int, default=defaults.wall_seconds,
                         help=f"time per notebook, in seconds (default {defaults.wall_seconds}; each cell also "
                              "has nbgrader's timeout)")
+    parser.add_argument("--cell-seconds", type=int, default=None,
+                        help="time per cell, in seconds (default: the course's nbgrader_config.py, 120)")
+    parser.add_argument("--no-code-rules", action="store_true",
+                        help="run notebooks whose code breaks the course's rules (it changes the checks, patches "
+                             "NumPy, imports torch...) instead of scoring them zero; the sandbox still applies")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if min(args.memory_mb, args.max_processes, args.wall_seconds) < 1:
-        parser.error("--memory-mb, --max-processes and --wall-seconds must be positive")
+    if min(args.memory_mb, args.max_processes, args.wall_seconds, 1 if args.cell_seconds is None else args.cell_seconds) < 1:
+        parser.error("--memory-mb, --max-processes, --wall-seconds and --cell-seconds must be positive")
+    config = "\n".join(([f"c.GuardedExecute.timeout = {args.cell_seconds}"] if args.cell_seconds else [])
+                       + (["c.GuardedExecute.check_rules = False"] if args.no_code_rules else []))
     try:
         assignments = _assignments(args.assignment)
         found = submissions.collect(args.submissions.resolve(), assignments)
@@ -214,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"course-grade: {course}: the course folder is a file", file=sys.stderr)
         return 2
     try:
-        problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose, limits)
+        problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose, limits,
+                                     config)
     except KeyboardInterrupt:
         print("course-grade: interrupted; what was graded is kept: run the same command again to finish",
               file=sys.stderr)

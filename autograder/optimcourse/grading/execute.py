@@ -1,9 +1,12 @@
-"""nbgrader's Execute, made to survive a kernel that dies (a limit, ``os._exit``, a crash).
+"""nbgrader's Execute, made to read a submission against the course's rules first, and to survive a
+kernel that dies (a limit, ``os._exit``, a crash).
 
-Plain nbgrader gives up on the whole submission when its kernel dies. Here the cells that finished
-keep their outputs and scores, and every code cell that did not finish gets an error output saying why,
-so that it scores zero (a graded cell without an error output would count as passed) and the reason
-shows in the feedback.
+A notebook whose code breaks a rule (:mod:`.rules`: it reassigns the checks, patches NumPy, imports
+torch...) is not run: every graded cell gets an error output naming the rule, so it scores zero and
+the student sees why. Plain nbgrader gives up on the whole submission when its kernel dies. Here the
+cells that finished keep their outputs and scores, and every code cell that did not finish gets an
+error output saying why, so that it scores zero (a graded cell without an error output would count as
+passed) and the reason shows in the feedback.
 """
 from __future__ import annotations
 
@@ -13,17 +16,50 @@ from typing import Any
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Unicode
+from traitlets import Bool, Unicode
+
+from . import rules
 
 STOPPED = "KernelStopped"
+BROKEN = "RuleBroken"
 
 
 DEFAULT_REASON = ("the kernel stopped before this cell finished (it ran out of memory or processes, or the code "
                   "ended the process)")
 
 
+def _error(name: str, text: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=name, evalue=text, traceback=[f"{name}: {text}"])
+
+
+def course_cells(resources: Any) -> list[str]:
+    """The sources of the course's own (locked) cells of the notebook being graded, from the gradebook:
+    metadata in the submission can say anything."""
+    from nbgrader.api import Gradebook
+
+    info = resources["nbgrader"]
+    with Gradebook(info["db_url"]) as gb:
+        notebook = gb.find_notebook(info["notebook"], info["assignment"])
+        return [c.source for c in notebook.source_cells if c.locked and c.cell_type == "code"]
+
+
+def refuse(nb: NotebookNode, found: list[rules.Finding]) -> None:
+    """Mark every graded cell (and each cell that broke a rule) with the rules it broke."""
+    text = ("this notebook was not run, because its code breaks the course's rules for submitted code: "
+            + "; ".join(str(f) for f in found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+            + ". Code may use NumPy, not change the course's checks or the libraries (python -m "
+              "optimcourse.grading.rules NOTEBOOK.ipynb checks a notebook before you hand it in)")
+    where = {f.cell for f in found}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}).get("grade")
+                                         or rules.cell_label(index, cell) in where):
+            cell.outputs = [_error(BROKEN, text)]
+
+
 class GuardedExecute(Execute):
     stop_reason_file = Unicode("", help="where the sandbox's launcher writes why it stopped a kernel").tag(config=True)
+    check_rules = Bool(True, help="read the code against the course's rules first, and run none of a notebook "
+                                  "that breaks one").tag(config=True)
 
     def on_cell_executed(self, **kwargs: Any) -> None:
         super().on_cell_executed(**kwargs)
@@ -35,6 +71,11 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
         self._finished: set[int] = set()
+        if self.check_rules:
+            found = rules.check_notebook(nb, course_cells(resources))
+            if found:
+                refuse(nb, found)
+                return nb, resources
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError:
@@ -42,6 +83,5 @@ class GuardedExecute(Execute):
         reason = self.stop_reason()
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and index not in self._finished:
-                cell.outputs.append(NotebookNode(output_type="error", ename=STOPPED, evalue=reason,
-                                                 traceback=[f"{STOPPED}: {reason}"]))
+                cell.outputs.append(_error(STOPPED, reason))
         return nb, resources

@@ -144,10 +144,11 @@ def launch(argv: list[str] | None = None) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # nbclient interrupts the kernel's process group: not us
+    # nbclient interrupts a cell that runs too long with SIGINT to the kernel's process group: this
+    # launcher and bwrap ignore it (bwrap's child inherits that; ipykernel catches SIGINT while it runs a cell)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     log = open(Path(str(connection) + ".log"), "ab")  # the kernel's own chatter, kept out of the grader's output
-    child = subprocess.Popen(bwrap_command(Path.cwd(), connection.parent, str(connection)), stdout=log, stderr=log,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    child = subprocess.Popen(bwrap_command(Path.cwd(), connection.parent, str(connection)), stdout=log, stderr=log)
     signal.signal(signal.SIGTERM, lambda *_: (child.kill(), sys.exit(143)))
     try:
         code = child.wait(timeout=limits.wall_seconds)

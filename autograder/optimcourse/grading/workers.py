@@ -74,15 +74,16 @@ def grade_one(course: Path, api: Any, task: Task) -> Result:
     return Result(task.assignment_id, task.student, str(course), graded, error, time.monotonic() - started)
 
 
-def work(course: str, assignments: Sequence[str], limits: sandbox.Limits | None, tasks: Any, results: Any) -> None:
-    """A worker process: prepare its course folder (its kernels sandboxed unless ``limits`` is None),
-    then grade tasks until it gets None."""
+def work(course: str, assignments: Sequence[str], limits: sandbox.Limits | None, config: str, tasks: Any,
+         results: Any) -> None:
+    """A worker process: prepare its course folder (its kernels sandboxed unless ``limits`` is None,
+    ``config`` added to its nbgrader configuration), then grade tasks until it gets None."""
     merge.quiet_sqlalchemy()
     course_dir = Path(course)
     try:
-        extra = ""
+        extra = config
         if limits is not None:
-            extra = sandbox.install(course_dir, limits)
+            extra += "\n" + sandbox.install(course_dir, limits)
             os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [course, os.environ.get("JUPYTER_PATH")]))
         coursedir.prepare(course_dir, [a for a in ASSIGNMENTS if a.id in assignments], worker_config=extra)
         api = coursedir.api(course_dir)

@@ -4,6 +4,8 @@ Do not edit: edit the notebook and run the sync. Mutants are text edits of this 
 """
 import copy
 import json
+import os
+import tempfile
 import zipfile
 from collections import defaultdict
 

@@ -1,0 +1,180 @@
+"""How long a class takes to grade: plain sequential ``nbgrader autograde`` against course-grade.
+
+    python -m optimcourse.grading.benchmark [--per-chapter 3] [--jobs 1 2] [--workdir DIR]
+
+One synthetic class, for each chapter the reference, a mutant of it and the untouched exercise (with
+``--per-chapter 3``; more adds further mutants), is graded in one run on this machine by plain
+nbgrader (one ``autograde`` per assignment, one submission after another, no sandbox) and by
+``course-grade all`` at each ``--jobs`` with the sandbox on. It prints the wall time of each run, per
+submission, and as a ratio to plain nbgrader; the floor (how long a kernel takes to start and to run a
+chapter's setup cell, i.e. its imports, with and without the sandbox) against the time per submission;
+and whether every run gave every cell the same score.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .. import notebooks
+from ..course import ASSIGNMENTS, PACKAGE_DIR, Assignment
+from . import coursedir, sandbox
+
+TARGET = 0.6  # course-grade --jobs 2 against plain nbgrader, on a 2-core machine, sandbox on
+
+
+def _library(assignment: Assignment):
+    import importlib
+
+    return importlib.import_module(assignment.checks_module).MUTANTS
+
+
+def write_class(submitted: Path, per_chapter: int) -> dict[str, Assignment]:
+    """submitted/<student>/<assignment>/<notebook>.ipynb; one submission per student."""
+    students = {}
+    for a in ASSIGNMENTS:
+        exercise = notebooks.read(a.exercise_path())
+        mutants = _library(a).mutants
+        kinds = [("reference", notebooks.solution_code(a)), ("untouched", notebooks.stub_code(a))]
+        kinds += [(f"mutant{k + 1}", notebooks.solution_code(a, m)) for k, m in enumerate(mutants[:max(1, per_chapter - 2)])]
+        for kind, code in kinds[:per_chapter]:
+            student = f"c{a.id[:2]}-{kind}"
+            notebooks.write(notebooks.with_solution_code(exercise, code),
+                            submitted / student / a.id / f"{a.notebook}.ipynb")
+            students[student] = a
+    return students
+
+
+def read_scores(course: Path) -> dict[tuple[str, str, str], float]:
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for a in gb.assignments:
+            for sub in gb.assignment_submissions(a.name):
+                for nb in sub.notebooks:
+                    for g in nb.grades:
+                        out[(sub.student.id, a.name, g.name)] = g.score
+    return out
+
+
+def plain_nbgrader(work: Path, submitted: Path) -> tuple[float, dict]:
+    course = work / "plain"
+    course.mkdir()
+    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course)
+    shutil.copytree(PACKAGE_DIR.parents[1] / "solutions", course / "source")
+    for a in ASSIGNMENTS:  # the release: not timed, an instructor makes it once
+        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", a.id, "--force", "--log-level=WARN"],
+                       cwd=course, check=True, capture_output=True)
+    shutil.copytree(submitted, course / "submitted")
+    started = time.monotonic()
+    for a in ASSIGNMENTS:
+        subprocess.run([sys.executable, "-m", "nbgrader", "autograde", a.id, "--force", "--log-level=WARN"],
+                       cwd=course, capture_output=True)  # exit 1 for a notebook it cannot grade: still timed
+    return time.monotonic() - started, read_scores(course)
+
+
+def course_grade(work: Path, submitted: Path, jobs: int) -> tuple[float, dict]:
+    course = work / f"course-grade-jobs{jobs}"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", "all", str(submitted), "--course",
+                           str(course), "--jobs", str(jobs)], capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"course-grade --jobs {jobs} failed:\n{done.stdout}{done.stderr}")
+    return seconds, read_scores(course)
+
+
+def floor(work: Path, sandboxed: bool) -> tuple[float, float]:
+    """Median seconds to start a kernel, and to run a chapter's setup cell in it (its imports)."""
+    import nbformat
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+
+    starts, imports = [], []
+    for a in ASSIGNMENTS:
+        setup = next(c for c in notebooks.read(a.exercise_path()).cells if c.cell_type == "code")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup.source)])
+        folder = Path(tempfile.mkdtemp(dir=work))
+        if sandboxed:
+            sandbox.install(folder, sandbox.Limits())
+            run = folder / "run"
+            km = KernelManager(kernel_name=sandbox.KERNEL, transport="ipc", ip=str(run / "kernel"),
+                               connection_file=str(run / "kernel.json"),
+                               kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]))
+        else:
+            km = KernelManager(kernel_name="python3")
+        client = NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(folder)}})
+        started = time.monotonic()
+        with client.setup_kernel():
+            client.wait_for_reply(client.kc.kernel_info())  # the kernel answers: it has started
+            ready = time.monotonic()
+            client.execute_cell(nb.cells[0], 0)
+            starts.append(ready - started)
+            imports.append(time.monotonic() - ready)
+    return statistics.median(starts), statistics.median(imports)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m optimcourse.grading.benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-chapter", type=int, default=3, help="submissions per chapter (default 3: reference, "
+                                                                   "untouched, one mutant; at least 2)")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="course-grade --jobs to time (default 1 2)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where to grade (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    if args.per_chapter < 2:
+        parser.error("--per-chapter must be at least 2")
+    why = sandbox.problem()
+    if why is not None:
+        raise SystemExit(f"the benchmark times course-grade with its sandbox: {why}")
+    work = Path(tempfile.mkdtemp(prefix="grading-benchmark-") if args.workdir is None else args.workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    submitted = work / "submitted"
+    students = write_class(submitted, args.per_chapter)
+    n = len(students)
+    print(f"{n} submissions ({args.per_chapter} for each of {len(ASSIGNMENTS)} chapters: reference, untouched "
+          f"exercise, mutants) on {os.cpu_count()} cores, in {work}", flush=True)
+
+    plain, expected = plain_nbgrader(work, submitted)
+    rows = [("plain nbgrader autograde, sequential, no sandbox", plain, expected)]
+    print(f"  plain nbgrader: {plain:.1f} s", flush=True)
+    for jobs in args.jobs:
+        seconds, got = course_grade(work, submitted, jobs)
+        rows.append((f"course-grade --jobs {jobs}, sandbox on", seconds, got))
+        print(f"  course-grade --jobs {jobs}: {seconds:.1f} s", flush=True)
+    started = time.monotonic()
+    coursedir.prepare(work / "prepare-only", ASSIGNMENTS)
+    prepare = time.monotonic() - started
+    floors = {sandboxed: floor(work, sandboxed) for sandboxed in (False, True)}
+
+    print(f"\n{'run':52s} {'wall s':>8s} {'s/submission':>13s} {'vs plain':>9s}  same scores")
+    for label, seconds, got in rows:
+        print(f"{label:52s} {seconds:8.1f} {seconds / n:13.2f} {seconds / plain:9.2f}  {'yes' if got == expected else 'NO'}")
+    print(f"\ncourse-grade's fixed cost: preparing a course folder (generate_assignment for {len(ASSIGNMENTS)} chapters) "
+          f"takes {prepare:.1f} s, once in the main process and once in each worker")
+    for sandboxed, (start, imports) in floors.items():
+        print(f"floor per notebook, {'sandboxed' if sandboxed else 'no sandbox'}: kernel start {start:.2f} s + setup "
+              f"cell (NumPy, torch, the checks) {imports:.2f} s = {start + imports:.2f} s, "
+              f"{(start + imports) / (plain / n):.0%} of plain nbgrader's {plain / n:.2f} s per submission")
+    best = [seconds for label, seconds, _ in rows if label.startswith("course-grade --jobs 2")]
+    if best:
+        ratio = best[0] / plain
+        print(f"\ntarget: course-grade --jobs 2 at most {TARGET} of plain nbgrader: {ratio:.2f}, "
+              f"{'met' if ratio <= TARGET else 'NOT met'}")
+    agree = all(got == expected for _, _, got in rows)
+    if not agree:
+        print("the runs disagree on some score: see the gradebooks in", work)
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
