@@ -1,6 +1,6 @@
 """How long a class takes to grade: plain sequential ``nbgrader autograde`` against course-grade.
 
-    python -m optimcourse.grading.benchmark [--per-chapter 3] [--jobs 1 2] [--workdir DIR]
+    python -m optimcourse.grading.benchmark [--per-chapter 3] [--jobs 1 2] [--chapters 01 02] [--workdir DIR]
 
 One synthetic class, for each chapter the reference, a mutant of it and the untouched exercise (with
 ``--per-chapter 3``; more adds further mutants), is graded in one run on this machine by plain
@@ -35,10 +35,10 @@ def _library(assignment: Assignment):
     return importlib.import_module(assignment.checks_module).MUTANTS
 
 
-def write_class(submitted: Path, per_chapter: int) -> dict[str, Assignment]:
+def write_class(submitted: Path, per_chapter: int, chapters: list[Assignment]) -> dict[str, Assignment]:
     """submitted/<student>/<assignment>/<notebook>.ipynb; one submission per student."""
     students = {}
-    for a in ASSIGNMENTS:
+    for a in chapters:
         exercise = notebooks.read(a.exercise_path())
         mutants = _library(a).mutants
         kinds = [("reference", notebooks.solution_code(a)), ("untouched", notebooks.stub_code(a))]
@@ -64,26 +64,27 @@ def read_scores(course: Path) -> dict[tuple[str, str, str], float]:
     return out
 
 
-def plain_nbgrader(work: Path, submitted: Path) -> tuple[float, dict]:
+def plain_nbgrader(work: Path, submitted: Path, chapters: list[Assignment]) -> tuple[float, dict]:
     course = work / "plain"
     course.mkdir()
     shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course)
     shutil.copytree(PACKAGE_DIR.parents[1] / "solutions", course / "source")
-    for a in ASSIGNMENTS:  # the release: not timed, an instructor makes it once
+    for a in chapters:  # the release: not timed, an instructor makes it once
         subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", a.id, "--force", "--log-level=WARN"],
                        cwd=course, check=True, capture_output=True)
     shutil.copytree(submitted, course / "submitted")
     started = time.monotonic()
-    for a in ASSIGNMENTS:
+    for a in chapters:
         subprocess.run([sys.executable, "-m", "nbgrader", "autograde", a.id, "--force", "--log-level=WARN"],
                        cwd=course, capture_output=True)  # exit 1 for a notebook it cannot grade: still timed
     return time.monotonic() - started, read_scores(course)
 
 
-def course_grade(work: Path, submitted: Path, jobs: int) -> tuple[float, dict]:
+def course_grade(work: Path, submitted: Path, jobs: int, chapters: list[Assignment]) -> tuple[float, dict]:
     course = work / f"course-grade-jobs{jobs}"
+    which = "all" if len(chapters) == len(ASSIGNMENTS) else chapters[0].id  # one, or all of them
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", "all", str(submitted), "--course",
+    done = subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", which, str(submitted), "--course",
                            str(course), "--jobs", str(jobs)], capture_output=True, text=True)
     seconds = time.monotonic() - started
     if done.returncode != 0:
@@ -91,7 +92,7 @@ def course_grade(work: Path, submitted: Path, jobs: int) -> tuple[float, dict]:
     return seconds, read_scores(course)
 
 
-def floor(work: Path, sandboxed: bool) -> tuple[float, float]:
+def floor(work: Path, sandboxed: bool, chapters: list[Assignment]) -> tuple[float, float]:
     """Median seconds to start a kernel, and to run a chapter's setup cell in it (its imports)."""
     import nbformat
     from jupyter_client import KernelManager
@@ -99,7 +100,7 @@ def floor(work: Path, sandboxed: bool) -> tuple[float, float]:
     from nbclient import NotebookClient
 
     starts, imports = [], []
-    for a in ASSIGNMENTS:
+    for a in chapters:
         setup = next(c for c in notebooks.read(a.exercise_path()).cells if c.cell_type == "code")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup.source)])
         folder = Path(tempfile.mkdtemp(dir=work))
@@ -110,15 +111,18 @@ def floor(work: Path, sandboxed: bool) -> tuple[float, float]:
                                connection_file=str(run / "kernel.json"),
                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]))
         else:
-            km = KernelManager(kernel_name="python3")
+            km = KernelManager(kernel_name="python3", transport="ipc", ip=str(folder / "kernel"))
         client = NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(folder)}})
         started = time.monotonic()
-        with client.setup_kernel():
-            client.wait_for_reply(client.kc.kernel_info())  # the kernel answers: it has started
-            ready = time.monotonic()
-            client.execute_cell(nb.cells[0], 0)
-            starts.append(ready - started)
-            imports.append(time.monotonic() - ready)
+        try:
+            with client.setup_kernel():
+                client.wait_for_reply(client.kc.kernel_info())  # the kernel answers: it has started
+                ready = time.monotonic()
+                client.execute_cell(nb.cells[0], 0)
+                starts.append(ready - started)
+                imports.append(time.monotonic() - ready)
+        finally:
+            km.shutdown_kernel()  # politely: a killed launcher would leave its sandbox behind
     return statistics.median(starts), statistics.median(imports)
 
 
@@ -127,38 +131,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-chapter", type=int, default=3, help="submissions per chapter (default 3: reference, "
                                                                    "untouched, one mutant; at least 2)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="course-grade --jobs to time (default 1 2)")
+    parser.add_argument("--chapters", nargs="+", default=None,
+                        help="only these chapters, by number (default: all; course-grade takes one or all)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to grade (default: a temporary folder)")
     args = parser.parse_args(argv)
     if args.per_chapter < 2:
         parser.error("--per-chapter must be at least 2")
+    chapters = [a for a in ASSIGNMENTS if args.chapters is None or a.id[:2] in args.chapters]
+    if not chapters or (1 < len(chapters) < len(ASSIGNMENTS)):
+        parser.error(f"--chapters: one chapter or all of them ({', '.join(a.id[:2] for a in ASSIGNMENTS)})")
     why = sandbox.problem()
     if why is not None:
         raise SystemExit(f"the benchmark times course-grade with its sandbox: {why}")
     work = Path(tempfile.mkdtemp(prefix="grading-benchmark-") if args.workdir is None else args.workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     submitted = work / "submitted"
-    students = write_class(submitted, args.per_chapter)
+    students = write_class(submitted, args.per_chapter, chapters)
     n = len(students)
-    print(f"{n} submissions ({args.per_chapter} for each of {len(ASSIGNMENTS)} chapters: reference, untouched "
+    print(f"{n} submissions ({args.per_chapter} for each of {len(chapters)} chapter(s): reference, untouched "
           f"exercise, mutants) on {os.cpu_count()} cores, in {work}", flush=True)
 
-    plain, expected = plain_nbgrader(work, submitted)
+    plain, expected = plain_nbgrader(work, submitted, chapters)
     rows = [("plain nbgrader autograde, sequential, no sandbox", plain, expected)]
     print(f"  plain nbgrader: {plain:.1f} s", flush=True)
     for jobs in args.jobs:
-        seconds, got = course_grade(work, submitted, jobs)
+        seconds, got = course_grade(work, submitted, jobs, chapters)
         rows.append((f"course-grade --jobs {jobs}, sandbox on", seconds, got))
         print(f"  course-grade --jobs {jobs}: {seconds:.1f} s", flush=True)
     started = time.monotonic()
-    coursedir.prepare(work / "prepare-only", ASSIGNMENTS)
+    coursedir.prepare(work / "prepare-only", chapters)
     prepare = time.monotonic() - started
-    floors = {sandboxed: floor(work, sandboxed) for sandboxed in (False, True)}
+    floors = {sandboxed: floor(work, sandboxed, chapters) for sandboxed in (False, True)}
 
     print(f"\n{'run':52s} {'wall s':>8s} {'s/submission':>13s} {'vs plain':>9s}  same scores")
     for label, seconds, got in rows:
         print(f"{label:52s} {seconds:8.1f} {seconds / n:13.2f} {seconds / plain:9.2f}  {'yes' if got == expected else 'NO'}")
-    print(f"\ncourse-grade's fixed cost: preparing a course folder (generate_assignment for {len(ASSIGNMENTS)} chapters) "
-          f"takes {prepare:.1f} s, once in the main process and once in each worker")
+    print(f"\ncourse-grade's fixed cost: preparing the course folder (generate_assignment for {len(chapters)} "
+          f"chapter(s)) takes {prepare:.1f} s, once; each worker copies it")
     for sandboxed, (start, imports) in floors.items():
         print(f"floor per notebook, {'sandboxed' if sandboxed else 'no sandbox'}: kernel start {start:.2f} s + setup "
               f"cell (NumPy, torch, the checks) {imports:.2f} s = {start + imports:.2f} s, "

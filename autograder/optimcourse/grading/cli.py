@@ -18,6 +18,7 @@ import queue
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 from ..course import ASSIGNMENTS, Assignment
@@ -94,12 +95,35 @@ def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submiss
           force: bool, verbose: bool, limits: sandbox.Limits | None, config: str = "") -> tuple[list[str], int]:
     """Grade what is new or changed; return the problems to report (each naming its file) and how many
     submissions were graded now."""
+    merge.quiet_sqlalchemy()
+    state = {} if force else _load_state(course)
+    todo = [s for s in found if s.problem() is None and state.get(f"{s.assignment.id}/{s.student}") != s.digest]
+    jobs = max(1, min(jobs, len(todo)))
+    ctx = multiprocessing.get_context("spawn")  # a clean interpreter per worker, not a copy of this one
+    tasks, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    ids = [a.id for a in assignments]
+    # started first, the workers import nbgrader while this process prepares the course; they wait for `go`
+    workers = [ctx.Process(target=work, daemon=True, args=(str(course), str(course / ".workers" / str(k)), ids, limits,
+                                                           config, go, tasks, results)) for k in range(jobs if todo else 0)]
+    for w in workers:
+        w.start()
+    try:
+        return _grade(assignments, course, found, todo, state, verbose, workers, go, tasks, results)
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+        for w in workers:
+            w.join(timeout=10)
+
+
+def _grade(assignments: Sequence[Assignment], course: Path, found: Sequence[submissions.Submission],
+           todo: list[submissions.Submission], state: dict[str, str], verbose: bool, workers: list, go: Any, tasks: Any,
+           results: Any) -> tuple[list[str], int]:
     from nbgrader.api import Gradebook
 
-    merge.quiet_sqlalchemy()
     coursedir.prepare(course, assignments)
-    state = {} if force else _load_state(course)
-    problems, todo = [], []
+    problems: list[str] = []
     db = f"sqlite:///{course / 'gradebook.db'}"
     with Gradebook(db) as gb:
         for sub in found:
@@ -111,23 +135,13 @@ def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submiss
                     merge.record(gb, sub.assignment.id, sub.student, None)
                     state[key] = sub.digest
                     _save_state(course, state)
-            elif state.get(key) != sub.digest:
-                todo.append(sub)
     if not todo:
         return problems, 0
-
-    jobs = max(1, min(jobs, len(todo)))
-    ctx = multiprocessing.get_context("spawn")  # a clean interpreter per worker, not a copy of this one
-    tasks, results = ctx.Queue(), ctx.Queue()
     for sub in todo:
         tasks.put(Task(sub.assignment.id, sub.student, sub.content))
-    for _ in range(jobs):
+    for _ in workers:
         tasks.put(None)
-    ids = [a.id for a in assignments]
-    workers = [ctx.Process(target=work, args=(str(course / ".workers" / str(k)), ids, limits, config, tasks, results),
-                           daemon=True) for k in range(jobs)]
-    for w in workers:
-        w.start()
+    go.set()
     by_key = {f"{s.assignment.id}/{s.student}": s for s in todo}
     progress = Progress(len(todo), verbose)
     try:
@@ -160,11 +174,6 @@ def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submiss
                                 failed=payload.graded is None)
     finally:
         progress.close()
-        for w in workers:
-            if w.is_alive():
-                w.terminate()
-        for w in workers:
-            w.join(timeout=10)
     return problems, len(todo)
 
 

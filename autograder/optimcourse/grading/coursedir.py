@@ -1,14 +1,14 @@
 """The instructor's course folder (and each worker's), made from the repository's ``solutions/``.
 
 The repository is only read: the sources are copied into the course folder, which nbgrader then owns
-(``source/``, ``release/``, ``gradebook.db``, ``autograded/``, ``feedback/``).
+(``source/``, ``release/``, ``gradebook.db``, ``autograded/``, ``feedback/``). Each worker grades in a
+copy of it (:func:`clone`).
 """
 from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
-import sys
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,32 +32,51 @@ c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetad
 """
 
 
-def prepare(course: Path, assignments: Sequence[Assignment], worker_config: str | None = None) -> None:
+def prepare(course: Path, assignments: Sequence[Assignment]) -> None:
     """Make ``course`` an nbgrader course folder holding ``assignments`` (generated into its gradebook).
 
-    The instructor's folder keeps the nbgrader_config.py it has (a copy of the course's, the first time);
-    a worker's (``worker_config`` given) gets the course's with those lines added, every time.
-    An assignment whose source is unchanged since the last call is left as it is, so that preparing
-    again never disturbs grades already in the gradebook.
+    The folder keeps the nbgrader_config.py it has (a copy of the course's, the first time). An
+    assignment whose source is unchanged since the last call is left as it is, so that preparing again
+    never disturbs grades already in the gradebook.
     """
     course.mkdir(parents=True, exist_ok=True)
-    if worker_config is not None:
-        (course / "nbgrader_config.py").write_text(CONFIG.read_text() + WORKER_CONFIG + worker_config + "\n")
-    elif not (course / "nbgrader_config.py").exists():
+    if not (course / "nbgrader_config.py").exists():
         shutil.copy(CONFIG, course / "nbgrader_config.py")
+    stale = []
     for a in assignments:
         stamp = course / "source" / a.id / ".source-digest"
-        digest = source_digest(a)
-        if stamp.exists() and stamp.read_text() == digest and (course / "gradebook.db").exists():
-            continue
+        if not (stamp.exists() and stamp.read_text() == source_digest(a) and (course / "gradebook.db").exists()):
+            stale.append(a)
+    if not stale:
+        return
+    nbgrader = api(course)  # in this process: an nbgrader process per assignment costs 2 s each to start
+    for a in stale:
         target = course / "source" / a.id
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(a.solution_path().parent, target)
-        done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", a.id, "--force",
-                               "--log-level=WARN"], cwd=course, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {a.id} failed in {course}:\n{done.stdout}{done.stderr}")
-        stamp.write_text(digest)
+        done = nbgrader.generate_assignment(a.id, force=True, create=True)
+        if not done["success"]:
+            raise RuntimeError(f"nbgrader generate_assignment {a.id} failed in {course}:\n"
+                               f"{done.get('error') or done.get('log')}")
+        (target / ".source-digest").write_text(source_digest(a))
+
+
+def clone(course: Path, worker: Path, assignments: Sequence[Assignment], worker_config: str) -> None:
+    """A worker's course folder, copied from the prepared ``course`` (generating it again would cost
+    as much as preparing it did): the course's nbgrader_config.py with ``WORKER_CONFIG`` and
+    ``worker_config`` added, the assignments' source and release, and a snapshot of the gradebook."""
+    worker.mkdir(parents=True, exist_ok=True)
+    (worker / "nbgrader_config.py").write_text(CONFIG.read_text() + WORKER_CONFIG + worker_config + "\n")
+    for a in assignments:
+        for part in ("source", "release"):
+            shutil.rmtree(worker / part / a.id, ignore_errors=True)
+            shutil.copytree(course / part / a.id, worker / part / a.id)
+    source, target = sqlite3.connect(course / "gradebook.db"), sqlite3.connect(worker / "gradebook.db")
+    try:
+        source.backup(target)  # consistent even while the main process records a grade
+    finally:
+        source.close()
+        target.close()
 
 
 def api(course: Path):

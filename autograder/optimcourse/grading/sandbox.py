@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +128,13 @@ def _leave_cgroups(groups: list[Path]) -> None:
             pass
 
 
+def _note(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError:  # the worker's folder is gone: nobody is left to read it
+        pass
+
+
 def launch(argv: list[str] | None = None) -> int:
     """The kernel launcher: limits on itself, then ipykernel under bwrap in the current folder."""
     parser = argparse.ArgumentParser(prog="python -m optimcourse.grading.sandbox")
@@ -150,15 +158,24 @@ def launch(argv: list[str] | None = None) -> int:
     log = open(Path(str(connection) + ".log"), "ab")  # the kernel's own chatter, kept out of the grader's output
     child = subprocess.Popen(bwrap_command(Path.cwd(), connection.parent, str(connection)), stdout=log, stderr=log)
     signal.signal(signal.SIGTERM, lambda *_: (child.kill(), sys.exit(143)))
-    try:
-        code = child.wait(timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        stopped.write_text(f"the notebook ran longer than its limit of {limits.wall_seconds} s, so its kernel was stopped")
-        child.kill()
-        code = child.wait()
-    else:
-        if code == -signal.SIGKILL and groups:
-            stopped.write_text(f"the kernel was killed, most likely for using more than {limits.memory_mb} MB of memory")
+    parent, deadline = os.getppid(), time.monotonic() + limits.wall_seconds
+    while True:
+        try:
+            code = child.wait(timeout=1.0)
+            break
+        except subprocess.TimeoutExpired:
+            if os.getppid() != parent:  # the grader is gone (killed): so is its notebook
+                child.kill()
+                code = child.wait()
+                break
+            if time.monotonic() > deadline:
+                _note(stopped, f"the notebook ran longer than its limit of {limits.wall_seconds} s, so its kernel "
+                               "was stopped")
+                child.kill()
+                code = child.wait()
+                break
+    if code == -signal.SIGKILL and groups and not stopped.exists():
+        _note(stopped, f"the kernel was killed, most likely for using more than {limits.memory_mb} MB of memory")
     _leave_cgroups(groups)
     return code if code >= 0 else 128 - code
 

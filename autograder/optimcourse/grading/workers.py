@@ -74,24 +74,31 @@ def grade_one(course: Path, api: Any, task: Task) -> Result:
     return Result(task.assignment_id, task.student, str(course), graded, error, time.monotonic() - started)
 
 
-def work(course: str, assignments: Sequence[str], limits: sandbox.Limits | None, config: str, tasks: Any,
-         results: Any) -> None:
-    """A worker process: prepare its course folder (its kernels sandboxed unless ``limits`` is None,
-    ``config`` added to its nbgrader configuration), then grade tasks until it gets None."""
+def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Limits | None, config: str,
+         go: Any, tasks: Any, results: Any) -> None:
+    """A worker process: once ``go`` is set, copy the prepared course folder ``main`` to its own,
+    ``course`` (its kernels sandboxed unless ``limits`` is None, ``config`` added to its nbgrader
+    configuration), then grade tasks until it gets None."""
+    import nbclient  # noqa: F401  (the slow imports, while the main process prepares the course)
+    from nbgrader.apps import NbGraderAPI  # noqa: F401
+
     merge.quiet_sqlalchemy()
-    course_dir = Path(course)
+    course_dir, parent = Path(course), os.getppid()
+    while not go.wait(timeout=1.0):
+        if os.getppid() != parent:  # the main process is gone (killed): nobody would record the grades
+            return
     try:
         extra = config
         if limits is not None:
             extra += "\n" + sandbox.install(course_dir, limits)
             os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [course, os.environ.get("JUPYTER_PATH")]))
-        coursedir.prepare(course_dir, [a for a in ASSIGNMENTS if a.id in assignments], worker_config=extra)
+        coursedir.clone(Path(main), course_dir, [a for a in ASSIGNMENTS if a.id in assignments], extra)
         api = coursedir.api(course_dir)
     except Exception:
         results.put(("crashed", traceback.format_exc()))
         return
     results.put(("ready", course))
-    while (task := tasks.get()) is not None:
+    while os.getppid() == parent and (task := tasks.get()) is not None:
         try:
             results.put(("done", grade_one(course_dir, api, task)))
         except Exception:
