@@ -61,6 +61,11 @@ CHEATS = {
     "a shell escape": ("!cat /etc/passwd", "uses get_ipython()"),
     "unpickles": ("np.load('x.npy', allow_pickle=True)", "allow_pickle"),
     "raw memory": ("np.lib.stride_tricks.as_strided(np.zeros(1), shape=(10**6,))", "stride_tricks"),
+    "imports raw memory": ("from numpy.lib.stride_tricks import as_strided", "numpy.lib.stride_tricks"),
+    "imports it by name": ("from numpy import ctypeslib", "uses ctypeslib"),
+    "a string annotation": ("def f(x: 'setattr(checks, \"a\", 1)'):\n    pass", "a string annotation"),
+    "evaluates annotations": ("from typing import get_type_hints", "uses get_type_hints"),
+    "unpickles by position": ("np.load('x.npy', None, True)", "allow_pickle given by position"),
 }
 
 HONEST = {
@@ -90,6 +95,14 @@ def test_every_known_way_to_reach_the_checks_breaks_a_named_rule(source, rule):
 @pytest.mark.parametrize("source", HONEST.values(), ids=HONEST.keys())
 def test_honest_code_keeps_the_rules(source):
     assert broken(source) == []
+
+
+def test_what_the_course_cells_define_is_not_rebound_or_changed():
+    ch7 = next(a for a in ASSIGNMENTS if a.id.startswith("07"))
+    assert "class PackedState" in "".join(course_cells(ch7))
+    assert any("rebinds PackedState" in f for f in broken("class PackedState:\n    pass", ch7))
+    assert any("assigns into PackedState" in f for f in broken("PackedState.pack = None", ch7))
+    assert broken("state = PackedState.__name__", ch7) == []
 
 
 def test_a_finding_names_the_cell_and_the_line():

@@ -51,6 +51,7 @@ INTERNALS = frozenset({
     "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "f_trace", "f_lineno", "f_lasti", "gi_frame",
     "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame", "ag_code", "tb_frame", "tb_next",
     "co_code", "co_consts", "co_names", "ctypes", "ctypeslib", "as_strided", "stride_tricks", "f2py", "extbuild",
+    "get_type_hints", "ForwardRef",  # evaluate strings as code
 })
 DUNDER = re.compile(r"__\w+__")
 
@@ -121,12 +122,16 @@ class _Reader(ast.NodeVisitor):
             if alias.name.startswith("_"):
                 self.flag(node, f"imports the private name {alias.name} from {node.module}")
                 continue
+            self._name_rules(node, alias.name)
             value = _lookup(node.module, alias.name)
             self._bind(node, alias.asname or alias.name, value if _is_module(value) else None)
 
     def _allowed(self, node: ast.AST, module: str) -> bool:
         if any(part.startswith("_") for part in module.split(".")):
             self.flag(node, f"imports the private module {module}")
+            return False
+        if any(part in INTERNALS for part in module.split(".")):
+            self.flag(node, f"imports {module}, which reaches the interpreter's internals or raw memory")
             return False
         if module.split(".")[0] in ALLOWED_IMPORTS:
             return True
@@ -159,6 +164,8 @@ class _Reader(ast.NodeVisitor):
     def _used(self, node: ast.expr, value: object) -> None:
         """``node`` (a protected name, or a chain read from one) holds ``value``: is this use a read?"""
         holder = self.above(node)
+        if value is COURSE_DEFINED:  # not known here: read as the student likes, but not changed or rebound
+            return
         if isinstance(holder, ast.Attribute) and holder.value is node:
             if not (_is_module(value) or isinstance(value, type)):
                 self.flag(holder, f"reads into {ast.unparse(node)}, which the course or a library holds")
@@ -242,6 +249,20 @@ class _Reader(ast.NodeVisitor):
             elif node.value in INTERNALS:
                 self.flag(node, f"a string naming {node.value}, which reaches the interpreter's internals")
 
+    def _annotations(self, *annotations: ast.expr | None) -> None:
+        for annotation in annotations:
+            for node in ast.walk(annotation) if annotation is not None else ():
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    self.flag(node, f"a string annotation ({node.value[:40]!r}): typing can evaluate it as code")
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self._annotations(node.annotation)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._annotations(node.annotation)
+        self.generic_visit(node)
+
     def _is_docstring(self, node: ast.Constant) -> bool:
         expr = self.above(node)
         owner = self.above(expr) if isinstance(expr, ast.Expr) else None
@@ -261,6 +282,9 @@ class _Reader(ast.NodeVisitor):
                 root = _root(node.args[0])
                 if isinstance(root, ast.Name) and root.id in self.protected and (store or name.value.startswith("_")):
                     self.flag(node, f"{func.id}() on {root.id}")
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if (called == "load" and len(node.args) >= 3) or (called == "read_array" and len(node.args) >= 2):
+            self.flag(node, f"{called}() with allow_pickle given by position: unpickling runs code from the file")
         if isinstance(func, ast.Name) and func.id == "type" and len(node.args) == 3:
             self.flag(node, "makes a class with type(name, bases, namespace)")
         for keyword in node.keywords:
@@ -272,6 +296,7 @@ class _Reader(ast.NodeVisitor):
 
     # 5. classes: ordinary methods only
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._defines(node)
         for keyword in node.keywords:
             self.flag(node, f"class {node.name}({keyword.arg}=...): a metaclass or class keyword")
         for item in node.body:
@@ -281,7 +306,14 @@ class _Reader(ast.NodeVisitor):
                                 f"{', '.join(sorted(DUNDER_METHODS))})")
         self.generic_visit(node)
 
+    def _defines(self, node: ast.AST) -> None:
+        name = getattr(node, "name", None)
+        if self.depth == 0 and name in self.protected:
+            self.flag(node, f"rebinds {name}, which the course's cells set")
+
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        self._annotations(getattr(node, "returns", None))
+        self._defines(node)
         decorators = getattr(node, "decorator_list", [])
         for decorator in decorators:
             self.visit(decorator)
@@ -318,6 +350,9 @@ def _locals(function: ast.AST) -> set[str]:
         elif not isinstance(node, ast.Lambda):
             names.add(node.name)  # type: ignore[union-attr]
     return names - declared
+
+
+COURSE_DEFINED = object()  # a name a course cell defines (a class, a value): not to be rebound or changed
 
 
 def _is_course(value: object) -> bool:
@@ -365,6 +400,13 @@ def protected_names(sources: Iterable[str]) -> dict[str, object]:
                     value = _lookup(node.module, alias.name)
                     if _is_module(value) or _is_course(value):
                         protected[alias.asname or alias.name] = value
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                protected[node.name] = COURSE_DEFINED
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            protected[name.id] = COURSE_DEFINED
     return protected
 
 
