@@ -165,3 +165,18 @@ def test_an_lms_zip_of_flat_files_grades_like_the_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     totals = {s: sum(v.values()) for s, v in scores(course).items()}
     assert totals == {"ada": 10.0, "ben": 0.0}
+
+
+def test_kernel_sockets_live_where_a_unix_socket_path_fits(tmp_path):
+    """A Unix socket's path holds 107 bytes: a course folder deep in the file system (a pytest worker's
+    tmp_path is one) must not make every kernel fail to start."""
+    shallow = Path("/tmp") / f"cg-{os.getpid()}"
+    deep = tmp_path / ("a-long-folder-name-" * 6) / "course" / ".workers" / "0"
+    config, run = sandbox.install(deep, sandbox.Limits())
+    try:
+        assert sandbox.run_folder(shallow) == shallow / "run"
+        assert not run.is_relative_to(deep) and len(str(run / "kernel-65535")) < sandbox.SOCKET_PATH_MAX
+        assert f"c.KernelManager.ip = {str(run / 'kernel')!r}" in config
+    finally:
+        shutil.rmtree(shallow, ignore_errors=True)
+        shutil.rmtree(run, ignore_errors=True)

@@ -105,13 +105,13 @@ def floor(work: Path, sandboxed: bool, chapters: list[Assignment]) -> tuple[floa
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup.source)])
         folder = Path(tempfile.mkdtemp(dir=work))
         if sandboxed:
-            sandbox.install(folder, sandbox.Limits())
-            run = folder / "run"
+            _, run = sandbox.install(folder, sandbox.Limits())
             km = KernelManager(kernel_name=sandbox.KERNEL, transport="ipc", ip=str(run / "kernel"),
                                connection_file=str(run / "kernel.json"),
                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]))
         else:
-            km = KernelManager(kernel_name="python3", transport="ipc", ip=str(folder / "kernel"))
+            run = sandbox.run_folder(folder)
+            km = KernelManager(kernel_name="python3", transport="ipc", ip=str(run / "kernel"))
         client = NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(folder)}})
         started = time.monotonic()
         try:
@@ -123,6 +123,8 @@ def floor(work: Path, sandboxed: bool, chapters: list[Assignment]) -> tuple[floa
                 imports.append(time.monotonic() - ready)
         finally:
             km.shutdown_kernel()  # politely: a killed launcher would leave its sandbox behind
+            if not run.is_relative_to(folder):
+                shutil.rmtree(run, ignore_errors=True)
     return statistics.median(starts), statistics.median(imports)
 
 

@@ -110,11 +110,11 @@ def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submiss
     try:
         return _grade(assignments, course, found, todo, state, verbose, workers, go, tasks, results)
     finally:
-        for w in workers:
+        for w in workers:  # done, they are leaving (and tidying up); stopped early, they are told to
+            w.join(timeout=5)
             if w.is_alive():
                 w.terminate()
-        for w in workers:
-            w.join(timeout=10)
+                w.join(timeout=10)
 
 
 def _grade(assignments: Sequence[Assignment], course: Path, found: Sequence[submissions.Submission],

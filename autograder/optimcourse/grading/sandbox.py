@@ -63,10 +63,23 @@ def read_only_paths() -> list[str]:
     return [p for p in ordered if not any(p != q and p.startswith(q + os.sep) for q in ordered)]
 
 
-def install(worker: Path, limits: Limits) -> str:
-    """Write the worker's sandbox kernelspec; return the nbgrader configuration that uses it."""
+SOCKET_PATH_MAX = 107  # bytes in a Unix socket's path (sun_path holds 108, with the final NUL)
+
+
+def run_folder(worker: Path) -> Path:
+    """Where a worker's kernels put their IPC sockets: a Unix socket's path is limited to 107 bytes, so
+    a course folder deep in the file system cannot hold them; then a short folder under /tmp does."""
     run = worker / "run"
+    if len(str(run / "kernel.json.stopped")) > SOCKET_PATH_MAX - 20 and Path("/tmp").is_dir():
+        run = Path(tempfile.mkdtemp(prefix="course-grade-", dir="/tmp"))
     run.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def install(worker: Path, limits: Limits) -> tuple[str, Path]:
+    """Write the worker's sandbox kernelspec; return the nbgrader configuration that uses it, and the
+    folder of the kernels' sockets and connection files (remove it when the worker is done)."""
+    run = run_folder(worker)
     spec = worker / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "optimcourse.grading.sandbox", "--memory-mb", str(limits.memory_mb),
@@ -81,7 +94,7 @@ def install(worker: Path, limits: Limits) -> str:
         f"c.KernelManager.ip = {str(run / 'kernel')!r}",
         f"c.KernelManager.connection_file = {str(run / 'kernel.json')!r}",
         f"c.GuardedExecute.stop_reason_file = {str(run / 'kernel.json.stopped')!r}",
-    ])
+    ]), run
 
 
 def bwrap_command(work: Path, run: Path, connection_file: str) -> list[str]:

@@ -87,10 +87,12 @@ def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Lim
     while not go.wait(timeout=1.0):
         if os.getppid() != parent:  # the main process is gone (killed): nobody would record the grades
             return
+    run: Path | None = None
     try:
         extra = config
         if limits is not None:
-            extra += "\n" + sandbox.install(course_dir, limits)
+            sandboxed, run = sandbox.install(course_dir, limits)
+            extra += "\n" + sandboxed
             os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [course, os.environ.get("JUPYTER_PATH")]))
         coursedir.clone(Path(main), course_dir, [a for a in ASSIGNMENTS if a.id in assignments], extra)
         api = coursedir.api(course_dir)
@@ -98,11 +100,16 @@ def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Lim
         results.put(("crashed", traceback.format_exc()))
         return
     results.put(("ready", course))
-    while os.getppid() == parent and (task := tasks.get()) is not None:
-        try:
-            results.put(("done", grade_one(course_dir, api, task)))
-        except Exception:
-            results.put(("done", Result(task.assignment_id, task.student, course, None, traceback.format_exc(), 0.0)))
+    try:
+        while os.getppid() == parent and (task := tasks.get()) is not None:
+            try:
+                results.put(("done", grade_one(course_dir, api, task)))
+            except Exception:
+                results.put(("done", Result(task.assignment_id, task.student, course, None, traceback.format_exc(),
+                                            0.0)))
+    finally:
+        if run is not None and not run.is_relative_to(course_dir):
+            shutil.rmtree(run, ignore_errors=True)
 
 
 def assignment_of(assignment_id: str) -> Assignment:
