@@ -1,7 +1,6 @@
 """Shared fixtures: the assignments and their mutant libraries, by id."""
 from __future__ import annotations
 
-import importlib
 
 import pytest
 
@@ -10,7 +9,7 @@ from optimcourse.mutants import MutantLibrary
 
 
 def library(assignment: Assignment) -> MutantLibrary:
-    return importlib.import_module(assignment.checks_module).MUTANTS
+    return assignment.mutant_library()
 
 
 ALL_MUTANTS = [pytest.param(a, m, id=f"{a.id}:{m.name}") for a in ASSIGNMENTS for m in library(a).mutants]

@@ -33,6 +33,12 @@ class Assignment:
     def checks_module(self) -> str:
         return f"optimcourse.chapters.{self.notebook}"
 
+    def mutant_library(self):
+        """The chapter's named mistakes (``MUTANTS`` of its checks module)."""
+        import importlib
+
+        return importlib.import_module(self.checks_module).MUTANTS
+
 
 ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("01-manual-updates", "manual_updates"),

@@ -6,7 +6,6 @@ checks, so the prose cannot drift from what the grader does.
 """
 from __future__ import annotations
 
-import importlib
 
 from . import notebooks
 from .course import ASSIGNMENTS, ATOL, RTOL
@@ -21,7 +20,7 @@ def sci(value: float) -> str:
 def exercise_facts(notebook: str) -> dict[str, str | int]:
     assignment = next(a for a in ASSIGNMENTS if a.notebook == notebook)
     tests = [c for c in notebooks.read(assignment.solution_path()).cells if notebooks.is_test(c)]
-    mutants = importlib.import_module(assignment.checks_module).MUTANTS.mutants
+    mutants = assignment.mutant_library().mutants
     points = sum(float(notebooks.grading(c)["points"]) for c in tests)
     return {"graded_cells": len(tests), "points": f"{points:g}", "n_mutants": len(mutants),
             "rtol": sci(RTOL), "atol": sci(ATOL)}

@@ -29,18 +29,12 @@ from . import coursedir, sandbox
 TARGET = 0.6  # course-grade --jobs 2 against plain nbgrader, on a 2-core machine, sandbox on
 
 
-def _library(assignment: Assignment):
-    import importlib
-
-    return importlib.import_module(assignment.checks_module).MUTANTS
-
-
 def write_class(submitted: Path, per_chapter: int, chapters: list[Assignment]) -> dict[str, Assignment]:
     """submitted/<student>/<assignment>/<notebook>.ipynb; one submission per student."""
     students = {}
     for a in chapters:
         exercise = notebooks.read(a.exercise_path())
-        mutants = _library(a).mutants
+        mutants = a.mutant_library().mutants
         kinds = [("reference", notebooks.solution_code(a)), ("untouched", notebooks.stub_code(a))]
         kinds += [(f"mutant{k + 1}", notebooks.solution_code(a, m)) for k, m in enumerate(mutants[:max(1, per_chapter - 2)])]
         for kind, code in kinds[:per_chapter]:

@@ -106,8 +106,7 @@ class _Reader(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             if self._allowed(node, alias.name):
-                top = alias.name.split(".")[0]
-                self._bind(node, alias.asname or top, _load(alias.name if alias.asname else top))
+                self._bind(node, *_imported(alias))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module:
@@ -368,33 +367,37 @@ def _load(module: str) -> types.ModuleType | None:
         return None
 
 
+def _imported(alias: ast.alias) -> tuple[str, types.ModuleType | None]:
+    """The name ``import a.b [as c]`` binds, and the module it binds it to."""
+    top = alias.name.split(".")[0]
+    return alias.asname or top, _load(alias.name if alias.asname else top)
+
+
+def _parse(source: str) -> ast.Module | None:
+    """A cell as Python (IPython's magics and shell escapes become get_ipython() calls), or None if it
+    is not Python at all: then the kernel cannot run it either, and it fails on its own."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return None
+
+
 def _lookup(module: str, name: str) -> object:
     loaded = _load(module)
     value = getattr(loaded, name, None) if loaded is not None else None
     return value if value is not None else _load(f"{module}.{name}")
 
 
-def _python(source: str) -> str:
-    """A cell's source as Python: IPython's magics and shell escapes become get_ipython() calls."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell(source)
-
-
 def protected_names(sources: Iterable[str]) -> dict[str, object]:
     """What the course's own cells bind and the rules protect: every module (``np``, ``checks``,
     ``given``), and the course's classes and functions (``Parameter``)."""
     protected: dict[str, object] = {}
-    for source in sources:
-        try:
-            tree = ast.parse(_python(source))
-        except SyntaxError:
-            continue
+    for tree in filter(None, map(_parse, sources)):
         for node in tree.body:
             if isinstance(node, ast.Import):
-                for alias in node.names:
-                    top = alias.name.split(".")[0]
-                    protected[alias.asname or top] = _load(alias.name if alias.asname else top)
+                protected.update(_imported(alias) for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 for alias in node.names:
                     value = _lookup(node.module, alias.name)
@@ -418,12 +421,9 @@ def check_cells(cells: Iterable[tuple[str, str]], trusted: Iterable[str]) -> lis
     trusted_set = set(trusted)
     found: list[Finding] = []
     for label, source in cells:
-        if source in trusted_set:
+        tree = None if source in trusted_set else _parse(source)
+        if tree is None:
             continue
-        try:
-            tree = ast.parse(_python(source))
-        except SyntaxError:
-            continue  # the kernel cannot run it either: it fails on its own
         reader = _Reader(label, protected)
         reader.visit(tree)
         found += reader.found
