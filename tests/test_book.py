@@ -28,6 +28,11 @@ def build(source: Path, output: Path) -> subprocess.CompletedProcess:
                           cwd=source, capture_output=True, text=True, timeout=1200)
 
 
+def executed(log: str) -> int:
+    """How many pages a build ran: alone (myst-nb's message) or side by side (course_cache's)."""
+    return log.count("Executing notebook") + log.count("Executed notebook side by side")
+
+
 def toc_pages() -> list[str]:
     toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
     pages = [toc["root"]]
@@ -65,7 +70,8 @@ def test_a_change_to_the_course_code_empties_the_execution_cache(tmp_path):
 def test_the_book_builds_without_warnings_and_every_number_is_rendered(tmp_path):
     done = build(REPO_ROOT, tmp_path)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    assert done.stdout.count("Executing notebook") == len(toc_pages())  # a clean build runs every page
+    assert executed(done.stdout) == len(toc_pages())  # a clean build runs every page
+    assert "pages side by side" in done.stdout
     html = tmp_path / "_build" / "html"
     for page in toc_pages():
         text = (html / f"{page}.html").read_text()
@@ -75,7 +81,7 @@ def test_the_book_builds_without_warnings_and_every_number_is_rendered(tmp_path)
     started = time.monotonic()
     again = build(REPO_ROOT, tmp_path)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
-    assert "Executing notebook" not in again.stdout, "a rebuild with no change ran a page"
+    assert executed(again.stdout) == 0, "a rebuild with no change ran a page"
     print(f"no-change rebuild: {time.monotonic() - started:.1f} s")
 
 
@@ -88,3 +94,35 @@ def test_a_page_with_a_warning_fails_the_build(tmp_path):
     done = build(book, tmp_path / "out")
     assert done.returncode != 0
     assert "no-such-page" in done.stdout + done.stderr
+
+
+PAGE = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {name: python3, display_name: Python 3, language: python}
+---
+# %s
+
+```{code-cell} ipython3
+%s
+```
+"""
+
+
+def test_pages_run_side_by_side_and_a_failing_one_still_fails_the_build_with_its_traceback(tmp_path):
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "_config.yml").write_text(
+        "title: t\nexecute:\n  execute_notebooks: cache\nsphinx:\n  local_extensions:\n"
+        f"    course_cache: {REPO_ROOT / 'book' / '_ext'}\n  config:\n    nb_execution_raise_on_error: true\n")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: good\n  - file: bad\n")
+    (book / "intro.md").write_text(PAGE % ("Intro", "print('intro ran')"))
+    (book / "good.md").write_text(PAGE % ("Good", "print(6 * 7)"))
+    (book / "bad.md").write_text(PAGE % ("Bad", "raise ValueError('this page is broken')"))
+    done = build(book, tmp_path / "out")
+    log = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # the traceback is coloured
+    assert done.returncode != 0
+    assert "running 3 pages side by side" in log
+    assert "bad.md: failed side by side; it runs again alone" in log
+    assert "ValueError: this page is broken" in log  # reported as in any build
+    assert log.count("Executed notebook side by side") == 2
