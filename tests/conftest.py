@@ -1,6 +1,9 @@
-"""Shared fixtures: the assignments and their mutant libraries, by id."""
+"""Shared fixtures: the assignments and their mutant libraries, by id; a headless chromium."""
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -14,3 +17,24 @@ def library(assignment: Assignment) -> MutantLibrary:
 
 ALL_MUTANTS = [pytest.param(a, m, id=f"{a.id}:{m.name}") for a in ASSIGNMENTS for m in library(a).mutants]
 ASSIGNMENT_PARAMS = [pytest.param(a, id=a.id) for a in ASSIGNMENTS]
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's, installed by optimcourse.setup
+# Chromium's own calls home are refused on a closed network, many at a time: keep it quiet
+FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        why = f"no chromium at {CHROMIUM}: run `python3 -m optimcourse.setup`"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests: {why}")
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield chromium
+        chromium.close()

@@ -12,9 +12,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import re
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -27,12 +25,8 @@ from optimcourse.course import ASSIGNMENTS, REPO_ROOT
 from site_pages import HTML, build_at_root, toc_pages
 
 pytestmark = pytest.mark.site
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
 CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
-# Chromium's own calls home are refused on a closed network, many at a time: keep it quiet
-FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--disable-quic"]
 RAW = re.compile(r"\{glue(:\w+)?\}|\{python\}|\{eval\}|`\{|\bTODO\b|\bplaceholder\b|\bNotImplemented\b(?!Error)")
 
 
@@ -53,21 +47,6 @@ def site() -> str:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        why = f"no chromium at {CHROMIUM}: run `python3 -m optimcourse.setup`"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: {why}")
-        pytest.skip(why)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 class Visit:
