@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import yaml
 
@@ -46,3 +47,19 @@ def test_the_binder_badge_points_at_the_configured_repository():
     slug = url.removeprefix("https://github.com/")
     branch = config["repository"]["branch"]
     assert f"https://mybinder.org/v2/gh/{slug}/{branch}?" in README
+
+
+def test_the_repository_url_is_written_only_in_the_config_and_the_readme_badge():
+    slug = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["repository"]["url"].removeprefix("https://github.com/")
+    found = subprocess.run(["git", "grep", "-l", slug.rstrip("/")], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert set(found.stdout.split()) == {"_config.yml", "README.md"}, found.stdout
+
+
+def test_binder_pins_the_course_versions():
+    def pins(path):
+        lines = (REPO_ROOT / path).read_text().splitlines()
+        return dict(line.split("#")[0].strip().split("==") for line in lines if "==" in line)
+
+    course, binder = pins("requirements.txt"), pins("binder/requirements.txt")
+    assert binder.pop("torch") == course["torch"] + "+cpu"
+    assert all(course[name] == version for name, version in binder.items()), (binder, course)
