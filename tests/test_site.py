@@ -9,6 +9,7 @@ must list the pages of `_toc.yml` in its order, and Sphinx's linkcheck must find
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -20,9 +21,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import yaml
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from optimcourse.course import ASSIGNMENTS, REPO_ROOT
-from site_pages import HTML, build_at_root, toc_pages
+from site_pages import HTML, build_at_root, jupyter_book, toc_pages
 
 pytestmark = pytest.mark.site
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
@@ -38,15 +40,24 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(folder: Path):
+    """The root URL of ``folder`` served on a free localhost port, while the block runs."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+
+
 @pytest.fixture(scope="session")
 def site() -> str:
-    """The root URL of the freshly built site, served from `_build/html` on a free localhost port."""
+    """The root URL of the freshly built site, served from `_build/html`."""
     done = build_at_root()
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(HTML)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
+    with serving(HTML) as url:
+        yield url
 
 
 class Visit:
@@ -68,25 +79,68 @@ class Visit:
         self.page.close()
 
 
-def typeset(page) -> None:
-    """Wait until MathJax has typeset the page and mermaid has drawn every diagram."""
-    if page.locator(".math").count():
-        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+def typeset(page) -> list[str]:
+    """Wait until MathJax has typeset the page and mermaid has drawn every diagram; what never came."""
+    waits = [("MathJax never started", ".math", "window.MathJax && MathJax.startup && MathJax.startup.promise"),
+             ("a mermaid diagram was never drawn", ".mermaid",
+              "[...document.querySelectorAll('.mermaid')].every(d => d.querySelector('svg'))")]
+    missing = []
+    for problem, selector, ready in waits:
+        if page.locator(selector).count():
+            try:
+                page.wait_for_function(ready, timeout=20_000)
+            except PlaywrightTimeout:
+                missing.append(problem)
+    if "MathJax never started" not in missing and page.locator(".math").count():
         page.evaluate("MathJax.startup.promise")
-    if page.locator(".mermaid").count():
-        page.wait_for_function("[...document.querySelectorAll('.mermaid')].every(d => d.querySelector('svg'))",
-                               timeout=20_000)
+    return missing
 
 
-def local_target(url: str, base: str) -> tuple[Path, str] | None:
-    """The file under `_build/html` a same-site link points at, and its #fragment; None if external."""
+def local_target(url: str, base: str, root: Path) -> tuple[Path, str] | None:
+    """The file under ``root`` a same-site link points at, and its #fragment; None if external."""
     if not url.startswith(base):
         return None
     parts = urlsplit(url)
-    path = HTML / unquote(parts.path).lstrip("/")
+    path = root / unquote(parts.path).lstrip("/")
     if path.is_dir():
         path = path / "index.html"
     return path, unquote(parts.fragment)
+
+
+def page_problems(visit: "Visit", base: str, root: Path) -> list[str]:
+    """Everything wrong with the page in ``visit`` (served from ``root`` at ``base``) that a reader would see."""
+    page = visit.page
+    problems = typeset(page)
+    problems += visit.problems
+    text = page.locator("article.bd-article").inner_text()
+    if "Traceback (most recent call last)" in text or page.locator("article .output.traceback, article .output.error").count():
+        problems.append("a traceback or an error in an output")
+    prose = page.evaluate("(() => { const a = document.querySelector('article.bd-article').cloneNode(true);"
+                          " a.querySelectorAll('pre, code, .highlight').forEach(c => c.remove());"
+                          " return a.textContent; })()")  # code may well contain `\\(` or `{`
+    if RAW.search(prose):
+        problems.append(f"raw text {RAW.search(prose).group(0)!r}")
+    untypeset = page.evaluate("[...document.querySelectorAll('.math')]"
+                              ".filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)")
+    if untypeset or re.search(r"\$\$|\\\(|\\\[", prose):
+        problems.append(f"formulas left as TeX: {untypeset[:3]}")
+    diagrams = page.evaluate("[...document.querySelectorAll('.mermaid')].map(d => "
+                             "[!!d.querySelector('svg'), (d.querySelector('svg title') || {}).textContent || ''])")
+    problems += ["a mermaid diagram not drawn, or without accTitle" for drawn, title in diagrams if not (drawn and title)]
+    images = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth, i.alt])")
+    problems += [f"image {src} did not load" for src, width, _ in images if not width]
+    problems += [f"image {src} has no alt text" for src, _, alt in images
+                 if not alt.strip() or re.search(r"\.(png|svg|jpe?g)$", alt)]
+    for url in page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)"):
+        target = local_target(url, base, root)
+        if target is None:
+            continue
+        path, fragment = target
+        if not path.is_file():
+            problems.append(f"link to {url}, which the site lacks")
+        elif fragment and path.suffix == ".html" and f'id="{fragment}"' not in path.read_text():
+            problems.append(f"link to #{fragment}, no such anchor in {path.name}")
+    return problems
 
 
 def binder_notebook(url: str) -> tuple[str, str, str]:
@@ -107,44 +161,12 @@ CHAPTER_NOTEBOOK = {f"book/{a.id}": f"exercises/{a.id}/{a.notebook}.ipynb" for a
 def test_page_in_a_browser(site, browser, page_name):
     with Visit(browser, f"{site}{page_name}.html") as visit:
         page = visit.page
-        typeset(page)
+        problems = page_problems(visit, site, HTML)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{page_name.replace('/', '__')}.png"), full_page=True)
-        assert not visit.problems, f"{page_name}: " + "\n".join(visit.problems)
-
-        text = page.locator("article.bd-article").inner_text()
-        assert "Traceback (most recent call last)" not in text, f"{page_name}: a traceback in an output"
-        prose = page.evaluate("(() => { const a = document.querySelector('article.bd-article').cloneNode(true);"
-                              " a.querySelectorAll('pre, code, .highlight').forEach(c => c.remove());"
-                              " return a.textContent; })()")  # code may well contain `\\(` or `{`
-        assert not RAW.search(prose), f"{page_name}: raw text {RAW.search(prose).group(0)!r} on the page"
-        assert not page.locator("article .output.traceback, article .output.error").count(), page_name
-
-        untypeset = page.evaluate("[...document.querySelectorAll('.math')]"
-                                  ".filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)")
-        assert not untypeset, f"{page_name}: formulas MathJax left as text: {untypeset[:3]}"
-        assert not re.search(r"\$\$|\\\(|\\\[", prose), f"{page_name}: raw TeX delimiters left on the page"
-
-        diagrams = page.evaluate("[...document.querySelectorAll('.mermaid')].map(d => "
-                                 "[!!d.querySelector('svg'), (d.querySelector('svg title') || {}).textContent || ''])")
-        for drawn, title in diagrams:
-            assert drawn and title, f"{page_name}: a mermaid diagram not drawn, or without accTitle"
-
-        images = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth, i.alt])")
-        for src, width, alt in images:
-            assert width, f"{page_name}: image {src} did not load"
-            assert alt.strip() and not re.search(r"\.(png|svg|jpe?g)$", alt), f"{page_name}: image {src} has no alt text"
+        assert not problems, f"{page_name}: " + "\n".join(problems)
 
         links = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
-        for url in links:
-            target = local_target(url, site)
-            if target is None:
-                continue
-            path, fragment = target
-            assert path.is_file(), f"{page_name}: link to {url}, which the site lacks"
-            if fragment and path.suffix == ".html":
-                assert f'id="{fragment}"' in path.read_text(), f"{page_name}: link to #{fragment}, no such anchor in {path.name}"
-
         binder = [url for url in links if urlsplit(url).netloc == urlsplit(CONFIG["launch_buttons"]["binderhub_url"]).netloc
                   and "/v2/" in url]
         for url in binder:
@@ -157,7 +179,7 @@ def test_page_in_a_browser(site, browser, page_name):
         if page_name in CHAPTER_NOTEBOOK:  # the rocket and the box both open the chapter's own exercise
             assert binder and {binder_notebook(u)[2] for u in binder} == {CHAPTER_NOTEBOOK[page_name]}, page_name
             download = page.locator("a.exercise-download, a.reference.download").first.get_attribute("href")
-            copy = local_target(page.evaluate(f"new URL({json.dumps(download)}, location.href).href"), site)[0]
+            copy = local_target(page.evaluate(f"new URL({json.dumps(download)}, location.href).href"), site, HTML)[0]
             assert copy.read_bytes() == (REPO_ROOT / CHAPTER_NOTEBOOK[page_name]).read_bytes(), page_name
 
 
@@ -190,3 +212,40 @@ def test_linkcheck_finds_no_broken_link_and_marks_external_ones_unchecked():
     assert not broken, broken
     external = [e for e in entries if e["uri"].startswith(("http://", "https://"))]
     assert external and all(e["status"] == "ignored" for e in external)
+
+
+BROKEN = """<!DOCTYPE html><html><head><title>broken</title>
+<script>window.noSuchFunction();</script></head><body><article class="bd-article">
+<h1 id="top">A page with every fault</h1>
+<p>The loss is {glue:text}`loss` after training.</p>
+<p>Inline maths nobody typeset: <span class="math">\\(x^2\\)</span></p>
+<div class="mermaid">flowchart LR; A --> B</div>
+<img src="missing.png" alt="a picture that is not there">
+<img src="dot.svg">
+<a href="nowhere.html">a page the site lacks</a> <a href="#no-such-anchor">an anchor the page lacks</a>
+<div class="output traceback"><pre>Traceback (most recent call last): ValueError</pre></div>
+</article></body></html>"""
+
+
+def test_the_page_checks_catch_every_fault_of_a_broken_page(browser, tmp_path):
+    (tmp_path / "broken.html").write_text(BROKEN)
+    (tmp_path / "dot.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>')
+    with serving(tmp_path) as base, Visit(browser, f"{base}broken.html") as visit:
+        found = "\n".join(page_problems(visit, base, tmp_path))
+    for fault in ("MathJax never started", "a mermaid diagram was never drawn", "script error", "HTTP 404",
+                  "a traceback", "raw text '{glue:text}'", "formulas left as TeX", "image missing.png did not load",
+                  "image dot.svg has no alt text", "nowhere.html, which the site lacks", "#no-such-anchor"):
+        assert fault in found, f"{fault!r} not reported; found:\n{found}"
+
+
+def test_linkcheck_fails_on_a_broken_internal_link_and_lists_external_ones_as_ignored(tmp_path):
+    # MyST resolves internal links as cross-references, so a broken one is a warning of the linkcheck
+    # build itself (an error, with -W); Sphinx's link report lists only the external ones
+    (tmp_path / "_config.yml").write_text('title: t\nexecute:\n  execute_notebooks: "off"\nsphinx:\n  config:\n'
+                                          f'    linkcheck_ignore: {json.dumps(CONFIG["sphinx"]["config"]["linkcheck_ignore"])}\n')
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "intro.md").write_text("# Intro\n\nSee [the next page](no-such-page.md) and <https://example.com>.\n")
+    done = jupyter_book("build", ".", "-W", "--keep-going", "--builder", "linkcheck", cwd=tmp_path)
+    assert done.returncode != 0 and "no-such-page.md" in done.stdout + done.stderr
+    report = [json.loads(line) for line in (tmp_path / "_build" / "html" / "output.json").read_text().splitlines()]
+    assert report == [{**report[0], "uri": "https://example.com", "status": "ignored"}]
