@@ -7,6 +7,7 @@ two test processes from building the same folder at once.
 from __future__ import annotations
 
 import fcntl
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,8 @@ import yaml
 from optimcourse.course import REPO_ROOT
 
 HTML = REPO_ROOT / "_build" / "html"
+# what a page's prose must never show: a role or placeholder that was not replaced by a computed value
+RAW = re.compile(r"\{glue(:\w+)?\}|\{python\}|\{eval\}|`\{|\bTODO\b|\bplaceholder\b|\bNotImplemented\b(?!Error)")
 
 
 def toc_pages() -> list[str]:

@@ -2,24 +2,31 @@
 rebuild with no change, and shows no raw placeholders."""
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import io
 import re
 import subprocess
+import tarfile
 import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from sphinx.errors import ExtensionError
 
+from optimcourse import book_benchmark
 from optimcourse.course import REPO_ROOT
-from site_pages import executed_pages, jupyter_book, toc_pages
+from site_pages import RAW, executed_pages, jupyter_book, toc_pages
 
 sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
 import course_cache  # noqa: E402
+import page_scripts  # noqa: E402
 
 pytestmark = pytest.mark.book
 CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
-RAW = re.compile(r"\{glue(:\w+)?\}|\{python\}|\{eval\}|`\{")
 
 
 def build(source: Path, output: Path) -> subprocess.CompletedProcess:
@@ -27,8 +34,8 @@ def build(source: Path, output: Path) -> subprocess.CompletedProcess:
 
 
 def executed(log: str) -> int:
-    """How many pages a build ran: alone (myst-nb's message) or side by side (course_cache's)."""
-    return log.count("Executing notebook") + log.count("Executed notebook side by side")
+    """How many pages a build ran, alone or side by side, as the build benchmark reads its log."""
+    return len(book_benchmark.pages_run(log))
 
 
 def test_execution_is_cached_with_the_course_code_in_its_key_and_errors_fail_the_build():
@@ -57,11 +64,60 @@ def test_a_change_to_the_course_code_empties_the_execution_cache(tmp_path):
     assert course_cache.refresh(cache, course_cache.digest(root)) and not (cache / "entry").exists()
 
 
+def tarball(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def serves(data: bytes):
+    """An opener for page_scripts.fetch that hands out ``data`` and counts its calls."""
+    calls = []
+
+    def opener(url, timeout):
+        calls.append(url)
+        if isinstance(data, Exception):
+            raise data
+        return contextlib.closing(io.BytesIO(data))
+
+    opener.calls = calls
+    return opener
+
+
+def test_the_sites_own_mathjax_and_mermaid_are_fetched_once_checked_and_trimmed(tmp_path, monkeypatch):
+    data = tarball({"dist/mermaid.esm.min.mjs": b"export default 1", "dist/chunks/mermaid.esm.min/a.mjs": b"chunk",
+                    "dist/chunks/mermaid.esm.min/a.mjs.map": b"map", "dist/mermaid.js": b"not kept"})
+    good = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+    version, _, patterns, root = page_scripts.PACKAGES["mermaid"]
+    monkeypatch.setitem(page_scripts.PACKAGES, "mermaid", (version, good, patterns, root))
+    first = serves(data)
+    folder = page_scripts.fetch("mermaid", tmp_path, opener=first)
+    kept = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert kept == [".version", "chunks/mermaid.esm.min/a.mjs", "mermaid.esm.min.mjs"]
+    assert first.calls == [f"https://registry.npmjs.org/mermaid/-/mermaid-{version}.tgz"]
+    again = serves(OSError("offline"))
+    assert page_scripts.fetch("mermaid", tmp_path, opener=again) == folder and not again.calls  # kept, not refetched
+
+    monkeypatch.setitem(page_scripts.PACKAGES, "mermaid", ("0.0.1", good, patterns, root))
+    with pytest.raises(ExtensionError, match="refusing it"):  # other bytes than the pinned ones
+        page_scripts.fetch("mermaid", tmp_path / "tampered", opener=serves(data + b"x"))
+    assert not (tmp_path / "tampered").exists()
+    with pytest.raises(ExtensionError, match="could not fetch mermaid 0.0.1 from https://registry.npmjs.org/"):
+        page_scripts.fetch("mermaid", tmp_path / "offline", opener=serves(OSError("no network")))
+
+
 def test_the_book_builds_without_warnings_and_every_number_is_rendered(tmp_path):
     done = build(REPO_ROOT, tmp_path)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert executed(done.stdout) == len(executed_pages())  # a clean build runs every page but the exercises
-    assert "pages side by side" in done.stdout
+    alone = {Path(page).stem for page, _, beside in book_benchmark.pages_run(done.stdout) if not beside}
+    assert alone == {Path(page).name for page in executed_pages()
+                     if "course: {execute_alone: true}" in (REPO_ROOT / f"{page}.md").read_text()}
+    assert {"07-foreach-fused", "09-memory-questions"} <= alone  # the pages that time something
     html = tmp_path / "_build" / "html"
     for page in toc_pages():
         text = (html / f"{page}.html").read_text()

@@ -24,12 +24,11 @@ import yaml
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from optimcourse.course import ASSIGNMENTS, REPO_ROOT
-from site_pages import HTML, build_at_root, jupyter_book, toc_pages
+from site_pages import HTML, RAW, build_at_root, jupyter_book, toc_pages
 
 pytestmark = pytest.mark.site
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
 CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
-RAW = re.compile(r"\{glue(:\w+)?\}|\{python\}|\{eval\}|`\{|\bTODO\b|\bplaceholder\b|\bNotImplemented\b(?!Error)")
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -154,7 +153,7 @@ def binder_notebook(url: str) -> tuple[str, str, str]:
 
 
 TRACKED = set(subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.split())
-CHAPTER_NOTEBOOK = {f"book/{a.id}": f"exercises/{a.id}/{a.notebook}.ipynb" for a in ASSIGNMENTS}
+CHAPTER_NOTEBOOK = {a.chapter_page: a.exercise_file for a in ASSIGNMENTS}
 
 
 @pytest.mark.parametrize("page_name", toc_pages())

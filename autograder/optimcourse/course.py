@@ -26,6 +26,16 @@ class Assignment:
     def exercise_path(self, root: Path = REPO_ROOT) -> Path:
         return root / "exercises" / self.id / f"{self.notebook}.ipynb"
 
+    @property
+    def exercise_file(self) -> str:
+        """The student notebook's path inside the repository (for Binder links and downloads)."""
+        return self.exercise_path(Path()).as_posix()
+
+    @property
+    def chapter_page(self) -> str:
+        """The website page of the chapter this exercise belongs to (a Sphinx docname)."""
+        return f"book/{self.id}"
+
     def reference_path(self, root: Path = REPO_ROOT) -> Path:
         return root / "autograder" / "optimcourse" / "references" / f"{self.notebook}.py"
 

@@ -69,12 +69,11 @@ def _execute(notebook, cwd: str, timeout: int, allow_errors: bool):
     return (notebook if result.err is None else None), result.time
 
 
-def _pages_to_run(env, docnames):
-    """The pages among ``docnames`` that myst-nb would execute, the cache lacks and may share a core."""
+def _pages_to_run(env, docnames, cache):
+    """The pages among ``docnames`` that myst-nb would execute, ``cache`` lacks and may share a core."""
     from myst_nb.core.read import create_nb_reader
 
     config = env.mystnb_config
-    cache = _open_cache(config)
     for docname in sorted(docnames):
         path = Path(env.doc2path(docname))
         if any(PurePosixPath(path.as_posix()).match(p) for p in config.execution_excludepatterns):
@@ -94,23 +93,18 @@ def _pages_to_run(env, docnames):
             yield path, notebook
 
 
-def _open_cache(config):
-    from jupyter_cache import get_cache
-
-    return get_cache(config.execution_cache_path)
-
-
 def _run_side_by_side(app, env, docnames) -> None:
     config = env.mystnb_config
     if config.execution_mode != "cache":
         return
-    pending = list(_pages_to_run(env, docnames))
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(config.execution_cache_path)
+    pending = list(_pages_to_run(env, docnames, cache))
     workers = min(len(pending), os.cpu_count() or 1)
     if workers < 2:
         return  # one page or one core: Sphinx runs it as usual
-    from jupyter_cache.base import CacheBundleIn
-
-    cache = _open_cache(config)
     logger.info(f"running {len(pending)} pages side by side, {workers} at a time")
     with ProcessPoolExecutor(max_workers=workers) as pool:
         jobs = {pool.submit(_execute, notebook, str(path.parent), config.execution_timeout,

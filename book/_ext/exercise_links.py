@@ -25,12 +25,7 @@ from optimcourse.course import ASSIGNMENTS
 
 logger = logging.getLogger(__name__)
 BY_NOTEBOOK = {a.notebook: a for a in ASSIGNMENTS}
-BY_CHAPTER = {f"book/{a.id}": a for a in ASSIGNMENTS}
-
-
-def notebook_path(assignment) -> str:
-    """The student notebook's path in the repository, as Binder and the download need it."""
-    return f"exercises/{assignment.id}/{assignment.notebook}.ipynb"
+BY_CHAPTER = {a.chapter_page: a for a in ASSIGNMENTS}
 
 
 def binder_url(config, path: str) -> str:
@@ -54,7 +49,7 @@ class ExerciseLinks(SphinxDirective):
             raise self.error(f"exercise-links: no exercise notebook {name!r}; "
                              f"the course has {', '.join(sorted(BY_NOTEBOOK))}")
         assignment = BY_NOTEBOOK[name]
-        path = notebook_path(assignment)
+        path = assignment.exercise_file
         box = nodes.container(classes=["exercise-links", "admonition", "tip"])
         box += nodes.paragraph("", "", nodes.strong(text=f"The exercise notebook, {name}.ipynb:"))
         items = nodes.bullet_list()
@@ -94,7 +89,7 @@ def _header_buttons(app, pagename, templatename, context, doctree) -> None:
         if launch is not None and not on_exercise_page:
             buttons.remove(launch)  # a Markdown page opens as plain text on Binder: no button
         return
-    path = notebook_path(assignment)
+    path = assignment.exercise_file
     if launch is not None:
         for button in launch["buttons"]:
             if button.get("text") == "Binder":
@@ -111,7 +106,8 @@ def _header_buttons(app, pagename, templatename, context, doctree) -> None:
 
 def _every_chapter_links_its_exercise(app, env) -> None:
     for docname, assignment in BY_CHAPTER.items():
-        if docname in env.found_docs and notebook_path(assignment) not in env.dlfiles:
+        linked_from = env.dlfiles.get(assignment.exercise_file, (set(), None))[0]
+        if docname in env.found_docs and docname not in linked_from:  # the chapter itself, not another page
             logger.warning(f"{docname}: no {{exercise-links}} {assignment.notebook} box", location=docname)
 
 

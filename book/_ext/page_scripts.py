@@ -6,9 +6,10 @@ course's browser tests and behind a firewall, and cannot change under the pages.
 fetched once from the npm registry at the pinned version, checked against the registry's sha512,
 unpacked into ``_build/.vendor`` and kept there for later builds.
 
-Jupyter Book's thebe extension adds its inline configuration script a second time on a build that
-reuses the environment, and the browser then stops at ``Identifier 'THEBE_JS_URL' has already been
-declared``; a page keeps the first of identical scripts.
+With Sphinx 7.4, every inline script that an extension adds while the environment is read is
+written twice into each page (seen with thebe's and togglebutton's, even in a one-page book), and the
+browser stops at ``Identifier 'THEBE_JS_URL' has already been declared``; so a page keeps the first
+of identical scripts, whoever added them.
 """
 from __future__ import annotations
 
