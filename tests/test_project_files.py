@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import re
 import subprocess
+from importlib import metadata
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 import yaml
 
@@ -17,12 +22,16 @@ def setup_commands() -> list[str]:
     return [line for line in block.group(1).splitlines() if line.strip()]
 
 
-def test_the_readme_gives_exactly_two_commands_build_and_test():
+def test_the_readme_gives_exactly_two_commands_build_and_test_each_in_its_own_virtual_environment():
     commands = setup_commands()
     assert len(commands) == 2
-    assert "jupyter-book build . -W --keep-going" in commands[0]
-    assert "pytest" in commands[1]
-    assert all("pip install -r requirements.txt" in c for c in commands)
+    assert ".venv/bin/jupyter-book build . -W --keep-going" in commands[0]
+    assert ".venv/bin/python -m pytest" in commands[1]
+    for command in commands:
+        steps = [step.strip() for step in command.split("&&")]
+        assert steps[:2] == ["python3 -m venv .venv", ".venv/bin/python -m pip install -r requirements.txt"]
+        # after the environment is made, nothing runs from outside it (no activation needed, none assumed)
+        assert all(step.startswith(".venv/bin/") for step in steps[1:]), steps
 
 
 def test_ci_runs_the_readme_commands_verbatim():
@@ -31,12 +40,33 @@ def test_ci_runs_the_readme_commands_verbatim():
     assert ci == setup_commands()
 
 
-def test_requirements_are_pinned():
+def pinned(name: str) -> dict[str, str]:
+    """name -> version of each `name==version` line of a requirements file (names normalised)."""
+    lines = [line.split("#")[0].strip() for line in (REPO_ROOT / name).read_text().splitlines()]
+    return {canonicalize_name(line.split("==")[0]): line.split("==")[1] for line in lines if "==" in line}
+
+
+def test_requirements_pin_the_whole_environment():
     lines = [line.split("#")[0].strip() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()]
     lines = [line for line in lines if line]
     assert "torch==2.13.0" in lines and "jupyter-book==1.0.4.post1" in lines and "nbgrader==0.9.6" in lines
     loose = [line for line in lines if "==" not in line and line != "-e ."]
     assert not loose, f"unpinned requirements: {loose}"
+    lock, direct = pinned("requirements.txt"), pinned("requirements.in")
+    assert {name: lock.get(name) for name in direct} == direct, "requirements.txt is older than requirements.in"
+    # every package a pinned one needs (here, on this Python) is pinned too, and installed as pinned
+    missing, differ = set(), {}
+    for name, version in lock.items():
+        dist = metadata.distribution(name)
+        if not SpecifierSet(f"=={version}").contains(dist.version):  # 2.13.0 admits the local 2.13.0+cpu
+            differ[name] = (version, dist.version)
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                if canonicalize_name(req.name) not in lock:
+                    missing.add(f"{req.name} (needed by {name})")
+    assert not missing, f"not pinned in requirements.txt: {sorted(missing)}; run .ci/lock"
+    assert not differ, f"installed versions differ from requirements.txt: {differ}"
     binder = (REPO_ROOT / "binder" / "requirements.txt").read_text()
     assert "torch==2.13.0+cpu" in binder and "download.pytorch.org/whl/cpu" in binder
 
