@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from optimcourse import environment
 from optimcourse.course import ASSIGNMENTS, Assignment
 from optimcourse.mutants import MutantLibrary
+
+# the tests start nbgrader, jupyter-book and jupyter from this environment, which need not be activated
+# (plain nbgrader runs `alembic` by name): its scripts come first on PATH
+environment.put_scripts_on_path()
 
 
 def library(assignment: Assignment) -> MutantLibrary:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import fcntl
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import yaml
 
+from optimcourse import environment
 from optimcourse.course import REPO_ROOT
 
 HTML = REPO_ROOT / "_build" / "html"
@@ -42,7 +42,7 @@ def executed_pages() -> list[str]:
 
 
 def jupyter_book(*args: str, cwd: Path = REPO_ROOT, timeout: int = 1200) -> subprocess.CompletedProcess:
-    return subprocess.run([shutil.which("jupyter-book") or "jupyter-book", *args], cwd=cwd,
+    return subprocess.run([environment.script("jupyter-book"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import environment
 from .course import REPO_ROOT
 
 TARGETS = {"cold": 120.0, "no change": 10.0}  # seconds, on a 2-core machine
@@ -31,7 +32,7 @@ def pages_run(log: str) -> list[tuple[str, float, bool]]:
 
 def build(output: Path) -> tuple[float, str]:
     started = time.monotonic()
-    done = subprocess.run([shutil.which("jupyter-book") or "jupyter-book", "build", ".", "-W", "--keep-going",
+    done = subprocess.run([environment.script("jupyter-book"), "build", ".", "-W", "--keep-going",
                            "--path-output", str(output)], cwd=REPO_ROOT, capture_output=True, text=True)
     seconds = time.monotonic() - started
     if done.returncode != 0:

@@ -22,6 +22,7 @@ from typing import Any
 from pathlib import Path
 
 from ..course import ASSIGNMENTS, Assignment
+from ..environment import put_scripts_on_path
 from . import coursedir, export, merge, sandbox, submissions
 from .workers import Task, work
 
@@ -83,12 +84,16 @@ class Progress:
             print(file=sys.stderr)
 
 
-def _score_line(student: str, assignment_id: str, graded: dict | None, note: str) -> str:
-    if graded is None:
-        return f"{student} {assignment_id}: 0 ({note})"
+def indent(text: str, lines: int = 25) -> str:
+    """A multi-line reason, its last ``lines`` lines, indented under the line that names it."""
+    kept = text.strip().splitlines()[-lines:]
+    return kept[0] if len(kept) == 1 else "\n    " + "\n    ".join(kept)
+
+
+def _score_line(student: str, assignment_id: str, graded: dict) -> str:
     scores = [g["manual_score"] if g["manual_score"] is not None else (g["auto_score"] or 0.0)
               for nb in graded.values() for g in nb["grades"].values()]
-    return f"{student} {assignment_id}: {sum(scores):g}" + (f" ({note})" if note else "")
+    return f"{student} {assignment_id}: {sum(scores):g}"
 
 
 def grade(assignments: Sequence[Assignment], found: Sequence[submissions.Submission], course: Path, jobs: int,
@@ -144,6 +149,7 @@ def _grade(assignments: Sequence[Assignment], course: Path, found: Sequence[subm
     go.set()
     by_key = {f"{s.assignment.id}/{s.student}": s for s in todo}
     progress = Progress(len(todo), verbose)
+    ungraded = in_a_row = 0
     try:
         with Gradebook(db) as gb:
             while progress.done < len(todo):
@@ -158,23 +164,25 @@ def _grade(assignments: Sequence[Assignment], course: Path, found: Sequence[subm
                 if kind != "done":
                     continue
                 sub = by_key[f"{payload.assignment_id}/{payload.student}"]
+                if payload.graded is None:  # not the student's doing: no grade, and the next run tries again
+                    ungraded += 1
+                    in_a_row += 1
+                    problems.append(f"{sub.source}: not graded, and not recorded (run the command again to "
+                                    f"grade it): {indent(payload.error)}")
+                    progress.update(f"{payload.student} {payload.assignment_id}: not graded", failed=True)
+                    if in_a_row >= max(3, len(workers)) and progress.done == ungraded:
+                        raise RuntimeError(f"stopped: none of the first {in_a_row} submissions could be graded, "
+                                           f"so the others will not be either. The last one's reason: {indent(payload.error)}")
+                    continue
+                in_a_row = 0
                 merge.record(gb, payload.assignment_id, payload.student, payload.graded)
                 merge.copy_outputs(Path(payload.worker_dir), course, payload.assignment_id, payload.student)
                 state[f"{payload.assignment_id}/{payload.student}"] = sub.digest
                 _save_state(course, state)  # after the gradebook: a kill in between only regrades this one
-                note = ""
-                if payload.graded is None:
-                    last = payload.error.strip().splitlines()[-1] if payload.error.strip() else "nbgrader failed"
-                    note = f"not graded: {last}"
-                    problems.append(f"{sub.source}: nbgrader could not grade it ({last}); "
-                                    f"{sub.student} scores 0 for {sub.assignment.id}")
-                elif payload.error:
-                    note = payload.error
-                progress.update(_score_line(payload.student, payload.assignment_id, payload.graded, note),
-                                failed=payload.graded is None)
+                progress.update(_score_line(payload.student, payload.assignment_id, payload.graded), failed=False)
     finally:
         progress.close()
-    return problems, len(todo)
+    return problems, len(todo) - ungraded
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run notebooks whose code breaks the course's rules (it changes the checks, patches "
                              "NumPy, imports torch...) instead of scoring them zero; the sandbox still applies")
     args = parser.parse_args(argv)
+    put_scripts_on_path()  # nbgrader runs `alembic` by name: this environment's, even when it is not activated
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     if min(args.memory_mb, args.max_processes, args.wall_seconds, 1 if args.cell_seconds is None else args.cell_seconds) < 1:

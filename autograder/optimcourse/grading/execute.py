@@ -7,6 +7,10 @@ the student sees why. Plain nbgrader gives up on the whole submission when its k
 cells that finished keep their outputs and scores, and every code cell that did not finish gets an
 error output saying why, so that it scores zero (a graded cell without an error output would count as
 passed) and the reason shows in the feedback.
+
+A kernel that cannot start is not the student's doing (no line of theirs has run yet): that raises
+:class:`KernelStartError`, with what the kernel printed, so that nbgrader fails the submission and
+course-grade leaves it ungraded instead of scoring it.
 """
 from __future__ import annotations
 
@@ -26,6 +30,10 @@ BROKEN = "RuleBroken"
 
 DEFAULT_REASON = ("the kernel stopped before this cell finished (it ran out of memory or processes, or the code "
                   "ended the process)")
+
+
+class KernelStartError(RuntimeError):
+    """The kernel did not start, before any of the notebook's code ran: the grader's fault, not the student's."""
 
 
 def _error(name: str, text: str) -> NotebookNode:
@@ -58,8 +66,23 @@ def refuse(nb: NotebookNode, found: list[rules.Finding]) -> None:
 
 class GuardedExecute(Execute):
     stop_reason_file = Unicode("", help="where the sandbox's launcher writes why it stopped a kernel").tag(config=True)
+    kernel_log_file = Unicode("", help="where the sandbox's launcher writes what the kernel prints").tag(config=True)
     check_rules = Bool(True, help="read the code against the course's rules first, and run none of a notebook "
                                   "that breaks one").tag(config=True)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
+        self._started = True  # the kernel answered kernel_info: from here on, the notebook's code runs
+        return super().preprocess_cell(cell, resources, index)
+
+    def _kernel_output(self, since: int) -> str:
+        """What the kernel printed since byte ``since`` of its log (the sandbox keeps one), its last lines."""
+        path = Path(self.kernel_log_file) if self.kernel_log_file else None
+        if path is None or not path.exists():
+            return ""
+        with path.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode("utf8", "replace").strip()
+        return "\n".join("    " + line for line in text.splitlines()[-40:])  # indented: not the grader's traceback
 
     def on_cell_executed(self, **kwargs: Any) -> None:
         super().on_cell_executed(**kwargs)
@@ -76,10 +99,18 @@ class GuardedExecute(Execute):
             if found:
                 refuse(nb, found)
                 return nb, resources
+        self._started = False
+        log = Path(self.kernel_log_file) if self.kernel_log_file else None
+        since = log.stat().st_size if log is not None and log.exists() else 0
         try:
             return super().preprocess(nb, resources, km)
-        except DeadKernelError:
-            pass
+        except Exception as exc:
+            if not self._started:  # no cell was sent: the kernel never started, whatever the notebook says
+                printed = self._kernel_output(since)
+                raise KernelStartError(f"the kernel could not start ({type(exc).__name__}: {exc})"
+                                       + (f"; it printed:\n{printed}" if printed else "")) from exc
+            if not isinstance(exc, DeadKernelError):
+                raise
         reason = self.stop_reason()
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and index not in self._finished:

@@ -56,9 +56,12 @@ def _package_root() -> Path:
 
 
 def read_only_paths() -> list[str]:
-    """What a kernel may read: the system, the Python environment and the course's grading package."""
-    paths = {Path(p).resolve() for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)} | {_package_root()}
-    paths |= {Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and "site-packages" in p}
+    """What a kernel may read: the system, the Python environment (a virtual environment and the base
+    Python its interpreter links to, or a plain prefix) and the course's grading package."""
+    prefixes = {sys.base_prefix, sys.prefix, sys.exec_prefix}
+    paths = {Path(p).resolve() for p in prefixes} | {Path(p).absolute() for p in prefixes} | {_package_root()}
+    paths |= {Path(p).resolve() for p in sys.path
+              if p and Path(p).is_dir() and ("site-packages" in p or "dist-packages" in p)}
     ordered = sorted(str(p) for p in paths)
     return [p for p in ordered if not any(p != q and p.startswith(q + os.sep) for q in ordered)]
 
@@ -94,6 +97,7 @@ def install(worker: Path, limits: Limits) -> tuple[str, Path]:
         f"c.KernelManager.ip = {str(run / 'kernel')!r}",
         f"c.KernelManager.connection_file = {str(run / 'kernel.json')!r}",
         f"c.GuardedExecute.stop_reason_file = {str(run / 'kernel.json.stopped')!r}",
+        f"c.GuardedExecute.kernel_log_file = {str(run / 'kernel.json.log')!r}",
     ]), run
 
 
@@ -109,7 +113,9 @@ def bwrap_command(work: Path, run: Path, connection_file: str) -> list[str]:
             "--chdir", str(work),
             "--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "OMP_NUM_THREADS", "1",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--unsetenv", "JPY_PARENT_PID",
-            str(Path(sys.executable).resolve()), "-m", "ipykernel_launcher", "-f", connection_file]
+            # the interpreter as this process was started, not resolved: a venv's bin/python links to a
+            # base Python, which would not see the venv's packages (ipykernel among them)
+            sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
     return cmd
 
 

@@ -7,7 +7,9 @@ the results into the instructor's gradebook (:mod:`.merge`), so that only one pr
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import textwrap
 import time
 import traceback
 from collections.abc import Sequence
@@ -31,8 +33,8 @@ class Result:
     assignment_id: str
     student: str
     worker_dir: str
-    graded: dict[str, Any] | None  # notebook -> grades and comments; None if nbgrader could not grade it
-    error: str
+    graded: dict[str, Any] | None  # notebook -> grades and comments; None if it could not be graded
+    error: str  # why not, when graded is None
     seconds: float
 
 
@@ -54,7 +56,35 @@ def read_grades(course: Path, assignment_id: str, student: str) -> dict[str, Any
     return out
 
 
+def indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+LOG_RECORD = re.compile(r"^\[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] ", re.M)
+
+
+def failure(done: dict[str, Any]) -> str:
+    """Why an nbgrader API call failed: the exception that ends the last traceback it logged (its
+    ``error``, and the NbGraderException it ends with, only say to read that traceback), else its log."""
+    log = (done.get("log") or "").strip()
+    causes = []
+    for record in LOG_RECORD.split(log)[2::2]:  # the text of each record, whatever its level
+        lines = [line for line in record.rstrip().splitlines() if line.strip()]
+        if not lines or not lines[0].startswith("Traceback (most recent call last)"):
+            continue
+        margin = min(indent(line) for line in lines[1:]) if len(lines) > 1 else 0  # the exceptions'; frames sit deeper
+        chained = [k for k, line in enumerate(lines) if line.strip().startswith("Traceback (most recent call")
+                   and (k == 0 or indent(line) == margin)]
+        last = lines[chained[-1] + 1:]  # the last of chained tracebacks: the exception that was raised
+        start = next((k for k, line in enumerate(last) if indent(line) == margin), len(last))
+        causes.append(textwrap.dedent("\n".join(last[start:])).strip())
+    causes = [c for c in causes if "Please see the" not in c]
+    return causes[-1] if causes else (log or done.get("error") or "nbgrader failed, and logged no reason").strip()
+
+
 def grade_one(course: Path, api: Any, task: Task) -> Result:
+    """Autograde one submission and write its feedback. Unless both succeed, nothing is graded: the
+    result carries nbgrader's reason, and the submission is left for the next run."""
     assignment = next(a for a in ASSIGNMENTS if a.id == task.assignment_id)
     for step in ("submitted", "autograded", "feedback"):
         shutil.rmtree(course / step / task.student / task.assignment_id, ignore_errors=True)
@@ -62,16 +92,18 @@ def grade_one(course: Path, api: Any, task: Task) -> Result:
     target.parent.mkdir(parents=True)
     target.write_bytes(submissions.mend_split_cells(task.content))
     started = time.monotonic()
+
+    def result(graded: dict[str, Any] | None, error: str) -> Result:
+        return Result(task.assignment_id, task.student, str(course), graded, error, time.monotonic() - started)
+
     done = api.autograde(task.assignment_id, task.student, force=True, create=True)
-    graded, error = None, ""
-    if done["success"]:
-        graded = read_grades(course, task.assignment_id, task.student)
-        feedback = api.generate_feedback(task.assignment_id, task.student, force=True)
-        if not feedback["success"]:
-            error = "feedback: " + (feedback.get("error") or feedback.get("log") or "failed").strip().splitlines()[-1]
-    else:
-        error = (done.get("error") or done.get("log") or "nbgrader autograde failed").strip()
-    return Result(task.assignment_id, task.student, str(course), graded, error, time.monotonic() - started)
+    if not done["success"]:
+        return result(None, failure(done))
+    graded = read_grades(course, task.assignment_id, task.student)
+    feedback = api.generate_feedback(task.assignment_id, task.student, force=True)
+    if not feedback["success"]:
+        return result(None, "writing the feedback failed: " + failure(feedback))
+    return result(graded, "")
 
 
 def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Limits | None, config: str,
