@@ -3,7 +3,9 @@ in a real browser on an exercise notebook, with nbgrader's Validate button and n
 
 The environment is a virtual environment on top of this one's packages (torch, NumPy, ...), with
 JupyterLab and nbgrader installed into it as Binder installs them, so that their configuration lands
-in its own prefix, where postBuild edits it, and not in this one's.
+in its own prefix, where postBuild edits it, and not in this one's. This one may itself be a virtual
+environment (the README's set-up makes one) or the system Python: a .pth file puts its packages on the
+new environment's path either way (``--system-site-packages`` alone reaches only the base Python's).
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
+from pathlib import Path
 import urllib.request
 
 import pytest
@@ -46,6 +50,10 @@ def binder(tmp_path_factory):
             (repo / path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / path, repo / path)
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    inner = subprocess.run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    outer = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(inner) / "course-environment.pth").write_text("".join(f"{path}\n" for path in outer))
     env = {**os.environ, "HOME": str(home), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
            "VIRTUAL_ENV": str(venv)}
     env.pop("JUPYTER_CONFIG_DIR", None)
