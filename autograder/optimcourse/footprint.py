@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from .course import ASSIGNMENTS
+from .environment import put_scripts_on_path
 
 BINDER_GUARANTEED_MB, BINDER_LIMIT_MB = 1024, 2048
 
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapters", nargs="*", help="assignment id prefixes (default: all)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
     if args.one:
         print(json.dumps(run_one(args.one)))
         return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import notebooks
 from .course import ASSIGNMENTS, PACKAGE_DIR, REPO_ROOT, Assignment
+from .environment import put_scripts_on_path
 
 
 def reference_module(assignment: Assignment, root: Path) -> str:
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything is out of date")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root (default: this checkout)")
     args = parser.parse_args(argv)
+    put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
     if args.check:
         out_of_date = stale(args.root)
         for p in out_of_date:

@@ -25,6 +25,7 @@ from pathlib import Path
 from .. import notebooks
 from ..course import ASSIGNMENTS, PACKAGE_DIR, Assignment
 from . import coursedir, sandbox
+from ..environment import put_scripts_on_path
 
 TARGET = 0.6  # course-grade --jobs 2 against plain nbgrader, on a 2-core machine, sandbox on
 
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only these chapters, by number (default: all; course-grade takes one or all)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to grade (default: a temporary folder)")
     args = parser.parse_args(argv)
+    put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
     if args.per_chapter < 2:
         parser.error("--per-chapter must be at least 2")
     chapters = [a for a in ASSIGNMENTS if args.chapters is None or a.id[:2] in args.chapters]
