@@ -20,6 +20,7 @@ import torch
 
 from . import given
 from .course import REFERENCES_DIR
+from .side import session
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 # outside `checking(...)`: every reference is off limits
@@ -55,6 +56,8 @@ def _is_torch_builtin(fn: Any) -> bool:
 
 def call_student(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``fn``; raise DelegationError if it reached into torch or the references."""
+    if session() is not None:  # under course-grade the student's code runs in a kernel that has neither
+        return fn(*args, **kwargs)
     calls: list[str] = []
 
     def profile(frame: Any, event: str, arg: Any) -> None:

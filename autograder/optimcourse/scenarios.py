@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .guard import DelegationError, call_student
+from .side import read, set_attrs
 from .trace import Raised, Trace
 
 Impl = Mapping[str, Any]
@@ -158,15 +159,15 @@ class OptimizerScenario:
             return trace
         trace.add("constructor", "returned")
 
-        def set_grad(p: Any, g: np.ndarray | None) -> None:
-            p.grad = None if g is None else g.copy()
+        def set_grads(ps: Sequence[Any], gs: Sequence[np.ndarray | None]) -> None:
+            set_attrs([(p, "grad", None if g is None else g.copy()) for p, g in zip(ps, gs)])
 
         def backward(p: Any, g: np.ndarray) -> None:
             buffer = g.copy()
             impl["accumulate_grad_"](p, buffer)
             buffer[...] = np.nan  # the caller reuses its array: a .grad that aliases it turns NaN
 
-        self._play(trace, params, opt, set_grad, backward, call_student,
+        self._play(trace, params, opt, set_grads, backward, call_student,
                    lambda label, before: self._observe(trace, label, params, arrays, before,
                                                        getattr(opt, "state", None), numpy_side=True))
         return trace
@@ -182,19 +183,21 @@ class OptimizerScenario:
             return trace
         trace.add("constructor", "returned")
 
-        def set_grad(p: torch.Tensor, g: np.ndarray | None) -> None:
-            p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
+        def set_grads(ps: Sequence[torch.Tensor], gs: Sequence[np.ndarray | None]) -> None:
+            for p, g in zip(ps, gs):
+                p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
 
         def backward(p: torch.Tensor, g: np.ndarray) -> None:
             p.backward(torch.tensor(g, dtype=torch.float64))  # adds g into p.grad, as autograd does
 
-        self._play(trace, params, opt, set_grad, backward, lambda fn: fn(),
+        self._play(trace, params, opt, set_grads, backward, lambda fn: fn(),
                    lambda label, before: self._observe(trace, label, params, None, before, opt.state,
                                                        numpy_side=False))
         return trace
 
     def _play(self, trace: Trace, params: Sequence[Any], opt: Any,
-              set_grad: Callable[[Any, np.ndarray | None], None], backward: Callable[[Any, np.ndarray], None],
+              set_grads: Callable[[Sequence[Any], Sequence[np.ndarray | None]], None],
+              backward: Callable[[Any, np.ndarray], None],
               invoke: Callable[[Callable[[], Any]], Any], observe: Callable[[str, list[Any]], None]) -> None:
         """Perform the script's actions in order; stop at the first one that raises."""
         steps = backwards = 0
@@ -202,8 +205,8 @@ class OptimizerScenario:
             if isinstance(action, Step):
                 steps += 1
                 label = f"step {steps}"
-                for p, g in zip(params, action.grads or ()):
-                    set_grad(p, g)
+                if action.grads:
+                    set_grads(params, action.grads)
                 call = lambda: opt.step()  # noqa: E731
             elif isinstance(action, Backward):
                 backwards += 1
@@ -219,7 +222,7 @@ class OptimizerScenario:
             else:
                 label = f"zero_grad(set_to_none={action.set_to_none})"
                 call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)  # noqa: E731
-            before = [p.grad for p in params]
+            before = [row[0][0] for row in read(params, ("grad",))]
             try:
                 invoke(call)
                 observe(label, before)
@@ -232,24 +235,27 @@ class OptimizerScenario:
     # -- what is compared after every action ------------------------------------------------------
     def _observe(self, trace: Trace, label: str, params: Sequence[Any], arrays: Sequence[Any] | None,
                  grads_before: Sequence[Any], state: Any, *, numpy_side: bool) -> None:
-        for i, p in enumerate(params):
+        if numpy_side:  # the student's side: read in one go (one request when it runs in their kernel)
+            rows = read(params, ("data", "grad"), state, self.state_names)
+        else:
+            rows = [((p, p.grad), tuple((state[p].get(n) if p in state else None) for n in self.state_names))
+                    for p in params]
+        for i, ((data, raw_grad), entry) in enumerate(rows):
             if numpy_side:
-                value, grad = _as_array(p.data), (None if p.grad is None else _as_array(p.grad))
-                in_place = p.data is arrays[i]
+                value, grad = _as_array(data), (None if raw_grad is None else _as_array(raw_grad))
+                in_place = data is arrays[i]
             else:
-                value = p.detach().numpy().copy()
-                grad = None if p.grad is None else p.grad.detach().numpy().copy()
+                value = data.detach().numpy().copy()
+                grad = None if raw_grad is None else raw_grad.detach().numpy().copy()
                 in_place = True
             trace.add(f"after {label}: parameter {i}", value)
             trace.add(f"after {label}: parameter {i} still the same array (updated in place)", in_place)
             trace.add(f"after {label}: parameter {i} .grad", grad)
-            if grads_before[i] is not None and p.grad is not None:
+            if grads_before[i] is not None and raw_grad is not None:
                 # torch zeroes and accumulates gradients in place: whoever holds .grad sees the change
                 trace.add(f"after {label}: parameter {i} .grad still the same array (changed in place)",
-                          p.grad is grads_before[i])
-            for name in self.state_names:
-                entry = state.get(p, {}) if state is not None and p in state else {}
-                raw = entry.get(name)
+                          raw_grad is grads_before[i])
+            for name, raw in zip(self.state_names, entry):
                 trace.add(f"after {label}: state[{name!r}] of parameter {i}",
                           None if raw is None else (_as_array(raw) if numpy_side else raw.detach().numpy().copy()))
 

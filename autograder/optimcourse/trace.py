@@ -28,6 +28,9 @@ class Raised:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> "Raised":
+        where = getattr(exc, "student_where", None)  # raised in the student's kernel: said by its agent
+        if where is not None:
+            return cls(type(exc), str(exc), str(where))
         frames = traceback.extract_tb(exc.__traceback__)
         own = [f for f in frames if "optimcourse" not in f.filename and not f.filename.startswith(_TORCH_DIR)]
         where = ""

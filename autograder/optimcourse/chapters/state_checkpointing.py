@@ -32,6 +32,7 @@ from ..guard import DelegationError
 from ..interop import from_torch_state_dict, to_torch_state_dict
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario
+from ..side import given_piece, make_class, materialize, read, set_attrs
 from ..trace import Raised, Trace
 from ..verify import verify
 from .momentum_adam_adamw import trajectory
@@ -145,7 +146,7 @@ class Side:
     def params(self, init: Sequence[np.ndarray]) -> list[Any]:
         if self.torch:
             return [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init]
-        return [given.Parameter(v.copy()) for v in init]
+        return [given_piece("Parameter")(v.copy()) for v in init]
 
     def optimizer(self, name: str, params: Sequence[Any], hyper: dict[str, Any], group_lr: float,
                   one_group: bool = False) -> Any:
@@ -154,7 +155,7 @@ class Side:
             groups = [{"params": list(params)}]
         if self.torch:
             return getattr(torch.optim, name)(groups, **hyper)
-        cls = type(name, (self.impl["StateDict"], getattr(given, name)), {})
+        cls = make_class(name, (self.impl["StateDict"], getattr(given, name)))
         return cls(groups, **hyper)
 
     def trained(self, name: str, init: Sequence[np.ndarray], grads: Sequence[Sequence[np.ndarray | None]],
@@ -176,18 +177,20 @@ class Side:
             observe_optimizer(trace, f"resumed step {t + 1}", self, opt, params, name)
 
     def set_grads(self, params: Sequence[Any], grads: Sequence[np.ndarray | None]) -> None:
-        for p, g in zip(params, grads):
-            if self.torch:
+        if self.torch:
+            for p, g in zip(params, grads):
                 p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
-            else:
-                p.grad = None if g is None else g.copy()
+        else:
+            set_attrs([(p, "grad", None if g is None else g.copy()) for p, g in zip(params, grads)])
 
     def values(self, params: Sequence[Any]) -> list[np.ndarray]:
-        return [np.array(p.detach().numpy() if self.torch else p.data, dtype=np.float64) for p in params]
+        if self.torch:
+            return [np.array(p.detach().numpy(), dtype=np.float64) for p in params]
+        return [np.array(row[0][0], dtype=np.float64) for row in read(params, ("data",))]
 
     def state_dict(self, opt: Any, call: Callable[..., Any]) -> Any:
         """The course's rule is a snapshot; torch's is live, so its side is deep-copied (as torch's tests do)."""
-        return from_torch_state_dict(copy.deepcopy(opt.state_dict())) if self.torch else call(opt.state_dict)
+        return from_torch_state_dict(copy.deepcopy(opt.state_dict())) if self.torch else materialize(call(opt.state_dict))
 
     def load(self, opt: Any, state_dict: Any, call: Callable[..., Any]) -> None:
         """Load a state dict in the course's form (NumPy arrays, int step)."""
@@ -227,12 +230,13 @@ _TORCH_ONLY_KEYS = ("foreach", "capturable", "differentiable", "fused", "decoupl
 
 
 def observe_optimizer(trace: Trace, label: str, side: Side, opt: Any, params: Sequence[Any], name: str) -> None:
-    for g, group in enumerate(opt.param_groups):
+    groups, state = materialize(opt.param_groups), materialize(opt.state)  # in one request each, from a kernel
+    for g, group in enumerate(groups):
         for key in COURSE_KEYS[name]:
             trace.add(f"{label}: param_groups[{g}][{key!r}]", _plain(group.get(key)))
     for i, (p, value) in enumerate(zip(params, side.values(params))):
         trace.add(f"{label}: parameter {i}", value)
-        entry = opt.state.get(p, {}) if p in opt.state else {}
+        entry = state.get(p, {}) if p in state else {}
         for key in sorted(entry):
             trace.add(f"{label}: state[{key!r}] of parameter {i}", _plain(entry[key]))
         if not entry:

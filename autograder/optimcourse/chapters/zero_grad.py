@@ -109,6 +109,8 @@ class _SGD:
     still stepped (the parameter shrinks by lr * weight_decay * p), a None grad is skipped.
     """
 
+    student_methods = ("step", "zero_grad")  # what the student's code may call (under course-grade, through the channel)
+
     def __init__(self, params: Sequence[Any], lr: float, weight_decay: float = 0.0,
                  zero_grad_: Callable[..., None] | None = None) -> None:
         self.params, self.lr, self.weight_decay, self._zero_grad_ = list(params), lr, weight_decay, zero_grad_

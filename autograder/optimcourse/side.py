@@ -1,0 +1,120 @@
+"""Where the student's side of a check lives: in this process, or in the student's kernel.
+
+In a notebook (JupyterLab, Validate, plain nbgrader) the checks call the student's objects directly.
+Under course-grade they run in a trusted process, and the student's objects are stand-ins for the
+kernel's (:mod:`.remote.proxy`); :func:`remote` marks that while a graded cell's checks run. The
+checks need to know in two places only: the pieces of :mod:`.given` a check hands to the student's
+code must be the kernel's own (the student's ``isinstance(p, Parameter)`` and ``default is required``
+compare with those), and a class the check derives from a student's class must be made where that
+class lives.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+__all__ = ["remote", "session", "student_names", "given_piece", "materialize", "make_class", "read", "set_attrs", "GIVEN_NAMES"]
+
+#: the names of optimcourse.given a check may hand to the student's code
+GIVEN_NAMES = ("Parameter", "Optimizer", "required", "SGD", "Adam", "AdamW")
+
+_session: contextvars.ContextVar[Any] = contextvars.ContextVar("optimcourse_session", default=None)
+
+
+@contextlib.contextmanager
+def remote(session: Any) -> Iterator[None]:
+    token = _session.set(session)
+    try:
+        yield
+    finally:
+        _session.reset(token)
+
+
+def session() -> Any:
+    """The session to the student's kernel while a graded cell runs under course-grade, else None."""
+    return _session.get()
+
+
+def given_name(value: Any) -> str | None:
+    """The name of ``value`` in optimcourse.given, if it is one of the pieces checks hand out."""
+    from . import given
+
+    for name in GIVEN_NAMES:
+        try:
+            if getattr(given, name) is value:
+                return name
+        except (AttributeError, ImportError):
+            continue
+    return None
+
+
+def student_names(impl: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``impl`` with every piece of optimcourse.given replaced by the kernel's, when the student's code
+    runs there; unchanged otherwise."""
+    s = session()
+    if s is None:
+        return impl
+    out = dict(impl)
+    for key, value in impl.items():
+        name = given_name(value)
+        if name is not None:
+            out[key] = _kernel_piece(s, name)
+    return out
+
+
+def _kernel_piece(s: Any, name: str) -> Any:
+    if name not in s.given_pieces:  # one request per piece and cell, not one per use
+        s.given_pieces[name] = getattr(s.module("optimcourse.given"), name)
+    return s.given_pieces[name]
+
+
+def given_piece(name: str) -> Any:
+    """``optimcourse.given.<name>`` on the side where the student's code runs."""
+    s = session()
+    if s is not None:
+        return _kernel_piece(s, name)
+    from . import given
+
+    return getattr(given, name)
+
+
+def read(objs: Sequence[Any], attrs: tuple[str, ...], state: Any = None,
+         names: tuple[str, ...] = ()) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """For each object: its ``attrs``, and its entries ``names`` in the mapping ``state`` (None where it has
+    none); from the student's kernel in one request."""
+    s = session()
+    if s is not None:
+        return list(s.read(objs, attrs, state, names))
+    rows = []
+    for p in objs:
+        entry = state.get(p, {}) if state is not None and p in state else {}
+        rows.append((tuple(getattr(p, a) for a in attrs), tuple(entry.get(n) for n in names)))
+    return rows
+
+
+def set_attrs(items: Sequence[tuple[Any, str, Any]]) -> None:
+    """``setattr(obj, name, value)`` for each item; in the student's kernel in one request."""
+    s = session()
+    if s is not None:
+        s.set_attrs(items)
+        return
+    for obj, name, value in items:
+        setattr(obj, name, value)
+
+
+def materialize(value: Any) -> Any:
+    """A stand-in for the student's dict, list, set or tuple as plain data, fetched in one request (its arrays
+    stay mirrored, so later in-place changes still show); anything else as it is."""
+    from .remote.proxy import RemoteObject
+
+    return value._value() if isinstance(value, RemoteObject) else value
+
+
+def make_class(name: str, bases: tuple[Any, ...]) -> Any:
+    """``type(name, bases, {})`` on the side where the student's classes live."""
+    s = session()
+    if s is None:
+        return type(name, bases, {})
+    return s.builtin("type")(name, bases, {})

@@ -1,0 +1,97 @@
+"""Trusted verdicts: a graded cell scores the same whether the checks call the student's code in the same
+process (a notebook, Validate, plain nbgrader) or through the channel from the grader (course-grade).
+
+Every reference, untouched exercise and named mistake of every chapter is run both ways, cell by cell.
+Chapter 7's checks measure the student's step itself (which arrays are views, how many Python lines a
+step runs, how much it allocates); those measurements are not taken in the kernel yet, so course-grade
+does not give chapter 7 trusted verdicts (``Assignment.trusted_verdicts``), and it is left out here.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from notebook_runner import read, run, run_trusted, solution_code, stub_code, with_solution_code
+from optimcourse.course import ASSIGNMENTS
+from optimcourse.remote import proxy
+from optimcourse.remote.verdicts import pair, run_cell
+
+TRUSTED = [a for a in ASSIGNMENTS if a.trusted_verdicts]
+
+
+def variants(assignment):
+    yield "reference", solution_code(assignment)
+    yield "untouched", stub_code(assignment)
+    for mutant in assignment.mutant_library().mutants:
+        yield mutant.name, solution_code(assignment, mutant)
+
+
+@pytest.mark.parametrize("assignment", TRUSTED, ids=[a.id for a in TRUSTED])
+def test_every_variant_scores_the_same_through_the_channel(assignment):
+    source = read(assignment.solution_path())
+    differ = []
+    for name, code in variants(assignment):
+        nb = with_solution_code(source, code)
+        here = [(r.grade_id, r.passed) for r in run(nb)]
+        there = run_trusted(nb, assignment)
+        if here != [(r.grade_id, r.passed) for r in there]:
+            differ.append(f"{name}: in the notebook {here}, through the channel "
+                          f"{[(r.grade_id, r.passed, r.message[:300]) for r in there]}")
+        if name == "reference":
+            assert all(r.passed for r in there), there
+        elif name == "untouched":
+            assert not any(r.passed for r in there), there
+        else:
+            assert not all(r.passed for r in there), f"mutant {name} keeps full marks through the channel"
+    assert not differ, "\n".join(differ)
+
+
+def test_the_parity_gate_sees_a_channel_that_loses_writes(monkeypatch):
+    """A channel that does not carry the grader's writes into arrays it passed (a caller reusing its buffer)
+    lets chapter 2's aliasing mistake pass: the comparison above must see that."""
+    assignment = next(a for a in ASSIGNMENTS if a.notebook == "zero_grad")
+    mutant = next(m for m in assignment.mutant_library().mutants if m.name == "accumulate-aliases-caller")
+    nb = with_solution_code(read(assignment.solution_path()), solution_code(assignment, mutant))
+    honest = [r.passed for r in run_trusted(nb, assignment)]
+    monkeypatch.setattr(proxy.Session, "_writes", lambda self, blobs: [])
+    broken = [r.passed for r in run_trusted(nb, assignment)]
+    assert honest == [r.passed for r in run(nb)]
+    assert honest != broken
+
+
+def test_what_crosses_is_data(tmp_path):
+    """Arrays come back as arrays (mirrored: the same kernel array is the same local one), the student's
+    exceptions as exceptions of the same kind with their message, and the grader refuses to send objects."""
+    class Mine(ValueError):
+        pass
+
+    def boom():
+        raise Mine("no")
+
+    namespace = {"a": np.arange(3.0), "boom": boom, "d": {"k": np.ones(2)}}
+    with pair(namespace) as session:
+        a = session.name("a")
+        assert isinstance(a, np.ndarray) and a.tolist() == [0.0, 1.0, 2.0]
+        assert session.name("a") is a
+        d = session.name("d")
+        assert isinstance(d, dict) and d["k"].tolist() == [1.0, 1.0]
+        with pytest.raises(ValueError, match="no") as raised:
+            session.name("boom")()
+        assert type(raised.value).__name__ == "Mine"
+        with pytest.raises(proxy.wire.GraderError):
+            session.name("boom")(object())
+
+
+def test_a_verdict_never_reads_what_the_kernel_prints():
+    """A notebook that prints 'OK' or raises in the middle of a check is judged by its numbers only."""
+    assignment = ASSIGNMENTS[0]
+    code = solution_code(assignment)
+    code["sgd-update"] = ("def sgd_update_(params, lr):\n    print('OK: sgd_update_ matches everything')\n"
+                          "    for p in params:\n        pass\n")
+    nb = with_solution_code(read(assignment.solution_path()), code)
+    results = {r.grade_id: r for r in run_trusted(nb, assignment)}
+    assert not results["sgd-update-matches-torch"].passed
+    assert "differs from" in results["sgd-update-matches-torch"].message
+    with pair({"x": 1}) as session:
+        verdict = run_cell("checks.check_parameter(Parameter)", assignment.checks_module, session)
+    assert not verdict.passed and verdict.ename == "NameError"
