@@ -257,7 +257,7 @@ def _before(code: dict[str, str], cell: str, prefix: str) -> dict[str, str]:
     return changed
 
 
-def test_tampered_notebooks_score_what_plain_nbgrader_and_the_course_rules_give(tmp_path):
+def test_tampered_notebooks_score_what_plain_nbgrader_gives_and_cheats_gain_nothing(tmp_path):
     reference, stub = nr.solution_code(CH1), nr.stub_code(CH1)
     mutant = nr.solution_code(CH1, library(CH1).mutants[0])
     by_torch = dict(reference)
@@ -290,13 +290,12 @@ def sgd_update_(params, lr):
         "loops": _edited(_before(reference, "sgd-update", "while True:\n    pass")),
         "hidden-loop": _edited(hidden_loop),
         "import-raises": _edited(_before(reference, "sgd-update", "from numpy import no_such_name")),
-        # and those who break the rules for code
+        # and those who reach for torch or the checker (plain nbgrader gives the last full marks)
         "by-torch": _edited(by_torch), "sys-exit": _edited(_before(reference, "sgd-update", "import sys\nsys.exit()")),
         "allclose-patched": _edited(_before(mutant, "parameter", "np.allclose = np.isclose = lambda *a, **k: True")),
         "checker-patched": _edited(patched),
     }
-    broke_rules = {"by-torch": "imports torch", "sys-exit": "imports sys", "allclose-patched": "assigns into np",
-                   "checker-patched": "assigns into checks (checks.check_parameter)"}
+    fooled_plain = {"by-torch", "checker-patched"}  # torch does the step; the checker is replaced
     submitted = write_class(tmp_path / "in", students)
     course = tmp_path / "course"
     done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2", "--cell-seconds", "5")
@@ -314,7 +313,7 @@ def sgd_update_(params, lr):
     assert run.returncode == 1 and "for student 'split-cell'" in run.stdout + run.stderr
     theirs = {s: v for s, v in scores(plain).items() if s != "split-cell"}
     assert set(theirs) == set(students) - {"empty", "split-cell"}
-    differ = {s: (ours[s], theirs[s]) for s in theirs if ours[s] != theirs[s] and s not in broke_rules}
+    differ = {s: (ours[s], theirs[s]) for s in theirs if ours[s] != theirs[s] and s not in fooled_plain}
     assert not differ, f"course-grade and plain nbgrader disagree: {differ}"
 
     # and what the rules say
@@ -327,12 +326,14 @@ def sgd_update_(params, lr):
                            ("import-raises", "ImportError")):
         assert ours[student]["parameter-holds-a-float64-copy"] == 1 and ours[student]["sgd-update-matches-torch"] == 0
         assert error in outputs(course, student)
-    # breaking a rule for code scores zero, with the rule named; plain nbgrader, which has no such rules,
-    # gives the reassigned checker full marks and the patched comparison the mutant's score
-    for student, rule in broke_rules.items():
-        assert total[student] == 0 and rule in outputs(course, student), student
-        assert execute.BROKEN in (course / "feedback" / student / CH1.id / f"{CH1.notebook}.html").read_text()
-    assert sum(theirs["checker-patched"].values()) == 10 > total["mutant"]
+    # the checks run in the grader: the kernel has no torch, and replacing its checker or NumPy's comparison
+    # changes nothing the grader decides, where plain nbgrader gives the replaced checker full marks
+    assert ours["by-torch"]["sgd-update-matches-torch"] == ours["by-torch"]["sgd-step-matches-torch"] == 0
+    assert total["by-torch"] <= 2 and "torch is not available while your notebook is graded" in outputs(course, "by-torch")
+    assert total["checker-patched"] == total["allclose-patched"] == total["mutant"] < 10
+    assert sum(theirs["checker-patched"].values()) == 10
     assert sum(theirs["allclose-patched"].values()) == total["mutant"]
+    for student in ("by-torch", "sys-exit", "allclose-patched", "checker-patched"):  # no rule decided a score
+        assert execute.BROKEN not in (course / "feedback" / student / CH1.id / f"{CH1.notebook}.html").read_text()
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO((course / "grades.csv").read_text()))}
     assert rows["more-points"]["max"] == "10"

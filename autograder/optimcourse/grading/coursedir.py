@@ -21,13 +21,14 @@ def source_digest(assignment: Assignment, root: Path = REPO_ROOT) -> str:
     return hashlib.sha256(assignment.solution_path(root).read_bytes()).hexdigest()
 
 
-# a worker's autograde: nbgrader's own steps, with an Execute that scores cells a dead kernel left unrun
+# a worker's autograde: nbgrader's own steps, with an Execute whose graded cells are checked here, not in the
+# student's kernel, and that scores the cells a dead kernel left unrun
 WORKER_CONFIG = """
 # course-grade's worker: a kernel that dies costs the cells it did not finish, not the whole submission
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
-from optimcourse.grading.execute import GuardedExecute
-c.Autograde.autograde_preprocessors = [GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+from optimcourse.grading.trusted import TrustedExecute
+c.Autograde.autograde_preprocessors = [TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 """
 

@@ -24,6 +24,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cases import GRADING_SEED_VARIABLE
+from ..course import ASSIGNMENTS, Assignment
+from . import kernel_package
+
 KERNEL = "course-sandbox"
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 
@@ -80,14 +84,18 @@ def run_folder(worker: Path) -> Path:
 
 
 def install(worker: Path, limits: Limits) -> tuple[str, Path]:
-    """Write the worker's sandbox kernelspec; return the nbgrader configuration that uses it, and the
-    folder of the kernels' sockets and connection files (remove it when the worker is done)."""
+    """Write the worker's sandbox kernelspec and the kernels' view of the course (:mod:`.kernel_package`);
+    return the nbgrader configuration that uses them, and the folder of the kernels' sockets, connection
+    files and packages (remove it when the worker is done)."""
     run = run_folder(worker)
+    for assignment in ASSIGNMENTS:
+        kernel_package.build(run / "kernel-site", assignment)
+    kernel_package.masks(run / "kernel-site")
     spec = worker / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "optimcourse.grading.sandbox", "--memory-mb", str(limits.memory_mb),
-            "--processes", str(limits.processes), "--wall-seconds", str(limits.wall_seconds), "-f",
-            "{connection_file}"]
+            "--processes", str(limits.processes), "--wall-seconds", str(limits.wall_seconds),
+            "--kernel-site", str(run / "kernel-site"), "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (sandboxed)",
                                                   "language": "python"}, indent=1))
     return "\n".join([
@@ -98,21 +106,42 @@ def install(worker: Path, limits: Limits) -> tuple[str, Path]:
         f"c.KernelManager.connection_file = {str(run / 'kernel.json')!r}",
         f"c.GuardedExecute.stop_reason_file = {str(run / 'kernel.json.stopped')!r}",
         f"c.GuardedExecute.kernel_log_file = {str(run / 'kernel.json.log')!r}",
+        f"c.TrustedExecute.channel_dir = {str(run)!r}",
     ]), run
 
 
-def bwrap_command(work: Path, run: Path, connection_file: str) -> list[str]:
+#: the variables a kernel keeps from the grader's environment (everything else, secrets included, is cleared)
+KEPT_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+
+
+def _chapter(work: Path) -> Assignment:
+    """The assignment a notebook's folder belongs to (nbgrader's ``autograded/<student>/<assignment>``);
+    an unknown one gets the first chapter's view, which has the fewest given pieces."""
+    return next((a for a in ASSIGNMENTS if a.id == work.name), ASSIGNMENTS[0])
+
+
+def bwrap_command(work: Path, run: Path, connection_file: str, kernel_site: Path | None = None) -> list[str]:
     cmd = ["bwrap", "--die-with-parent", "--unshare-all", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
     for path in SYSTEM:
         if os.path.exists(path):
             cmd += ["--ro-bind", path, path]
     for path in read_only_paths():
         cmd += ["--ro-bind", path, path]
+    chapter = _chapter(work)
+    if kernel_site is not None and chapter.trusted_verdicts:  # the course as the kernel may see it, no torch
+        own = kernel_site / chapter.notebook / "optimcourse"
+        cmd += ["--ro-bind", str(own), str(kernel_package.package_dir())]
+        for mask, hidden in kernel_package.masks(kernel_site):
+            cmd += ["--ro-bind", str(mask), str(hidden)]
     cmd += ["--bind", str(work), str(work), "--bind", str(run), str(run),
             "--remount-ro", "/",  # the folders bwrap made for the mounts above: not a place to write
-            "--chdir", str(work),
-            "--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "OMP_NUM_THREADS", "1",
-            "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--unsetenv", "JPY_PARENT_PID",
+            "--chdir", str(work), "--clearenv"]
+    kept = KEPT_VARIABLES if chapter.trusted_verdicts else KEPT_VARIABLES + (GRADING_SEED_VARIABLE,)
+    for name in kept:  # a chapter checked in the kernel draws its hidden cases there, from the secret
+        if name in os.environ:
+            cmd += ["--setenv", name, os.environ[name]]
+    cmd += ["--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "OMP_NUM_THREADS", "1",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             # the interpreter as this process was started, not resolved: a venv's bin/python links to a
             # base Python, which would not see the venv's packages (ipykernel among them)
             sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
@@ -160,9 +189,12 @@ def launch(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, required=True)
     parser.add_argument("--processes", type=int, required=True)
     parser.add_argument("--wall-seconds", type=int, required=True)
+    parser.add_argument("--kernel-site", type=Path, default=None)
     parser.add_argument("-f", dest="connection_file", required=True)
     args = parser.parse_args(argv)
     limits = Limits(args.memory_mb, args.processes, args.wall_seconds)
+    if os.getppid() == 1:  # the grader died before this started: nobody would read the notebook
+        return 1
     connection = Path(args.connection_file).resolve()
     stopped = Path(str(connection) + ".stopped")
     stopped.unlink(missing_ok=True)
@@ -175,7 +207,8 @@ def launch(argv: list[str] | None = None) -> int:
     # launcher and bwrap ignore it (bwrap's child inherits that; ipykernel catches SIGINT while it runs a cell)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     log = open(Path(str(connection) + ".log"), "ab")  # the kernel's own chatter, kept out of the grader's output
-    child = subprocess.Popen(bwrap_command(Path.cwd(), connection.parent, str(connection)), stdout=log, stderr=log)
+    child = subprocess.Popen(bwrap_command(Path.cwd(), connection.parent, str(connection), args.kernel_site),
+                             stdout=log, stderr=log)
     signal.signal(signal.SIGTERM, lambda *_: (child.kill(), sys.exit(143)))
     parent, deadline = os.getppid(), time.monotonic() + limits.wall_seconds
     while True:

@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["ChannelClosed", "GraderError", "ProtocolError", "send", "receive", "array_bytes", "array_from", "MAX_MESSAGE"]
 
-MAX_MESSAGE = 512 << 20  # a larger message is refused: nothing the checks exchange comes near it
+MAX_MESSAGE = 64 << 20  # a larger message is refused: nothing the checks exchange comes near it
 _LENGTH = struct.Struct(">Q")
 
 
