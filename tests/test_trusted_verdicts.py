@@ -2,9 +2,9 @@
 process (a notebook, Validate, plain nbgrader) or through the channel from the grader (course-grade).
 
 Every reference, untouched exercise and named mistake of every chapter is run both ways, cell by cell.
-Chapter 7's checks measure the student's step itself (which arrays are views, how many Python lines a
-step runs, how much it allocates); those measurements are not taken in the kernel yet, so course-grade
-does not give chapter 7 trusted verdicts (``Assignment.trusted_verdicts``), and it is left out here.
+Chapter 7's checks also measure the student's step itself (which arrays share memory, how many Python
+lines a step runs, how much it allocates): through the channel those measurements are taken in the
+kernel, by the course's agent.
 """
 from __future__ import annotations
 

@@ -19,8 +19,7 @@ class Assignment:
 
     id: str
     notebook: str  # file stem; also the name of its checks and reference modules
-    # course-grade runs its checks in the grader, not in the student's kernel (chapter 7's measure the step
-    # itself, its views, Python lines and allocations, which the kernel does not report yet)
+    # course-grade runs its checks in the grader, not in the student's kernel
     trusted_verdicts: bool = True
 
     def solution_path(self, root: Path = REPO_ROOT) -> Path:
@@ -60,7 +59,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("04-momentum-adam-adamw", "momentum_adam_adamw"),
     Assignment("05-state-checkpointing", "state_checkpointing"),
     Assignment("06-gradient-clipping", "gradient_clipping"),
-    Assignment("07-foreach-fused", "foreach_fused", trusted_verdicts=False),
+    Assignment("07-foreach-fused", "foreach_fused"),
     Assignment("08-differentiable-step", "differentiable_step"),
     Assignment("09-memory-questions", "memory_questions"),
 )

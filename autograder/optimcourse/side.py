@@ -15,7 +15,8 @@ import contextvars
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["remote", "session", "student_names", "given_piece", "materialize", "make_class", "read", "set_attrs", "GIVEN_NAMES"]
+__all__ = ["remote", "session", "student_names", "given_piece", "materialize", "make_class", "read", "set_attrs", "measure",
+           "GIVEN_NAMES"]
 
 #: the names of optimcourse.given a check may hand to the student's code
 GIVEN_NAMES = ("Parameter", "Optimizer", "required", "SGD", "Adam", "AdamW")
@@ -118,3 +119,13 @@ def make_class(name: str, bases: tuple[Any, ...]) -> Any:
     if s is None:
         return type(name, bases, {})
     return s.builtin("type")(name, bases, {})
+
+
+def measure(name: str, *args: Any) -> Any:
+    """``optimcourse.remote.measure.<name>(*args)`` where the student's code runs (its arrays, its step)."""
+    s = session()
+    if s is not None:
+        return s.request("measure", name=name, args=args)
+    from .remote.measure import MEASURES
+
+    return MEASURES[name](*args)

@@ -11,12 +11,12 @@ Three kinds of check:
 - the whole-buffer rules (``check_*_whole_buffer``): a step allocates no buffer-sized array
   (tracemalloc) and runs as many Python lines for 24 parameters as for 6 (sys.settrace; the one
   loop allowed is in ``gather_grads``).
+
+Which arrays share memory, the line counts and the allocations are measured where the student's code
+runs (:func:`optimcourse.side.measure`): under course-grade, in the kernel, by the course's agent.
 """
 from __future__ import annotations
 
-import os
-import sys
-import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,12 +27,12 @@ from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (noteb
 from ..given import Parameter
 from ..mutants import Mutant, MutantLibrary
 from ..references import foreach_fused as reference
+from ..remote import measure
 from ..scenarios import Impl, ObserveScenario, OptimizerScenario, RuleScenario, Step, observe_calls
+from ..side import measure as measured
 from ..trace import Trace
 from ..verify import verify
 from . import momentum_adam_adamw as ch4
-
-_NUMPY_DIR = os.path.dirname(np.__file__)
 
 MUTANTS = MutantLibrary("foreach_fused", (
     # -- packing -----------------------------------------------------------------------------------
@@ -165,9 +165,11 @@ def _aliases(pack: Any) -> str:
     """Which of a pack's arrays share memory ("none" when each has its own)."""
     arrays = [(name, getattr(pack, name)) for name in _PACK_ARRAYS]
     arrays += [(f"buffers[{name!r}]", b) for name, b in pack.buffers.items()]
-    pairs = [f"{a} and {b}" for k, (a, x) in enumerate(arrays) for b, y in arrays[k + 1:]
-             if x.size and y.size and np.shares_memory(x, y)]
-    return "; ".join(pairs) or "none"
+    for name, x in arrays:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"pack.{name} is a {type(x).__name__}, not a NumPy array")
+    pairs = measured("overlapping", [x for _, x in arrays])
+    return "; ".join(f"{arrays[i][0]} and {arrays[j][0]}" for i, j in pairs) or "none"
 
 
 def _observe_pack(values: Sequence[np.ndarray], names: tuple[str, ...]) -> Callable[[Impl, Callable[..., Any]], Trace]:
@@ -194,8 +196,10 @@ def _observe_pack(values: Sequence[np.ndarray], names: tuple[str, ...]) -> Calla
                                                  for p in pack().params)
 
             def views() -> str:
-                outside = [i for i, p in enumerate(params) if any(p is q for q in pack().params)
-                           and p.data.size and not np.shares_memory(p.data, pack().data)]
+                mine = [i for i, p in enumerate(params) if any(p is q for q in pack().params) and p.data.size]
+                inside = {j - 1 for i, j in measured("overlapping", [pack().data] + [params[i].data for i in mine])
+                          if i == 0}
+                outside = [i for k, i in enumerate(mine) if k not in inside]
                 return "every parameter's data is a view into pack.data" if not outside else (
                     f"parameter(s) {outside} are not views into pack.data")
 
@@ -309,8 +313,11 @@ def _require_packed(opt: Any, params: Sequence[Any]) -> None:
     packs = list(getattr(opt, "packs", None) or ())
     if not packs:
         raise AssertionError("with foreach=True the optimizer must pack its parameters (optimizer.packs is empty)")
+    datas = [pack.data for pack in packs]
+    inside = {j - len(datas) for i, j in measured("overlapping", datas + [p.data for p in params])
+              if i < len(datas) <= j}
     for i, p in enumerate(params):
-        if p.data.size and not any(np.shares_memory(p.data, pack.data) for pack in packs):
+        if p.data.size and i not in inside:
             raise AssertionError(f"with foreach=True, parameter {i}'s data must be a view into its pack's data")
 
 
@@ -379,31 +386,7 @@ def _configs_for(name: str, seed: int) -> list[tuple[Config, bool, str]]:
 
 def count_lines(fn: Callable[[], Any]) -> int:
     """Python lines run by ``fn``, leaving out gather_grads (the one loop allowed) and NumPy's own."""
-    count = 0
-
-    def local(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal count
-        if event == "line":
-            count += 1
-        return local
-
-    def tracer(frame: Any, event: str, arg: Any) -> Any:
-        if event != "call" or frame.f_code.co_filename.startswith(_NUMPY_DIR):
-            return None
-        f = frame
-        while f is not None:
-            if f.f_code.co_name == "gather_grads":
-                return None
-            f = f.f_back
-        return local
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        fn()
-    finally:
-        sys.settrace(previous)
-    return count
+    return measure.count_lines(fn, "gather_grads")
 
 
 def _rule_problem(n: int, size: int, seed: int) -> tuple[list[np.ndarray], list[list[np.ndarray | None]]]:
@@ -429,7 +412,7 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
             for row in grads:
                 for p, g in zip(params, row):
                     p.grad = g
-                counts.append(call(count_lines, opt.step))
+                counts.append(call(measured, "count_lines", opt.step, "gather_grads"))
             return counts
 
         def lines() -> str:
@@ -448,13 +431,7 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
             for k, row in enumerate(grads):
                 for p, g in zip(params, row):
                     p.grad = g
-                tracemalloc.start()
-                try:
-                    before = tracemalloc.get_traced_memory()[0]
-                    call(opt.step)
-                    worst = max(worst, tracemalloc.get_traced_memory()[1] - before)
-                finally:
-                    tracemalloc.stop()
+                worst = max(worst, call(measured, "peak_allocation", opt.step))
             if worst < buffer_bytes // 4:
                 return "no buffer-sized allocation"
             return (f"one step allocated {worst:,} bytes at its peak; one flat buffer is {buffer_bytes:,} bytes: "

@@ -1,0 +1,84 @@
+"""Measurements of how the student's code runs, taken where it runs.
+
+Some checks are about the code, not its numbers: which arrays share memory (a parameter must be a view
+into its flat buffer), how many Python lines a step runs, how much memory it allocates. Those can only be
+measured in the process that holds the arrays and runs the step. In a notebook that is the student's
+kernel, which also runs the checks; under course-grade the grader asks the kernel's agent for them
+(:mod:`.agent`, the ``measure`` request) and compares the answer with its own rule.
+
+The functions here keep their own references to NumPy's and the interpreter's tools, taken when this
+module is first imported: under course-grade that is when the kernel starts, before any of the
+notebook's code runs, so a notebook that rebinds ``np.shares_memory`` or ``sys.settrace`` does not change
+what is measured.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["overlapping", "count_lines", "peak_allocation", "MEASURES"]
+
+_shares_memory = np.shares_memory
+_ndarray = np.ndarray
+_settrace, _gettrace = sys.settrace, sys.gettrace
+_trace_start, _trace_stop, _traced = tracemalloc.start, tracemalloc.stop, tracemalloc.get_traced_memory
+_NUMPY_DIR = os.path.dirname(np.__file__)
+
+
+def overlapping(arrays: Sequence[Any]) -> list[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, of non-empty arrays that share memory."""
+    arrays = list(arrays)
+    real = [isinstance(a, _ndarray) and a.size > 0 for a in arrays]
+    return [(i, j) for i in range(len(arrays)) for j in range(i + 1, len(arrays))
+            if real[i] and real[j] and bool(_shares_memory(arrays[i], arrays[j]))]
+
+
+def count_lines(fn: Callable[[], Any], allowed: str = "") -> int:
+    """Python lines run by ``fn()``, leaving out NumPy's own and those run inside a function named ``allowed``
+    (a loop the rule permits)."""
+    count = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if event != "call" or frame.f_code.co_filename.startswith(_NUMPY_DIR):
+            return None
+        f = frame
+        while allowed and f is not None:
+            if f.f_code.co_name == allowed:
+                return None
+            f = f.f_back
+        return local
+
+    previous = _gettrace()
+    _settrace(tracer)
+    try:
+        fn()
+    finally:
+        _settrace(previous)
+    return count
+
+
+def peak_allocation(fn: Callable[[], Any]) -> int:
+    """The most memory, in bytes, that ``fn()`` held at once beyond what was allocated when it started."""
+    _trace_start()
+    try:
+        before = _traced()[0]
+        fn()
+        return max(0, _traced()[1] - before)
+    finally:
+        _trace_stop()
+
+
+#: what the agent's ``measure`` request may run, by name
+MEASURES: dict[str, Callable[..., Any]] = {"overlapping": overlapping, "count_lines": count_lines,
+                                            "peak_allocation": peak_allocation}
