@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .guard import DelegationError, call_student
-from .side import read, set_attrs
+from .side import is_torch, read, set_attrs, torch_side
 from .trace import Raised, Trace
 
 Impl = Mapping[str, Any]
@@ -169,7 +169,7 @@ class OptimizerScenario:
 
         self._play(trace, params, opt, set_grads, backward, call_student,
                    lambda label, before: self._observe(trace, label, params, arrays, before,
-                                                       getattr(opt, "state", None), numpy_side=True))
+                                                       getattr(opt, "state", None), impl))
         return trace
 
     # -- torch's side --------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class OptimizerScenario:
 
         self._play(trace, params, opt, set_grads, backward, lambda fn: fn(),
                    lambda label, before: self._observe(trace, label, params, None, before, opt.state,
-                                                       numpy_side=False))
+                                                       torch_side()))
         return trace
 
     def _play(self, trace: Trace, params: Sequence[Any], opt: Any,
@@ -234,14 +234,15 @@ class OptimizerScenario:
 
     # -- what is compared after every action ------------------------------------------------------
     def _observe(self, trace: Trace, label: str, params: Sequence[Any], arrays: Sequence[Any] | None,
-                 grads_before: Sequence[Any], state: Any, *, numpy_side: bool) -> None:
-        if numpy_side:  # the student's side: read in one go (one request when it runs in their kernel)
+                 grads_before: Sequence[Any], state: Any, names: Impl) -> None:
+        student = not is_torch(names)
+        if student:  # the student's side: read in one go (one request when it runs in their kernel)
             rows = read(params, ("data", "grad"), state, self.state_names)
         else:
             rows = [((p, p.grad), tuple((state[p].get(n) if p in state else None) for n in self.state_names))
                     for p in params]
         for i, ((data, raw_grad), entry) in enumerate(rows):
-            if numpy_side:
+            if student:
                 value, grad = _as_array(data), (None if raw_grad is None else _as_array(raw_grad))
                 in_place = data is arrays[i]
             else:
@@ -257,7 +258,7 @@ class OptimizerScenario:
                           raw_grad is grads_before[i])
             for name, raw in zip(self.state_names, entry):
                 trace.add(f"after {label}: state[{name!r}] of parameter {i}",
-                          None if raw is None else (_as_array(raw) if numpy_side else raw.detach().numpy().copy()))
+                          None if raw is None else (_as_array(raw) if student else raw.detach().numpy().copy()))
 
 
 class TorchParameter:

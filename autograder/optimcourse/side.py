@@ -1,5 +1,8 @@
 """Where the student's side of a check lives: in this process, or in the student's kernel.
 
+A check runs the same code on two sides: torch's (the truth it compares with; its names are made with
+:func:`torch_side`, and :func:`is_torch` tells them apart) and the student's.
+
 In a notebook (JupyterLab, Validate, plain nbgrader) the checks call the student's objects directly.
 Under course-grade they run in a trusted process, and the student's objects are stand-ins for the
 kernel's (:mod:`.remote.proxy`); :func:`remote` marks that while a graded cell's checks run. The
@@ -15,11 +18,26 @@ import contextvars
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["remote", "session", "student_names", "given_piece", "materialize", "make_class", "read", "set_attrs", "measure",
+__all__ = ["torch_side", "is_torch", "remote", "session", "student_names", "given_piece", "materialize", "make_class", "read", "set_attrs", "measure",
            "GIVEN_NAMES"]
 
 #: the names of optimcourse.given a check may hand to the student's code
 GIVEN_NAMES = ("Parameter", "Optimizer", "required", "SGD", "Adam", "AdamW")
+
+#: the key that marks a check's names as torch's side of the comparison
+TORCH_SIDE = "(torch's side)"
+
+
+def torch_side(names: Mapping[str, Any] | None = None, /, **more: Any) -> dict[str, Any]:
+    """``names`` (and ``more``) as torch's side of a comparison: what a check's observe function gets to
+    compute the truth."""
+    return {**(names or {}), **more, TORCH_SIDE: True}
+
+
+def is_torch(names: Mapping[str, Any]) -> bool:
+    """Whether a check's names are torch's side (else the student's, here or in their kernel)."""
+    return bool(names.get(TORCH_SIDE))
+
 
 _session: contextvars.ContextVar[Any] = contextvars.ContextVar("optimcourse_session", default=None)
 

@@ -19,6 +19,7 @@ from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (noteb
 from ..guard import DelegationError
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario, record_call
+from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -171,7 +172,7 @@ def _try(trace: Trace, label: str, thunk: Callable[[], Any]) -> Any:
 def _observe_grads(problem: Problem) -> Callable[[Any, Callable[..., Any]], Trace]:
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
-        grad = (lambda theta: _torch_grad(problem, theta)) if impl.get("torch") else _student_grad(problem, impl)
+        grad = (lambda theta: _torch_grad(problem, theta)) if is_torch(impl) else _student_grad(problem, impl)
         for k, theta in enumerate((problem.theta, problem.theta + 0.5, -2 * problem.theta + 1)):
             _try(trace, f"gradient at point {k}", lambda theta=theta: call(grad, theta))
         return trace
@@ -185,11 +186,11 @@ def _observe_hyper(problem: Problem, momentum: float, buffer: np.ndarray | None)
         direction = g if buffer is None else momentum * buffer + g
         if momentum == 0.0:
             label = "hypergradient dL/dlr after one SGD step"
-            thunk = (lambda: _torch_hypergradient(problem, problem.theta, problem.lr)) if impl.get("torch") else \
+            thunk = (lambda: _torch_hypergradient(problem, problem.theta, problem.lr)) if is_torch(impl) else \
                 (lambda: call(impl["sgd_hypergradient"], _numpy_grad(problem), problem.theta.copy(), problem.lr))
         else:
             label = "hypergradient dL/dlr after one step of SGD with momentum"
-            thunk = (lambda: _torch_hypergradient(problem, problem.theta, problem.lr, momentum, buffer)) if impl.get("torch") else \
+            thunk = (lambda: _torch_hypergradient(problem, problem.theta, problem.lr, momentum, buffer)) if is_torch(impl) else \
                 (lambda: call(impl["momentum_hypergradient"], _numpy_grad(problem), problem.theta.copy(),
                               problem.lr, momentum, None if buffer is None else buffer.copy()))
         value = _try(trace, label, thunk)
@@ -205,7 +206,7 @@ def _observe_hyper(problem: Problem, momentum: float, buffer: np.ndarray | None)
 def _observe_descent(problem: Problem, hyper_lr: float, steps: int) -> Callable[[Any, Callable[..., Any]], Trace]:
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
-        if impl.get("torch"):
+        if is_torch(impl):
             theta, lr, lrs = problem.theta.copy(), problem.lr, []
             try:
                 for _ in range(steps):
@@ -238,7 +239,7 @@ def _observe_descent(problem: Problem, hyper_lr: float, steps: int) -> Callable[
     return observe
 
 
-TORCH = {"torch": True}
+TORCH = torch_side()
 
 
 def gradient_cases(seeds: Sequence[int]) -> list[ObserveScenario]:

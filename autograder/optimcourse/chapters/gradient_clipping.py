@@ -22,6 +22,7 @@ from ..given import Parameter
 from ..guard import DelegationError
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario, TorchParameter
+from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -183,8 +184,8 @@ def _torch_clip_value(params: Sequence[TorchParameter], clip_value: float) -> No
     return torch.nn.utils.clip_grad_value_((p.tensor for p in params), clip_value)
 
 
-def _set_grad(p: Any, g: np.ndarray | None) -> None:
-    if isinstance(p, TorchParameter):
+def _set_grad(impl: Any, p: Any, g: np.ndarray | None) -> None:
+    if is_torch(impl):
         p.tensor.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
     else:
         p.grad = None if g is None else np.array(g, dtype=np.float64)
@@ -197,19 +198,20 @@ def _scaled(value: Any, scale: float) -> np.ndarray | None:
     return None if value is None else np.asarray(np.array(value, dtype=np.float64) / scale)
 
 
-def _grad_object(p: Any) -> Any:
+def _grad_object(impl: Any, p: Any) -> Any:
     """The object that is the gradient: the tensor on torch's side (its NumPy view is made afresh)."""
-    return p.tensor.grad if isinstance(p, TorchParameter) else p.grad
+    return p.tensor.grad if is_torch(impl) else p.grad
 
 
-def _observe_grads(trace: Trace, label: str, params: Sequence[Any], before: Sequence[Any], scales: Sequence[float]) -> None:
+def _observe_grads(impl: Any, trace: Trace, label: str, params: Sequence[Any], before: Sequence[Any],
+                   scales: Sequence[float]) -> None:
     for i, (p, held, scale) in enumerate(zip(params, before, scales)):
         trace.add(f"{label}: parameter {i} .grad / {scale:.3g}", _scaled(p.grad, scale))
         if held is not None and p.grad is not None:
-            trace.add(f"{label}: parameter {i} .grad still the same array (changed in place)", _grad_object(p) is held)
+            trace.add(f"{label}: parameter {i} .grad still the same array (changed in place)", _grad_object(impl, p) is held)
 
 
-TORCH_NAMES = {"Parameter": TorchParameter, "clip_grad_norm_": _torch_clip_norm, "clip_grad_value_": _torch_clip_value}
+TORCH_NAMES = torch_side(Parameter=TorchParameter, clip_grad_norm_=_torch_clip_norm, clip_grad_value_=_torch_clip_value)
 
 
 def _observe_call(gradset: GradSet, label: str, fn_name: str, args: Callable[[Sequence[Any]], tuple[Any, ...]],
@@ -218,8 +220,8 @@ def _observe_call(gradset: GradSet, label: str, fn_name: str, args: Callable[[Se
         trace = Trace()
         params = [impl["Parameter"](np.zeros(s)) for s in gradset.shapes]
         for p, g in zip(params, gradset.grads):
-            _set_grad(p, g)
-        before = [_grad_object(p) for p in params]
+            _set_grad(impl, p, g)
+        before = [_grad_object(impl, p) for p in params]
         source = (p for p in params) if as_generator else list(params)
         try:
             with np.errstate(all="ignore"):  # inf * 0 = NaN, as in torch; the warning is no news here
@@ -233,7 +235,7 @@ def _observe_call(gradset: GradSet, label: str, fn_name: str, args: Callable[[Se
             raise
         except Exception as exc:  # a refusal is an observation; what it left behind is the next
             trace.add(label, Raised.from_exception(exc))
-        _observe_grads(trace, f"after {label}", params, before, gradset.scales)
+        _observe_grads(impl, trace, f"after {label}", params, before, gradset.scales)
         return trace
 
     return observe
@@ -320,7 +322,7 @@ def _observe_training(seed: int) -> tuple[Callable[[Any, Callable[..., Any]], Tr
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         params = [impl["Parameter"](v.copy()) for v in init]
-        if isinstance(params[0], TorchParameter):
+        if is_torch(impl):
             opt = torch.optim.Adam([p.tensor for p in params], **hyper)
             state = lambda p: opt.state.get(p.tensor, {})  # noqa: E731
         else:
@@ -358,7 +360,7 @@ def training_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
         out.append(ObserveScenario(
             title="zero_grad, p.backward(g) per micro-batch, torch.nn.utils.clip_grad_norm_, torch.optim.Adam.step",
             observe=observe, words=words,
-            torch_impl={"Parameter": TorchParameter, "clipped_accumulation_step_": _torch_step}))
+            torch_impl=torch_side(Parameter=TorchParameter, clipped_accumulation_step_=_torch_step)))
     return out
 
 

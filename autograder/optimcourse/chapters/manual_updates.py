@@ -15,6 +15,7 @@ import torch
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, learning_rate, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario, OptimizerScenario, Step, TorchParameter, ZeroGrad, observe_calls
+from ..side import torch_side
 from ..trace import Trace
 from ..verify import verify
 
@@ -201,7 +202,7 @@ def _observe_parameter(seed: int):
 
 def parameter_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     return [ObserveScenario(title="torch.nn.Parameter(torch.tensor(data, dtype=torch.float64))",
-                            observe=_observe_parameter(seed), torch_impl={"Parameter": TorchParameter},
+                            observe=_observe_parameter(seed), torch_impl=torch_side(Parameter=TorchParameter),
                             words="an int array, a float64 array the caller changes afterwards, and a Python float")
             for seed in seeds]
 

@@ -23,6 +23,7 @@ from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (noteb
 from ..guard import DelegationError
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario, RuleScenario, record_call
+from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -194,11 +195,11 @@ def _observe_state_bytes(shapes: list[tuple[int, ...]], configs: list[StateConfi
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         for dtype in DTYPES:
-            thunk = ((lambda d=dtype: torch.empty((), dtype=getattr(torch, d)).element_size()) if impl.get("torch")
+            thunk = ((lambda d=dtype: torch.empty((), dtype=getattr(torch, d)).element_size()) if is_torch(impl)
                      else (lambda d=dtype: call(impl["bytes_per_element"], d)))
             _try(trace, f"bytes_per_element({dtype!r})", thunk)
         for c in configs:
-            thunk = ((lambda c=c: torch_state_bytes(shapes, c)) if impl.get("torch") else
+            thunk = ((lambda c=c: torch_state_bytes(shapes, c)) if is_torch(impl) else
                      (lambda c=c: call(impl["optimizer_state_bytes"], n, c.optimizer, dtype=c.dtype, amsgrad=c.amsgrad,
                                        momentum=c.momentum, count_grads=c.count_grads)))
             _try(trace, c.call_words(n), thunk)
@@ -219,7 +220,7 @@ def _observe_refusal(impl: Any, call: Callable[..., Any]) -> Trace:
     return trace
 
 
-TORCH = {"torch": True}
+TORCH = torch_side()
 
 
 def state_bytes_cases(seeds: Sequence[int]) -> list[ObserveScenario | RuleScenario]:
@@ -261,7 +262,7 @@ def _observe_report(n_params: int, dtype: str) -> Callable[[Any, Callable[..., A
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         call_words = f"memory_report({n_params:_}, {dtype!r})"
-        if impl.get("torch"):
+        if is_torch(impl):
             result: Any = torch_memory_report(n_params, dtype)
         else:
             try:
@@ -342,10 +343,10 @@ def torch_bias_corrections(beta1: float, beta2: float, ts: Sequence[int]) -> dic
 def _observe_bias(beta1: float, beta2: float, ts: Sequence[int]) -> Callable[[Any, Callable[..., Any]], Trace]:
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
-        truth = torch_bias_corrections(beta1, beta2, ts) if impl.get("torch") else {}
+        truth = torch_bias_corrections(beta1, beta2, ts) if is_torch(impl) else {}
         for which, beta in ((0, beta1), (1, beta2)):
             for t in ts:
-                thunk = ((lambda t=t, which=which: truth[t][which]) if impl.get("torch")
+                thunk = ((lambda t=t, which=which: truth[t][which]) if is_torch(impl)
                          else (lambda beta=beta, t=t: call(impl["bias_correction"], beta, t)))
                 _try(trace, f"bias_correction({beta:.6g}, {t})", thunk)
         return trace
@@ -385,7 +386,7 @@ def _observe_decay(param: np.ndarray, grad: np.ndarray, lr: float, weight_decay:
         for decoupled in (False, True):
             name = "AdamW" if decoupled else "Adam"
             label = f"the parameter after one {name} step (decoupled={decoupled})"
-            thunk = ((lambda d=decoupled: torch_one_step(param, grad, lr, weight_decay, d)) if impl.get("torch") else
+            thunk = ((lambda d=decoupled: torch_one_step(param, grad, lr, weight_decay, d)) if is_torch(impl) else
                      (lambda d=decoupled: call(impl["one_step_decay"], param.copy() if param.ndim else float(param),
                                                grad.copy() if grad.ndim else float(grad), lr, weight_decay, d)))
             _try(trace, label, thunk)
@@ -487,7 +488,7 @@ def resume_draws(seed: int) -> list[Resume]:
 def _observe_resume(r: Resume) -> Callable[[Any, Callable[..., Any]], Trace]:
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
-        if impl.get("torch"):
+        if is_torch(impl):
             result: Any = torch_resume(r)
         else:
             try:

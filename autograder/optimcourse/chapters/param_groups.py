@@ -21,6 +21,7 @@ from ..given import Parameter, required
 from ..guard import DelegationError
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario, OptimizerScenario, Step, Tweak, ZeroGrad
+from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -108,12 +109,8 @@ def _torch_parameter(data: Any) -> torch.Tensor:
     return torch.tensor(data, dtype=torch.float64, requires_grad=True)
 
 
-TORCH_NAMES = {"Parameter": _torch_parameter, "Optimizer": torch.optim.Optimizer, "SGD": torch.optim.SGD,
-               "required": torch_required}
-
-
-def _is_torch(impl: Any) -> bool:
-    return impl["Parameter"] is _torch_parameter
+TORCH_NAMES = torch_side(Parameter=_torch_parameter, Optimizer=torch.optim.Optimizer, SGD=torch.optim.SGD,
+                         required=torch_required)
 
 
 @dataclass
@@ -128,11 +125,11 @@ class Side:
 
     @property
     def required(self) -> Any:
-        return torch_required if _is_torch(self.impl) else required
+        return torch_required if is_torch(self.impl) else required
 
     def array(self, i: int) -> Any:
         """A bare array (torch: a bare tensor), not wrapped in a list."""
-        return torch.tensor(self.init[i]) if _is_torch(self.impl) else self.init[i].copy()
+        return torch.tensor(self.init[i]) if is_torch(self.impl) else self.init[i].copy()
 
     def index(self, p: Any) -> int:
         return next((i for i, q in enumerate(self.params) if q is p), -1)
@@ -377,7 +374,7 @@ def _observe_split(seed: int) -> Callable[[Any, Callable[..., Any]], Trace]:
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace, side = Trace(), Side(impl, init)
         label = f"split_weight_decay_params(named parameters, weight_decay={weight_decay:.6g})"
-        fn = _torch_split if _is_torch(impl) else impl["split_weight_decay_params"]
+        fn = _torch_split if is_torch(impl) else impl["split_weight_decay_params"]
         try:
             groups = call(fn, ((n, p) for n, p in zip(names, side.params)), weight_decay)
         except DelegationError:

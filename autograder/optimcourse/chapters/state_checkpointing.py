@@ -32,7 +32,7 @@ from ..guard import DelegationError
 from ..interop import from_torch_state_dict, to_torch_state_dict
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario
-from ..side import given_piece, make_class, materialize, read, set_attrs
+from ..side import given_piece, is_torch, make_class, materialize, read, set_attrs, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 from .momentum_adam_adamw import trajectory
@@ -141,7 +141,7 @@ class Side:
 
     def __init__(self, impl: Any) -> None:
         self.impl = impl
-        self.torch = impl.get("StateDict") is None
+        self.torch = is_torch(impl)
 
     def params(self, init: Sequence[np.ndarray]) -> list[Any]:
         if self.torch:
@@ -267,8 +267,8 @@ def _observe_resume(seed: int, name: str, source: str) -> Callable[[Any, Callabl
 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace, side = Trace(), Side(impl)
-        writer = Side({"StateDict": None}) if source == "torch" else side
-        reader = Side({"StateDict": None}) if source == "to-torch" else side
+        writer = Side(torch_side()) if source == "torch" else side
+        reader = Side(torch_side()) if source == "to-torch" else side
         try:
             params, opt = writer.trained(name, init, grads, hyper, k)
             sd = writer.state_dict(opt, call)
@@ -315,7 +315,7 @@ def _words(seed: int, name: str) -> str:
 
 
 def _torch_names() -> dict[str, Any]:
-    return {"StateDict": None}
+    return torch_side()
 
 
 def resume_cases(seeds: Sequence[int], sources: Sequence[str]) -> list[ObserveScenario]:

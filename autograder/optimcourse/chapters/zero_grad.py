@@ -19,6 +19,7 @@ from ..given import Parameter
 from ..guard import DelegationError
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import Backward, ObserveScenario, OptimizerScenario, Step, TorchParameter, ZeroGrad
+from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -183,7 +184,7 @@ def shape_check_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     return [ObserveScenario(
         title="p.backward(g) with a gradient of the wrong shape",
         observe=_observe_shape_check(seed),
-        torch_impl={"Parameter": TorchParameter, "accumulate_grad_": _torch_accumulate},
+        torch_impl=torch_side(Parameter=TorchParameter, accumulate_grad_=_torch_accumulate),
         words="one gradient of the right shape between gradients of wrong shapes (torch raises RuntimeError "
               "and leaves .grad as it was)") for seed in seeds]
 
@@ -265,7 +266,7 @@ def mse_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
         w, _, batches, _ = _regression(seed)
         cases.append(ObserveScenario(
             title="torch.autograd.grad(F.mse_loss(x @ w + b, y), [w, b])", observe=_observe_mse(seed),
-            torch_impl={"mse_gradients": _torch_mse_gradients},
+            torch_impl=torch_side(mse_gradients=_torch_mse_gradients),
             words=f"{len(w)} feature(s), {len(batches[0][1])} samples, then the first micro-batch alone"))
     return cases
 
@@ -284,9 +285,9 @@ def _torch_accumulation_step(optimizer: torch.optim.Optimizer, w: TorchParameter
 
 
 
-def _optimizer_for(params: list[Any], lr: float) -> Any:
+def _optimizer_for(impl: Any, params: list[Any], lr: float) -> Any:
     """torch.optim.SGD for torch's side, the NumPy SGD above for the student's."""
-    if isinstance(params[0], TorchParameter):
+    if is_torch(impl):
         return torch.optim.SGD([p.tensor for p in params], lr=lr)
     return _SGD(params, lr)
 
@@ -298,7 +299,7 @@ def _observe_accumulation(seed: int, steps: int) -> Callable[[Any, Callable[...,
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         w, b = impl["Parameter"](w0.copy()), impl["Parameter"](b0.copy())
-        optimizer = _optimizer_for([w, b], lr)
+        optimizer = _optimizer_for(impl, [w, b], lr)
         for t, (x, y) in enumerate(batches, start=1):
             label = f"step {t}"
             try:
@@ -324,7 +325,7 @@ def accumulation_cases(seeds: Sequence[int], steps: int = 4) -> list[ObserveScen
         cases.append(ObserveScenario(
             title=f"loss.backward() per micro-batch (loss = F.mse_loss(...) / {k}), then torch.optim.SGD(lr={lr:.6g})",
             observe=_observe_accumulation(seed, steps),
-            torch_impl={"Parameter": TorchParameter, "accumulation_step_": _torch_accumulation_step},
+            torch_impl=torch_side(Parameter=TorchParameter, accumulation_step_=_torch_accumulation_step),
             words=f"{steps} steps, each on a new batch of {len(batches[0][1])} samples with {len(w)} feature(s), "
                   f"split into {k} micro-batches"))
     return cases
