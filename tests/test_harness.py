@@ -131,6 +131,25 @@ def test_agree_semantics():
     assert first_disagreement(got, expected) == 1  # extra observations count as a difference
 
 
+class _AgreesWithAnything:
+    def __eq__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+def test_an_object_that_says_it_equals_anything_does_not_agree_inside_a_container():
+    """A student's value whose __eq__ says True to everything, at any depth of what a check compares."""
+    liar = _AgreesWithAnything()
+    assert not agree(liar, 0.5)
+    assert not agree([liar, 1], [0.5, 1]) and agree([0.5, 1], [0.5, 1])
+    assert not agree((1, liar), (1, "x")) and agree((1, "x"), (1, "x"))
+    assert not agree({"lr": liar}, {"lr": 0.1}) and agree({"lr": 0.1}, {"lr": 0.1})
+    assert not agree({liar: 0.1}, {"lr": 0.1})  # a key that claims to be "lr"
+    assert not agree({"state": {0: {"step": liar}}}, {"state": {0: {"step": 3.0}}})
+    assert agree({"a": [np.ones(2)]}, {"a": [np.ones(2) + 1e-9]})  # arrays in containers: within tolerance
+
+
 def test_a_mutant_edit_must_match_exactly_once():
     with pytest.raises(ValueError, match="occurs 0 times"):
         Mutant("x", "", (("not in the text", ""),)).apply("source")

@@ -83,7 +83,22 @@ def agree(got: object, expected: object, rtol: float = RTOL, atol: float = ATOL)
             return False
         got = np.asarray(got)  # a plain view: a subclass's own __array_ufunc__ does not decide the comparison
         return got.shape == expected.shape and _close(got, expected, rtol, atol)
-    return type(got) is type(expected) and got == expected
+    if type(got) is not type(expected):
+        return False
+    # containers item by item: a student's object inside one (its __eq__ says True to anything) is compared
+    # by the rules above, never by its own ==
+    if isinstance(expected, (list, tuple)):
+        return len(got) == len(expected) and all(agree(g, e, rtol, atol) for g, e in zip(got, expected))
+    if isinstance(expected, dict):
+        keys = list(expected)
+        return (len(got) == len(keys) and all(type(k) in _PLAIN_KEYS for k in got) and set(got) == set(keys)
+                and all(agree(got[k], expected[k], rtol, atol) for k in keys))
+    if isinstance(expected, (set, frozenset)):
+        return all(type(k) in _PLAIN_KEYS for k in got) and got == expected
+    return bool(got == expected)
+
+
+_PLAIN_KEYS = (str, int, float, bool, type(None), tuple)
 
 
 # NumPy's functions as they were when the checks were imported: a student's cell that reassigns
