@@ -1,6 +1,7 @@
 """How long a class takes to grade: plain sequential ``nbgrader autograde`` against course-grade.
 
     python -m optimcourse.grading.benchmark [--per-chapter 3] [--jobs 1 2] [--chapters 01 02] [--workdir DIR]
+                                            [--baseline REV]
 
 One synthetic class, for each chapter the reference, a mutant of it and the untouched exercise (with
 ``--per-chapter 3``; more adds further mutants), is graded in one run on this machine by plain
@@ -8,7 +9,9 @@ nbgrader (one ``autograde`` per assignment, one submission after another, no san
 ``course-grade all`` at each ``--jobs`` with the sandbox on. It prints the wall time of each run, per
 submission, and as a ratio to plain nbgrader; the floor (how long a kernel takes to start and to run a
 chapter's setup cell, i.e. its imports, with and without the sandbox) against the time per submission;
-and whether every run gave every cell the same score.
+and whether every run gave every cell the same score. ``--baseline REV`` also times course-grade as it was
+at the git revision REV of this repository (its ``autograder/`` and ``solutions/``, in this environment),
+on the same class, so that two designs of the grader are compared on one machine in one run.
 """
 from __future__ import annotations
 
@@ -75,16 +78,33 @@ def plain_nbgrader(work: Path, submitted: Path, chapters: list[Assignment]) -> t
     return time.monotonic() - started, read_scores(course)
 
 
-def course_grade(work: Path, submitted: Path, jobs: int, chapters: list[Assignment]) -> tuple[float, dict]:
-    course = work / f"course-grade-jobs{jobs}"
+def course_grade(work: Path, submitted: Path, jobs: int, chapters: list[Assignment],
+                 package: Path | None = None) -> tuple[float, dict]:
+    """Time ``course-grade``; ``package``: another copy of the course's ``autograder/`` to run instead."""
+    course = work / f"course-grade-jobs{jobs}" if package is None else work / f"baseline-jobs{jobs}"
     which = "all" if len(chapters) == len(ASSIGNMENTS) else chapters[0].id  # one, or all of them
+    env = dict(os.environ)
+    if package is not None:  # it comes first on the path, before this checkout's (installed) package
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package), env.get("PYTHONPATH")]))
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", which, str(submitted), "--course",
-                           str(course), "--jobs", str(jobs)], capture_output=True, text=True)
+                           str(course), "--jobs", str(jobs)], capture_output=True, text=True, env=env)
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"course-grade --jobs {jobs} failed:\n{done.stdout}{done.stderr}")
     return seconds, read_scores(course)
+
+
+def checkout(revision: str, target: Path) -> Path:
+    """The repository as it was at ``revision``, unpacked into ``target``; returns its ``autograder/``."""
+    root = PACKAGE_DIR.parents[1]
+    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", revision, "autograder", "solutions"],
+                             capture_output=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {revision}: git cannot read that revision: {archive.stderr.decode().strip()}")
+    target.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "autograder"
 
 
 def floor(work: Path, sandboxed: bool, chapters: list[Assignment]) -> tuple[float, float]:
@@ -98,7 +118,8 @@ def floor(work: Path, sandboxed: bool, chapters: list[Assignment]) -> tuple[floa
     for a in chapters:
         setup = next(c for c in notebooks.read(a.exercise_path()).cells if c.cell_type == "code")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup.source)])
-        folder = Path(tempfile.mkdtemp(dir=work))
+        folder = Path(tempfile.mkdtemp(dir=work)) / a.id  # named as nbgrader names it: the sandbox mounts that chapter's view
+        folder.mkdir()
         if sandboxed:
             _, run = sandbox.install(folder, sandbox.Limits())
             km = KernelManager(kernel_name=sandbox.KERNEL, transport="ipc", ip=str(run / "kernel"),
@@ -131,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapters", nargs="+", default=None,
                         help="only these chapters, by number (default: all; course-grade takes one or all)")
     parser.add_argument("--workdir", type=Path, default=None, help="where to grade (default: a temporary folder)")
+    parser.add_argument("--baseline", default=None, metavar="REV",
+                        help="also time course-grade as it was at this git revision, at the largest --jobs")
     args = parser.parse_args(argv)
     put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
     if args.per_chapter < 2:
@@ -156,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         seconds, got = course_grade(work, submitted, jobs, chapters)
         rows.append((f"course-grade --jobs {jobs}, sandbox on", seconds, got))
         print(f"  course-grade --jobs {jobs}: {seconds:.1f} s", flush=True)
+    if args.baseline is not None:
+        jobs = max(args.jobs)
+        seconds, got = course_grade(work, submitted, jobs, chapters, checkout(args.baseline, work / "baseline"))
+        rows.append((f"course-grade at {args.baseline} --jobs {jobs}, sandbox on"[:52], seconds, got))
+        print(f"  course-grade at {args.baseline} --jobs {jobs}: {seconds:.1f} s", flush=True)
     started = time.monotonic()
     coursedir.prepare(work / "prepare-only", chapters)
     prepare = time.monotonic() - started
@@ -168,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
           f"chapter(s)) takes {prepare:.1f} s, once; each worker copies it")
     for sandboxed, (start, imports) in floors.items():
         print(f"floor per notebook, {'sandboxed' if sandboxed else 'no sandbox'}: kernel start {start:.2f} s + setup "
-              f"cell (NumPy, torch, the checks) {imports:.2f} s = {start + imports:.2f} s, "
+              f"cell ({'NumPy and the grading agent' if sandboxed else 'NumPy, torch, the checks'}) {imports:.2f} s = {start + imports:.2f} s, "
               f"{(start + imports) / (plain / n):.0%} of plain nbgrader's {plain / n:.2f} s per submission")
     best = [seconds for label, seconds, _ in rows if label.startswith("course-grade --jobs 2")]
     if best:
