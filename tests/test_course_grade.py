@@ -18,6 +18,7 @@ import pytest
 from conftest import library
 from nbgrader.api import Gradebook
 from test_nbgrader import nbgrader, scratch_course
+from test_submissions import flip_a_byte
 
 import notebook_runner as nr
 from optimcourse import notebooks
@@ -74,11 +75,12 @@ def test_unusable_input_is_refused_naming_the_problem_and_nothing_is_made(tmp_pa
     done = course_grade(CH1.id, empty, "--course", course)
     assert done.returncode == 2 and f"{empty}: no notebooks for {CH1.id}" in done.stderr
     twice = tmp_path / "twice.zip"
-    with zipfile.ZipFile(twice, "w") as z:
-        z.writestr(f"ada_1_{CH1.notebook}.ipynb", "{}")
-        z.writestr(f"submitted/ada/{CH1.id}/{CH1.notebook}.ipynb", "{}")
+    with zipfile.ZipFile(twice, "w") as z:  # two attempts of one date: which to grade is ambiguous
+        for name in (f"ada_1_{CH1.notebook}.ipynb", f"submitted/ada/{CH1.id}/{CH1.notebook}.ipynb"):
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 5, 1, 10, 0, 0)), "{}")
     done = course_grade(CH1.id, twice, "--course", course)
-    assert done.returncode == 2 and "two notebooks for student 'ada'" in done.stderr
+    assert done.returncode == 2 and f"{twice}: no notebooks that can be graded" in done.stderr
+    assert f"{twice}:ada_1_{CH1.notebook}.ipynb: not graded: ada has 2 notebooks" in done.stderr
     text = tmp_path / "grades.txt"
     text.write_text("hello")
     done = course_grade(CH1.id, text, "--course", course)
@@ -165,6 +167,39 @@ def test_an_lms_zip_of_flat_files_grades_like_the_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     totals = {s: sum(v.values()) for s, v in scores(course).items()}
     assert totals == {"ada": 10.0, "ben": 0.0}
+
+
+def test_one_bad_file_costs_only_its_student_and_the_class_is_graded(tmp_path):
+    """A damaged member, an id that cannot be used, a copy's name (of a student whose id is not ASCII) and a
+    good notebook in one zip: the two usable ones are graded, the others named, and the damaged one is
+    not recorded, so that the next run, with the zip downloaded again, grades it."""
+    exercise = nr.read(CH1.exercise_path())
+    solved = notebooks.dumps(notebooks.normalized(nr.with_solution_code(exercise, nr.solution_code(CH1)))).encode()
+    names = {"ada": f"ada_1_{CH1.notebook}.ipynb", "José": f"José_2_{CH1.notebook} (1).ipynb",
+             "cy": f"cy_3_{CH1.notebook}.ipynb", "bad id": f"dee lee_4_{CH1.notebook}.ipynb"}
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        for name in names.values():
+            z.writestr(name, solved)
+    intact = archive.read_bytes()
+    flip_a_byte(archive, names["cy"])
+    course = tmp_path / "course"
+    done = course_grade(CH1.id, archive, "--course", course, "--no-sandbox")
+    assert done.returncode == 1, done.stderr
+    assert "2 submission(s) of 2 student(s), 2 graded now" in done.stdout
+    assert "2 more file(s) not graded" in done.stdout
+    assert f"{archive}:{names['cy']}: not graded, and not recorded: damaged in the zip" in done.stderr
+    assert f"{archive}:{names['bad id']}: not graded: 'dee lee' cannot be a student id" in done.stderr
+    assert {s: sum(v.values()) for s, v in scores(course).items()} == {"ada": 10.0, "José": 10.0}
+    assert set(json.loads((course / cli.STATE_FILE).read_text())) == {f"{CH1.id}/ada", f"{CH1.id}/José"}
+    assert list((course / "feedback" / "José" / CH1.id).glob("*.html"))
+    rows = csv.DictReader(io.StringIO((course / "grades.csv").read_text(encoding="utf-8")))
+    assert {r["student"]: float(r["total"]) for r in rows} == {"ada": 10.0, "José": 10.0}
+
+    archive.write_bytes(intact)  # downloaded again
+    again = course_grade(CH1.id, archive, "--course", course, "--no-sandbox")
+    assert again.returncode == 1 and "1 graded now" in again.stdout, again.stderr  # cy; the bad id is still named
+    assert {s: sum(v.values()) for s, v in scores(course).items()} == {"ada": 10.0, "José": 10.0, "cy": 10.0}
 
 
 def test_kernel_sockets_live_where_a_unix_socket_path_fits(tmp_path):

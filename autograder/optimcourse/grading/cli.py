@@ -185,6 +185,12 @@ def _grade(assignments: Sequence[Assignment], course: Path, found: Sequence[subm
     return problems, len(todo) - ungraded
 
 
+def report(notices: Sequence[submissions.Notice]) -> None:
+    """The files of the input that were not taken, one line each, naming the file and why."""
+    for notice in notices:
+        print(f"course-grade: {notice.source}: {notice.reason}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course-grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("assignment", help="an assignment id (e.g. 01-manual-updates), or 'all'")
@@ -209,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                              "has nbgrader's timeout)")
     parser.add_argument("--cell-seconds", type=int, default=None,
                         help="time per cell, in seconds (default: the course's nbgrader_config.py, 120)")
+    parser.add_argument("--max-notebook-mb", type=int, default=submissions.MAX_NOTEBOOK_MB,
+                        help=f"the largest notebook graded, in MB (default {submissions.MAX_NOTEBOOK_MB}); a larger "
+                             "one is named and not graded")
     parser.add_argument("--no-code-rules", action="store_true",
                         help="run notebooks whose code breaks the course's rules (it changes the checks, patches "
                              "NumPy, imports torch...) instead of scoring them zero; the sandbox still applies")
@@ -216,16 +225,20 @@ def main(argv: list[str] | None = None) -> int:
     put_scripts_on_path()  # nbgrader runs `alembic` by name: this environment's, even when it is not activated
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if min(args.memory_mb, args.max_processes, args.wall_seconds, 1 if args.cell_seconds is None else args.cell_seconds) < 1:
-        parser.error("--memory-mb, --max-processes, --wall-seconds and --cell-seconds must be positive")
+    if min(args.memory_mb, args.max_processes, args.wall_seconds, args.max_notebook_mb,
+           1 if args.cell_seconds is None else args.cell_seconds) < 1:
+        parser.error("--memory-mb, --max-processes, --wall-seconds, --cell-seconds and --max-notebook-mb must be "
+                     "positive")
     config = "\n".join(([f"c.GuardedExecute.timeout = {args.cell_seconds}"] if args.cell_seconds else [])
                        + (["c.GuardedExecute.check_rules = False"] if args.no_code_rules else []))
     try:
         assignments = _assignments(args.assignment)
-        found = submissions.collect(args.submissions.resolve(), assignments)
+        intake = submissions.collect(args.submissions.resolve(), assignments, args.max_notebook_mb << 20)
     except (UsageError, submissions.SubmissionError) as exc:
+        report(getattr(exc, "notices", []))
         print(f"course-grade: {exc}", file=sys.stderr)
         return 2
+    found = intake.submissions
     limits = None
     if not args.no_sandbox:
         why = sandbox.problem()
@@ -242,20 +255,24 @@ def main(argv: list[str] | None = None) -> int:
         problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose, limits,
                                      config)
     except KeyboardInterrupt:
+        report(intake.notices)
         print("course-grade: interrupted; what was graded is kept: run the same command again to finish",
               file=sys.stderr)
         return 130
     except RuntimeError as exc:  # nbgrader could not prepare the course, or the workers died
+        report(intake.notices)
         print(f"course-grade: {exc}\nwhat was graded is kept: run the same command again to finish", file=sys.stderr)
         return 1
     csv_path = args.csv or course / "grades.csv"
     export.write(course, assignments, csv_path)
     students = len({s.student for s in found})
+    untaken = f"; {len(intake.ungraded)} more file(s) not graded, each named on stderr" if intake.ungraded else ""
     print(f"{len(found)} submission(s) of {students} student(s), {graded_now} graded now, the others unchanged "
-          f"since they were graded; grades in {csv_path}, feedback in {course / 'feedback'}")
+          f"since they were graded; grades in {csv_path}, feedback in {course / 'feedback'}{untaken}")
+    report(intake.notices)  # before the grading's problems: they were found first
     for problem in problems:
         print(f"course-grade: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+    return 1 if problems or intake.ungraded else 0
 
 
 if __name__ == "__main__":

@@ -57,5 +57,5 @@ def write(course: Path, assignments: Sequence[Assignment], path: Path) -> None:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         text = table(gb, assignments)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")  # student ids may be any script's letters
     tmp.replace(path)
