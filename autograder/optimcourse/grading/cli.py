@@ -215,6 +215,21 @@ def main(argv: list[str] | None = None) -> int:
                              "has nbgrader's timeout)")
     parser.add_argument("--cell-seconds", type=int, default=None,
                         help="time per cell, in seconds (default: the course's nbgrader_config.py, 120)")
+    parser.add_argument("--cpus", type=float, default=defaults.cpus,
+                        help=f"cores' worth of CPU time per notebook, held by a cgroup where the machine allows "
+                             f"(default {defaults.cpus:g})")
+    parser.add_argument("--cpu-seconds", type=int, default=defaults.cpu_seconds,
+                        help="CPU time per process of a notebook, in seconds (default: --wall-seconds times --cpus)")
+    parser.add_argument("--file-mb", type=int, default=defaults.file_mb,
+                        help=f"the largest file a notebook may write, in MB (default {defaults.file_mb})")
+    parser.add_argument("--tmp-mb", type=int, default=defaults.tmp_mb,
+                        help=f"room for a notebook's files, in MB, in each of its working folder, /tmp and /dev/shm "
+                             f"(memory, gone with the kernel; default {defaults.tmp_mb})")
+    parser.add_argument("--cell-output-mb", type=int, default=defaults.cell_output_mb,
+                        help=f"output kept per cell, in MB, the rest dropped with a note (default "
+                             f"{defaults.cell_output_mb})")
+    parser.add_argument("--notebook-output-mb", type=int, default=defaults.notebook_output_mb,
+                        help=f"output kept per notebook, in MB (default {defaults.notebook_output_mb})")
     parser.add_argument("--max-notebook-mb", type=int, default=submissions.MAX_NOTEBOOK_MB,
                         help=f"the largest notebook graded, in MB (default {submissions.MAX_NOTEBOOK_MB}); a larger "
                              "one is named and not graded")
@@ -229,8 +244,15 @@ def main(argv: list[str] | None = None) -> int:
            1 if args.cell_seconds is None else args.cell_seconds) < 1:
         parser.error("--memory-mb, --max-processes, --wall-seconds, --cell-seconds and --max-notebook-mb must be "
                      "positive")
+    if min(args.file_mb, args.tmp_mb, args.cell_output_mb, args.notebook_output_mb) < 1 or args.cpus <= 0 \
+            or args.cpu_seconds < 0:
+        parser.error("--cpus, --file-mb, --tmp-mb, --cell-output-mb and --notebook-output-mb must be positive, "
+                     "--cpu-seconds positive or 0 (--wall-seconds times --cpus)")
+    limits = sandbox.Limits(args.memory_mb, args.max_processes, args.wall_seconds, args.cpus, args.cpu_seconds,
+                            args.file_mb, args.tmp_mb, args.cell_output_mb, args.notebook_output_mb)
     config = "\n".join(([f"c.GuardedExecute.timeout = {args.cell_seconds}"] if args.cell_seconds else [])
-                       + (["c.GuardedExecute.check_rules = False"] if args.no_code_rules else []))
+                       + (["c.GuardedExecute.check_rules = False"] if args.no_code_rules else [])
+                       + [limits.output_config()])  # with or without the sandbox: it guards the grader
     try:
         assignments = _assignments(args.assignment)
         intake = submissions.collect(args.submissions.resolve(), assignments, args.max_notebook_mb << 20)
@@ -239,21 +261,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"course-grade: {exc}", file=sys.stderr)
         return 2
     found = intake.submissions
-    limits = None
-    if not args.no_sandbox:
-        why = sandbox.problem()
-        if why is not None:
-            print(f"course-grade: cannot sandbox student code: {why}. Install it, or pass --no-sandbox to "
-                  "grade with your own privileges.", file=sys.stderr)
-            return 2
-        limits = sandbox.Limits(args.memory_mb, args.max_processes, args.wall_seconds)
+    if not args.no_sandbox and (why := sandbox.problem()) is not None:
+        print(f"course-grade: cannot sandbox student code: {why}. Install it, or pass --no-sandbox to "
+              "grade with your own privileges.", file=sys.stderr)
+        return 2
     course = args.course.resolve()
     if course.exists() and not course.is_dir():
         print(f"course-grade: {course}: the course folder is a file", file=sys.stderr)
         return 2
     try:
-        problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose, limits,
-                                     config)
+        problems, graded_now = grade(assignments, found, course, args.jobs, args.force, args.verbose,
+                                     None if args.no_sandbox else limits, config)
     except KeyboardInterrupt:
         report(intake.notices)
         print("course-grade: interrupted; what was graded is kept: run the same command again to finish",

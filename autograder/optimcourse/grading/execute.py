@@ -20,9 +20,10 @@ from typing import Any
 from nbclient.exceptions import DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Unicode
+from traitlets import Bool, Int, Unicode
 
 from . import rules
+from .output_cap import OutputCap
 
 STOPPED = "KernelStopped"
 BROKEN = "RuleBroken"
@@ -69,10 +70,22 @@ class GuardedExecute(Execute):
     kernel_log_file = Unicode("", help="where the sandbox's launcher writes what the kernel prints").tag(config=True)
     check_rules = Bool(True, help="read the code against the course's rules first, and run none of a notebook "
                                   "that breaks one").tag(config=True)
+    cell_output_bytes = Int(0, help="bytes of output kept of a cell, the rest dropped as it arrives (0: all)"
+                            ).tag(config=True)
+    notebook_output_bytes = Int(0, help="bytes of output kept of the whole notebook (0: all)").tag(config=True)
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
         self._started = True  # the kernel answered kernel_info: from here on, the notebook's code runs
-        return super().preprocess_cell(cell, resources, index)
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        finally:
+            note = self._output_cap.note(index)
+            if note is not None:
+                cell.outputs.append(note)
+
+    def process_message(self, msg: dict[str, Any], cell: NotebookNode, cell_index: int) -> Any:
+        kept = self._output_cap.admit(msg, cell_index)  # before nbclient stores any of it
+        return None if kept is None else super().process_message(kept, cell, cell_index)
 
     def _kernel_output(self, since: int) -> str:
         """What the kernel printed since byte ``since`` of its log (the sandbox keeps one), its last lines."""
@@ -85,6 +98,7 @@ class GuardedExecute(Execute):
         return "\n".join("    " + line for line in text.splitlines()[-40:])  # indented: not the grader's traceback
 
     def on_cell_executed(self, **kwargs: Any) -> None:
+        self._output_cap.cut_reply(kwargs["execute_reply"]["content"])
         super().on_cell_executed(**kwargs)
         self._finished.add(kwargs["cell_index"])
 
@@ -92,8 +106,14 @@ class GuardedExecute(Execute):
         path = Path(self.stop_reason_file) if self.stop_reason_file else None
         return path.read_text().strip() if path is not None and path.exists() else DEFAULT_REASON
 
+    def _capped(self, nb: NotebookNode, resources: Any) -> tuple[NotebookNode, Any]:
+        for cell in nb.cells:
+            self._output_cap.trim(cell)
+        return nb, resources
+
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
         self._finished: set[int] = set()
+        self._output_cap = OutputCap(self.cell_output_bytes, self.notebook_output_bytes)
         if self.check_rules:
             found = rules.check_notebook(nb, course_cells(resources))
             if found:
@@ -103,7 +123,7 @@ class GuardedExecute(Execute):
         log = Path(self.kernel_log_file) if self.kernel_log_file else None
         since = log.stat().st_size if log is not None and log.exists() else 0
         try:
-            return super().preprocess(nb, resources, km)
+            done = super().preprocess(nb, resources, km)
         except Exception as exc:
             if not self._started:  # no cell was sent: the kernel never started, whatever the notebook says
                 printed = self._kernel_output(since)
@@ -111,8 +131,10 @@ class GuardedExecute(Execute):
                                        + (f"; it printed:\n{printed}" if printed else "")) from exc
             if not isinstance(exc, DeadKernelError):
                 raise
+        else:
+            return self._capped(*done)
         reason = self.stop_reason()
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and index not in self._finished:
                 cell.outputs.append(_error(STOPPED, reason))
-        return nb, resources
+        return self._capped(nb, resources)

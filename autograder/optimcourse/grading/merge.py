@@ -5,6 +5,7 @@ graded again (after an interruption, or with ``--force``) is never counted twice
 """
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -46,11 +47,37 @@ def record(gb: Gradebook, assignment_id: str, student: str, graded: dict[str, An
     gb.db.commit()
 
 
+def copy_plain(source: Path, target: Path) -> None:
+    """Copy the regular files and folders under ``source`` to ``target``: a student's folder, so never
+    follow a link (it could name the gradebook or any file of the grader's), and skip what is neither
+    (a FIFO would block or fail the copy, a socket or device means nothing here)."""
+    target.mkdir(parents=True, exist_ok=True)
+    with os.scandir(source) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                copy_plain(Path(entry.path), target / entry.name)
+            elif entry.is_file(follow_symlinks=False):
+                shutil.copy2(entry.path, target / entry.name, follow_symlinks=False)
+
+
+def remove_unplain(folder: Path) -> None:
+    """Remove from ``folder`` whatever is not a regular file or folder (links, FIFOs, sockets, devices),
+    before nbgrader copies it (its feedback follows links, and fails on a FIFO)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                remove_unplain(Path(entry.path))
+            elif not entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+
+
 def copy_outputs(worker: Path, course: Path, assignment_id: str, student: str) -> None:
     """The graded notebook and its feedback, from the worker's course folder into the instructor's."""
     for step in ("autograded", "feedback"):
         target = course / step / student / assignment_id
         shutil.rmtree(target, ignore_errors=True)
         source = worker / step / student / assignment_id
-        if source.exists():
-            shutil.copytree(source, target)
+        if source.is_dir() and not source.is_symlink():
+            copy_plain(source, target)

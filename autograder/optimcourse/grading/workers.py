@@ -99,6 +99,9 @@ def grade_one(course: Path, api: Any, task: Task) -> Result:
     done = api.autograde(task.assignment_id, task.student, force=True, create=True)
     if not done["success"]:
         return result(None, failure(done))
+    # a sandboxed kernel writes elsewhere; one run with --no-sandbox works here, and nbgrader's feedback
+    # would follow its links and stop at a FIFO
+    merge.remove_unplain(course / "autograded" / task.student / task.assignment_id)
     graded = read_grades(course, task.assignment_id, task.student)
     feedback = api.generate_feedback(task.assignment_id, task.student, force=True)
     if not feedback["success"]:
@@ -140,6 +143,8 @@ def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Lim
                 results.put(("done", Result(task.assignment_id, task.student, course, None, traceback.format_exc(),
                                             0.0)))
     finally:
+        if run is not None:
+            sandbox.remove_groups(run)
         if run is not None and not run.is_relative_to(course_dir):
             shutil.rmtree(run, ignore_errors=True)
 
