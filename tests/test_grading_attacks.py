@@ -809,15 +809,14 @@ def _compose(*edits: Callable[[nbformat.NotebookNode], None]) -> Callable[[nbfor
 @dataclass(frozen=True)
 class Entry:
     """One student's notebook. ``earns``: the graded cells it may score (None: it must score all of them in
-    full); ``hole``: why it gets more than that today (the entry is expected to fail until grading is fixed)."""
+    full)."""
 
     name: str
     assignment: Assignment
     code: dict[str, str]
     earns: frozenset[str] | None = frozenset()
     edit: Callable[[nbformat.NotebookNode], None] | None = None
-    hole: str | None = None
-    spies: bool = False  # it prints what the grader sent it: the hidden draws must not show in its feedback
+    spies: bool = False  # it prints what the grader sent it: its own hidden draws, useless to any other notebook
     keep_json: bool = False  # saved as edited (outputs, counts, metadata), not in the canonical form
 
     @property
@@ -861,22 +860,6 @@ SGD4 = REF[CH4.id]["sgd"]
 PARAM_OK = frozenset({"parameter-holds-a-float64-copy"})
 # what chapter 1's honest SGD class earns beside a wrong sgd_update_ (its step reuses sgd_update_)
 SGD1_OK = frozenset({"sgd-zero-grad-matches-torch", "sgd-rejects-bad-input"})
-# -- the holes these entries find today: each marks its entries xfail(strict), to be removed with the fix --------
-SWAP_HOLE = ("the kernel's agent may answer a name lookup with {'given': <name>} for one of the student's classes, "
-             "and the grader decodes that as its own optimcourse.given piece (exercise 1's Parameter, exercise 4's "
-             "reference SGD/Adam/AdamW): a graded cell whose check never reads a parameter back through the "
-             "channel (check_parameter, the constructors' validation) then checks the course's reference, in the "
-             "grader, and scores it")
-SECRET_HOLE = ("the grading secret reaches the kernel: /proc/1/environ inside the sandbox (bubblewrap's own process, "
-               "pid 1 of the kernel's pid namespace) holds the environment course-grade was started with, "
-               "OPTIMCOURSE_GRADING_SEED included, and a cell that prints it puts it in the feedback")
-DRAWS_HOLE = ("the hidden cases reach the feedback: the student's code receives their inputs (the agent decodes them "
-              "in the kernel), keeps them, and a later ungraded cell prints them; with one secret per term they "
-              "are the same at every regrade")
-UNGRADED_HOLE = ("the notebook is left ungraded (course-grade blames itself, records nothing and asks to be run "
-                 "again, which fails the same way) instead of scoring the cells it breaks 0: {why}")
-
-
 def _entries() -> list[Entry]:
     e: list[Entry] = []
     add = e.append
@@ -911,10 +894,9 @@ def sgd_update_(params, lr):
               earns=PARAM_OK))
     add(Entry("c1-files-written", CH1, lazy(CH1, parameter=P1 + WRITE_FILES.format(notebook=CH1.notebook)),
               earns=PARAM_OK))
-    add(Entry("c1-environment", CH1, lazy(CH1, parameter=P1 + ENV_SECRET), earns=PARAM_OK, hole=SECRET_HOLE))
+    add(Entry("c1-environment", CH1, lazy(CH1, parameter=P1 + ENV_SECRET), earns=PARAM_OK))
     # a Parameter that passes its visible case is called on the hidden ones too
-    add(Entry("c1-spy", CH1, lazy(CH1, parameter=P1 + SPY), earns=PARAM_OK, edit=add_cell(SPY_PRINT), spies=True,
-              hole=DRAWS_HOLE))
+    add(Entry("c1-spy", CH1, lazy(CH1, parameter=P1 + SPY), earns=PARAM_OK, edit=add_cell(SPY_PRINT), spies=True))
     add(Entry("c1-read-solutions", CH1, lazy(CH1, parameter=P1 + READ_SOLUTIONS.format(id=CH1.id,
                                                                                      notebook=CH1.notebook)),
               earns=PARAM_OK))
@@ -925,7 +907,7 @@ def sgd_update_(params, lr):
         add(Entry(f"c1-{name}", CH1, lazy(CH1), edit=edit, keep_json=True))
     # the course's own Parameter and SGD (exercise 4's) named by the agent for the student's do-nothing classes,
     # while the Parameter check (graded cell 1) and SGD's validation (graded cell 5) run
-    add(Entry("c1-given-swap", CH1, given_swap(CH1, during=(1, 5)), hole=SWAP_HOLE))
+    add(Entry("c1-given-swap", CH1, given_swap(CH1, during=(1, 5))))
 
     # ---- cheats, chapter 4 ----
     add(Entry("c4-lazy", CH4, lazy(CH4)))
@@ -952,23 +934,22 @@ class SGD(Optimizer):
                     p.data = p.data.view(_AlwaysEqualArray)
 """)))
     add(Entry("c4-environment-and-files", CH4,
-              lazy(CH4, sgd=ENV_SECRET + WRITE_FILES.format(notebook=CH4.notebook) + LAZY4["sgd"]), hole=SECRET_HOLE))
+              lazy(CH4, sgd=ENV_SECRET + WRITE_FILES.format(notebook=CH4.notebook) + LAZY4["sgd"])))
     # correct code that keeps what the grader sends it: it reaches the hidden cases
-    add(Entry("c4-spy", CH4, ref(CH4, sgd=SPY + SGD4), earns=None, edit=add_cell(SPY_PRINT), spies=True,
-              hole=DRAWS_HOLE))
+    add(Entry("c4-spy", CH4, ref(CH4, sgd=SPY + SGD4), earns=None, edit=add_cell(SPY_PRINT), spies=True))
     add(Entry("c4-read-solutions", CH4, lazy(CH4, sgd=READ_SOLUTIONS.format(id=CH4.id, notebook=CH4.notebook)
                                                 + LAZY4["sgd"])))
     add(Entry("c4-tests-twins-and-outputs", CH4, lazy(CH4), edit=_compose(mangled_duplicated_first, mangled_edited),
               keep_json=True))
     # the same while the two validation cells (graded cells 2 and 5) run
-    add(Entry("c4-given-swap", CH4, given_swap(CH4, during=(2, 5)), hole=SWAP_HOLE))
+    add(Entry("c4-given-swap", CH4, given_swap(CH4, during=(2, 5))))
 
     # ---- mixed ----
     add(Entry("m1-honest-class-patched-update", CH1,
               ref(CH1, sgd_update=PATCH_NUMPY + REBIND_CHECKS + LAZY1["sgd-update"]), earns=PARAM_OK | SGD1_OK))
     add(Entry("m4-honest-sgd-swapped-adam", CH4,
               given_swap(CH4, honest=("sgd",), during=(5,)),
-              earns=frozenset({"sgd-matches-torch", "sgd-rejects-bad-hyperparameters"}), hole=SWAP_HOLE))
+              earns=frozenset({"sgd-matches-torch", "sgd-rejects-bad-hyperparameters"})))
     add(Entry("m4-honest-adam-torch-sgd", CH4,
               ref(CH4, sgd=GET_TORCH["thread"] + TORCH_OPTIMIZERS.replace(
                   'SGD, Adam, AdamW = _torch_class("SGD"), _torch_class("Adam"), _torch_class("AdamW")',
@@ -1124,28 +1105,14 @@ def _bias_corrections(beta1, beta2, step):
                             add_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"))))
     add(Entry("a4-split-and-saved-with-outputs", CH4, dict(REF[CH4.id]), earns=None, keep_json=True,
               edit=_compose(split_cell("adam", "    def apply_weight_decay"), saved_with_outputs(shuffle=True))))
-    # the notebooks that are left ungraded go last (their ids sort last): a run whose first three submissions
-    # cannot be graded stops (see test_notebooks_that_cannot_be_graded_do_not_stop_the_class)
-    add(Entry("z1-agent-blocked", CH1, lazy(CH1, parameter=P1 + BLOCK_AGENT), earns=PARAM_OK,
-              hole=UNGRADED_HOLE.format(why="a solution cell that sets sys.modules['optimcourse.remote.agent'] = None "
-                                            "makes every test cell's agent import fail, which the grader takes for "
-                                            "'the kernel has no grading agent' (GraderUnreachable)")))
-    add(Entry("z1-given-swap-everywhere", CH1, given_swap(CH1),
-              hole=UNGRADED_HOLE.format(why="with the agent naming the given Parameter for the student's, the check "
-                                            "hands a Parameter of the grader's to the kernel, and the grader's "
-                                            "GraderError ('the grader cannot pass a Parameter') is taken for its own")))
+    # notebooks that break the kernel's side of grading (its agent, its messaging, nbgrader's cell metadata):
+    # graded all the same, the cells they break scoring 0
+    add(Entry("z1-agent-blocked", CH1, lazy(CH1, parameter=P1 + BLOCK_AGENT), earns=PARAM_OK))
+    add(Entry("z1-given-swap-everywhere", CH1, given_swap(CH1)))
     add(Entry("z1-builtins-patched", CH1, lazy(CH1, parameter=P1, sgd_update=PATCH_BUILTINS + LAZY1["sgd-update"]),
-              earns=PARAM_OK,
-              hole=UNGRADED_HOLE.format(why="replacing builtins.isinstance/len in a solution cell breaks the kernel's "
-                                            "messaging: nbclient's 'Timeout waiting for IOPub output' "
-                                            "(CellTimeoutError after 4 s) is raised, not recorded as that cell's "
-                                            "failure")))
-    add(Entry("z1-tests-renamed", CH1, lazy(CH1), edit=mangled_renamed, keep_json=True,
-              hole=UNGRADED_HOLE.format(why="test cells whose grade_id the student changed make the grading fail "
-                                            "with KeyError: 'grade_id'")))
-    add(Entry("z1-tests-made-answers", CH1, lazy(CH1), edit=mangled_made_solutions, keep_json=True,
-              hole=UNGRADED_HOLE.format(why="test cells the student marked as answers (nbgrader 'solution': true) make "
-                                            "nbgrader fail with 'Inconsistent checksums for cell ...'")))
+              earns=PARAM_OK))
+    add(Entry("z1-tests-renamed", CH1, lazy(CH1), edit=mangled_renamed, keep_json=True))
+    add(Entry("z1-tests-made-answers", CH1, lazy(CH1), edit=mangled_made_solutions, keep_json=True))
     return e
 
 
@@ -1253,8 +1220,7 @@ def _forbidden(secret: str) -> list[str]:
     return [secret, *(str(s) for s in cases.hidden_seeds({cases.GRADING_SEED_VARIABLE: secret}))]
 
 
-@pytest.mark.parametrize("entry", [pytest.param(e, id=e.name, marks=[pytest.mark.xfail(strict=True, reason=e.hole)]
-                                                if e.hole else []) for e in ENTRIES])
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
 def test_each_notebook_gets_what_its_own_code_earns_and_sees_nothing_of_the_instructors(graded, entry):
     points = POINTS[entry.assignment.id]
     got = graded.scores.get(entry.name)
@@ -1278,25 +1244,30 @@ def test_each_notebook_gets_what_its_own_code_earns_and_sees_nothing_of_the_inst
             assert secret not in text, f"{path} shows the grading secret (or a hidden seed drawn from it): {secret!r}"
         shown = sorted(line for line in reference if line in text)
         assert not shown, f"{path} shows the reference solution's code: {shown[:5]}"
-    if entry.spies:
-        draws = _hidden_draws(graded.secret)
-        for path in files:
-            text = _text_of(path)
-            seen = [d for d in draws if d in text]
-            assert not seen, f"{path} shows the hidden cases' values: {seen[:3]}"
+    if entry.spies:  # it prints the inputs it was given: its own draws, which no other notebook gets
+        nb = notebook_of(entry)
+        answers = [cell.source for cell in nb.cells if notebooks.is_solution(cell)]
+        own = _hidden_draws(graded.secret, cases.submission_salt(entry.name, entry.assignment.id, answers))
+        changed = answers[:-1] + [answers[-1] + "\n# one more line"]
+        others = (_hidden_draws(graded.secret)  # the term's draws, unsalted
+                  + _hidden_draws(graded.secret, cases.submission_salt(entry.name, entry.assignment.id, changed))
+                  + _hidden_draws(graded.secret, cases.submission_salt("a-classmate", entry.assignment.id, answers)))
+        text = "\n".join(_text_of(p) for p in files)
+        assert any(d in text for d in own), f"{entry.name}: the spy printed none of the draws its code was given"
+        seen = [d for d in others if d in text]
+        assert not seen, f"{entry.name}: its feedback shows hidden draws of another submission: {seen[:3]}"
 
 
-def _hidden_draws(secret: str) -> list[str]:
-    """The first initial value of every hidden case, as Python prints a float."""
+def _hidden_draws(secret: str, salt: str = "") -> list[str]:
+    """The first initial value of every hidden case of the grading secret (and salt), as Python prints a float."""
     out = []
-    for seed in cases.hidden_seeds({cases.GRADING_SEED_VARIABLE: secret}):
+    for seed in cases.hidden_seeds({cases.GRADING_SEED_VARIABLE: secret}, salt):
         init, grads = cases.problem(seed)
         out += [repr(float(v.flat[0])) for v in init if v.size] + [repr(float(g.flat[0])) for g in grads[0]
                                                                    if g is not None and g.size]
     return out
 
 
-@pytest.mark.xfail(strict=True, reason=SECRET_HOLE)
 def test_no_file_for_students_holds_the_grading_secret(graded):
     files = _files_of(graded.course)
     assert len(files) >= len(ENTRIES)
@@ -1308,15 +1279,17 @@ def test_no_file_for_students_holds_the_grading_secret(graded):
     assert not any(digest in p.read_bytes().decode(errors="replace") for p in files)
 
 
-@pytest.mark.xfail(strict=True, reason="a run stops when its first three submissions cannot be graded, and notebooks "
-                                       "can make themselves ungradable (z1-* above): three of them whose student ids "
-                                       "sort first stop the grading of the whole class, at every run")
-def test_notebooks_that_cannot_be_graded_do_not_stop_the_class(tmp_path):
+def test_notebooks_that_block_the_agent_are_graded_and_do_not_stop_the_class(tmp_path):
     blocked = lazy(CH1, parameter=P1 + BLOCK_AGENT)
     entries = [Entry(f"{letter}-blocks-the-agent", CH1, blocked) for letter in "abc"]
     entries.append(Entry("d-reference", CH1, dict(REF[CH1.id]), earns=None))
     submitted = write_submissions(tmp_path / "in", entries)
     course = tmp_path / "course"
     done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "1", timeout=900)
-    assert "stopped" not in done.stderr, done.stderr[-2000:]
-    assert sum(scores(course).get("d-reference", {}).values()) == sum(POINTS[CH1.id].values())
+    assert done.returncode == 0 and "stopped" not in done.stderr, done.stderr[-2000:]
+    got = scores(course)
+    assert sum(got["d-reference"].values()) == sum(POINTS[CH1.id].values())
+    for entry in entries[:3]:  # blocked in the first answer cell: every test cell after it scores 0
+        assert set(got[entry.name]) == set(POINTS[CH1.id]) and not any(got[entry.name].values()), got[entry.name]
+    feedback = (course / "feedback" / "a-blocks-the-agent" / CH1.id / f"{CH1.notebook}.html").read_text()
+    assert "stopped the grader&#39;s agent" in feedback or "stopped the grader's agent" in feedback

@@ -167,7 +167,7 @@ def test_hostile_files_and_floods_cost_their_authors_only(tmp_path):
     modes = {path: path.stat().st_mode for path in (secret, host_file, victim)}
     students = hostile_class(course, secret, host_file, victim)
     submitted = write_class(tmp_path / "in", students)
-    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "1", "--no-code-rules",
+    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "1",
                         "--wall-seconds", "300", "--cell-seconds", "60", "--cpu-seconds", str(CPU_SECONDS),
                         "--file-mb", str(FILE_MB), "--tmp-mb", str(TMP_MB),
                         "--notebook-output-mb", str(NOTEBOOK_OUTPUT_MB), timeout=1500)

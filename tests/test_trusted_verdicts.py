@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from notebook_runner import read, run, run_trusted, solution_code, stub_code, with_solution_code
+from optimcourse import cases
 from optimcourse.course import ASSIGNMENTS
 from optimcourse.remote import proxy
 from optimcourse.remote.verdicts import pair, run_cell
 
-TRUSTED = [a for a in ASSIGNMENTS if a.trusted_verdicts]
+TRUSTED = ASSIGNMENTS
 
 
 def variants(assignment):
@@ -95,3 +96,26 @@ def test_a_verdict_never_reads_what_the_kernel_prints():
     with pair({"x": 1}) as session:
         verdict = run_cell("checks.check_parameter(Parameter)", assignment.checks_module, session)
     assert not verdict.passed and verdict.ename == "NameError"
+
+
+def test_the_grader_takes_no_class_of_its_own_for_a_kernel_answer():
+    """An agent that answers a name lookup with {"given": "SGD"} would have the grader check the course's own
+    SGD in the student's place: only the `required` sentinel may come back by name."""
+    from optimcourse import given
+    from optimcourse.remote import wire
+
+    session = proxy.Session(None, 0.0)
+    assert session.decode({"given": "required"}, []) is given.required
+    for name in ("Parameter", "Optimizer", "SGD", "Adam", "AdamW", "__builtins__"):
+        with pytest.raises(wire.ProtocolError):
+            session.decode({"given": name}, [])
+
+
+def test_a_graded_cell_reads_the_submissions_own_hidden_seeds():
+    source = "print(checks.HIDDEN_SEEDS, checks.VISIBLE_SEEDS)"
+    with pair({}) as session:
+        verdict = run_cell(source, ASSIGNMENTS[0].checks_module, session, (11, 22, 33))
+    assert verdict.passed and verdict.printed.strip() == "(11, 22, 33) (0,)"
+    with pair({}) as session:  # none given: the term's, as in the notebook
+        verdict = run_cell(source, ASSIGNMENTS[0].checks_module, session)
+    assert verdict.printed.strip() == f"{cases.hidden_seeds()} (0,)"

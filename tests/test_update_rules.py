@@ -242,6 +242,19 @@ def test_hidden_seeds_come_from_the_grading_secret():
     assert len(a) == 5 and all(1 <= s < 2**31 and not cases.is_visible(s) for s in a + b)
 
 
+def test_each_submission_gets_hidden_seeds_of_its_own():
+    env = {cases.GRADING_SEED_VARIABLE: "spring 2027"}
+    salt = cases.submission_salt("ada", "ex04", ["class SGD: ..."])
+    own = cases.hidden_seeds(env, salt)
+    assert own == cases.hidden_seeds(env, cases.submission_salt("ada", "ex04", ["class SGD: ..."]))  # regraded: same
+    others = [cases.hidden_seeds(env, cases.submission_salt(*parts)) for parts in
+              (("bob", "ex04", ["class SGD: ..."]), ("ada", "ex05", ["class SGD: ..."]),
+               ("ada", "ex04", ["class SGD: ...\n"]), ("ada", "ex04", ["class SGD:", " ..."]))]
+    assert all(set(own).isdisjoint(seeds) for seeds in others + [cases.hidden_seeds(env)])
+    assert all(1 <= s < 2**31 and not cases.is_visible(s) for s in own)
+    assert cases.hidden_seeds({}, salt) == cases.DEFAULT_HIDDEN_SEEDS  # no secret: the public ones, as before
+
+
 def test_a_fresh_kernel_reads_the_grading_secret_from_its_environment():
     env = {**os.environ, cases.GRADING_SEED_VARIABLE: "spring 2027"}
     out = subprocess.run([sys.executable, "-c", "from optimcourse.chapters import momentum_adam_adamw as c; "

@@ -7,13 +7,17 @@ for two consecutive steps, because both are where hand-written optimizers usuall
 The hidden seeds are drawn at grading time: an instructor who sets ``OPTIMCOURSE_GRADING_SEED``
 (any text, kept out of the repository) gets seeds derived from it, so the hidden draws cannot be
 known from the public notebooks, while grading again with the same text gives the same scores.
-Unset, the hidden seeds are the fixed ones below.
+Unset, the hidden seeds are the fixed ones below. ``course-grade`` salts them with the submission
+(:func:`submission_salt`): the student's code receives its inputs, and could print them into its
+feedback, so each submission gets draws of its own; what one notebook learns of them says nothing
+about the draws of any other notebook, a classmate's or the same student's next attempt.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -22,17 +26,24 @@ DEFAULT_HIDDEN_SEEDS = (101, 202, 303, 404, 505)
 GRADING_SEED_VARIABLE = "OPTIMCOURSE_GRADING_SEED"
 
 
-def hidden_seeds(environ: Mapping[str, str] = os.environ) -> tuple[int, ...]:
-    """Five seeds from the grading secret (a SHA-256 of it), or the default ones without it."""
+def hidden_seeds(environ: Mapping[str, str] = os.environ, salt: str = "") -> tuple[int, ...]:
+    """Five seeds from the grading secret (a SHA-256 of it, and of ``salt`` if any), or the default ones
+    without a secret."""
     secret = environ.get(GRADING_SEED_VARIABLE, "").strip()
     if not secret:
         return DEFAULT_HIDDEN_SEEDS
-    digest = hashlib.sha256(secret.encode()).digest()
+    digest = hashlib.sha256(secret.encode() + (b"\0" + salt.encode() if salt else b"")).digest()
     # 1 .. 2**31 - 1: never the visible seed 0, and a valid seed for every generator here
     return tuple(1 + int.from_bytes(digest[4 * i:4 * i + 4], "big") % (2**31 - 2) for i in range(5))
 
 
 HIDDEN_SEEDS = hidden_seeds()
+
+
+def submission_salt(student: str, assignment: str, answers: Sequence[str]) -> str:
+    """What makes a submission's hidden draws its own: who, which assignment, and the code of its answer
+    cells (the same notebook graded again gets the same draws; any change to an answer, new ones)."""
+    return json.dumps([student, assignment, list(answers)])
 
 Grads = list[list[np.ndarray | None]]
 

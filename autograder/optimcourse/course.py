@@ -19,8 +19,6 @@ class Assignment:
 
     id: str
     notebook: str  # file stem; also the name of its checks and reference modules
-    # course-grade runs its checks in the grader, not in the student's kernel
-    trusted_verdicts: bool = True
 
     def solution_path(self, root: Path = REPO_ROOT) -> Path:
         return root / "solutions" / self.id / f"{self.notebook}.ipynb"

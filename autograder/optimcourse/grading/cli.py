@@ -233,9 +233,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-notebook-mb", type=int, default=submissions.MAX_NOTEBOOK_MB,
                         help=f"the largest notebook graded, in MB (default {submissions.MAX_NOTEBOOK_MB}); a larger "
                              "one is named and not graded")
-    parser.add_argument("--no-code-rules", action="store_true",
-                        help="run notebooks whose code breaks the course's rules (it changes the checks, patches "
-                             "NumPy, imports torch...) instead of scoring them zero; the sandbox still applies")
     args = parser.parse_args(argv)
     put_scripts_on_path()  # nbgrader runs `alembic` by name: this environment's, even when it is not activated
     if args.jobs < 1:
@@ -251,7 +248,6 @@ def main(argv: list[str] | None = None) -> int:
     limits = sandbox.Limits(args.memory_mb, args.max_processes, args.wall_seconds, args.cpus, args.cpu_seconds,
                             args.file_mb, args.tmp_mb, args.cell_output_mb, args.notebook_output_mb)
     config = "\n".join(([f"c.GuardedExecute.timeout = {args.cell_seconds}"] if args.cell_seconds else [])
-                       + (["c.GuardedExecute.check_rules = False"] if args.no_code_rules else [])
                        + [limits.output_config()])  # with or without the sandbox: it guards the grader
     try:
         assignments = _assignments(args.assignment)

@@ -1,12 +1,11 @@
-"""nbgrader's Execute, made to read a submission against the course's rules first, and to survive a
-kernel that dies (a limit, ``os._exit``, a crash).
+"""nbgrader's Execute, made to survive a kernel that dies (a limit, ``os._exit``, a crash) or stops
+answering, and to keep a notebook's output within bounds.
 
-A notebook whose code breaks a rule (:mod:`.rules`: it reassigns the checks, patches NumPy, imports
-torch...) is not run: every graded cell gets an error output naming the rule, so it scores zero and
-the student sees why. Plain nbgrader gives up on the whole submission when its kernel dies. Here the
-cells that finished keep their outputs and scores, and every code cell that did not finish gets an
-error output saying why, so that it scores zero (a graded cell without an error output would count as
-passed) and the reason shows in the feedback.
+Plain nbgrader gives up on the whole submission when its kernel dies. Here the cells that finished keep
+their outputs and scores, and every code cell that did not finish gets an error output saying why, so
+that it scores zero (a graded cell without an error output would count as passed) and the reason shows
+in the feedback. A kernel whose messages stop coming after a cell has ended (the notebook's code broke
+its messaging: it patched the builtins its messages are made with) is treated the same way.
 
 A kernel that cannot start is not the student's doing (no line of theirs has run yet): that raises
 :class:`KernelStartError`, with what the kernel printed, so that nbgrader fails the submission and
@@ -17,20 +16,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Int, Unicode
+from traitlets import Int, Unicode
 
-from . import rules
 from .output_cap import OutputCap
 
 STOPPED = "KernelStopped"
-BROKEN = "RuleBroken"
 
 
 DEFAULT_REASON = ("the kernel stopped before this cell finished (it ran out of memory or processes, or the code "
                   "ended the process)")
+
+
+SILENT = ("the kernel stopped answering ({} s without the rest of this cell's output, after the cell ended or was "
+          "interrupted at its time limit): the notebook's code broke the kernel's messaging (replacing builtins such "
+          "as isinstance or len does) or would not stop, so the cells from here on were not run")
 
 
 class KernelStartError(RuntimeError):
@@ -41,35 +43,12 @@ def _error(name: str, text: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=name, evalue=text, traceback=[f"{name}: {text}"])
 
 
-def course_cells(resources: Any) -> list[str]:
-    """The sources of the course's own (locked) cells of the notebook being graded, from the gradebook:
-    metadata in the submission can say anything."""
-    from nbgrader.api import Gradebook
-
-    info = resources["nbgrader"]
-    with Gradebook(info["db_url"]) as gb:
-        notebook = gb.find_notebook(info["notebook"], info["assignment"])
-        return [c.source for c in notebook.source_cells if c.locked and c.cell_type == "code"]
-
-
-def refuse(nb: NotebookNode, found: list[rules.Finding]) -> None:
-    """Mark every graded cell (and each cell that broke a rule) with the rules it broke."""
-    text = ("this notebook was not run, because its code breaks the course's rules for submitted code: "
-            + "; ".join(str(f) for f in found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
-            + ". Code may use NumPy, not change the course's checks or the libraries (python -m "
-              "optimcourse.grading.rules NOTEBOOK.ipynb checks a notebook before you hand it in)")
-    where = {f.cell for f in found}
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and (cell.metadata.get("nbgrader", {}).get("grade")
-                                         or rules.cell_label(index, cell) in where):
-            cell.outputs = [_error(BROKEN, text)]
-
-
 class GuardedExecute(Execute):
     stop_reason_file = Unicode("", help="where the sandbox's launcher writes why it stopped a kernel").tag(config=True)
     kernel_log_file = Unicode("", help="where the sandbox's launcher writes what the kernel prints").tag(config=True)
-    check_rules = Bool(True, help="read the code against the course's rules first, and run none of a notebook "
-                                  "that breaks one").tag(config=True)
+    # nbclient's 4 s is short on a busy machine; a kernel silent for this long after a cell ended is broken
+    iopub_timeout = Int(30, allow_none=True, help="seconds to wait for a cell's last output after it ended"
+                        ).tag(config=True)
     cell_output_bytes = Int(0, help="bytes of output kept of a cell, the rest dropped as it arrives (0: all)"
                             ).tag(config=True)
     notebook_output_bytes = Int(0, help="bytes of output kept of the whole notebook (0: all)").tag(config=True)
@@ -114,11 +93,6 @@ class GuardedExecute(Execute):
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
         self._finished: set[int] = set()
         self._output_cap = OutputCap(self.cell_output_bytes, self.notebook_output_bytes)
-        if self.check_rules:
-            found = rules.check_notebook(nb, course_cells(resources))
-            if found:
-                refuse(nb, found)
-                return nb, resources
         self._started = False
         log = Path(self.kernel_log_file) if self.kernel_log_file else None
         since = log.stat().st_size if log is not None and log.exists() else 0
@@ -129,11 +103,11 @@ class GuardedExecute(Execute):
                 printed = self._kernel_output(since)
                 raise KernelStartError(f"the kernel could not start ({type(exc).__name__}: {exc})"
                                        + (f"; it printed:\n{printed}" if printed else "")) from exc
-            if not isinstance(exc, DeadKernelError):
+            if not isinstance(exc, (DeadKernelError, CellTimeoutError)):
                 raise
+            reason = self.stop_reason() if isinstance(exc, DeadKernelError) else SILENT.format(self.iopub_timeout)
         else:
             return self._capped(*done)
-        reason = self.stop_reason()
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and index not in self._finished:
                 cell.outputs.append(_error(STOPPED, reason))

@@ -73,7 +73,7 @@ def build(root: Path, assignment: Assignment) -> Path:
     (target / "chapters").mkdir()
     (target / "__init__.py").write_text('"""The course\'s package, as a student\'s kernel sees it while it is graded."""\n')
     (target / "remote" / "__init__.py").write_text('"""The kernel\'s end of the grader\'s channel."""\n')
-    for name in ("wire.py", "agent.py", "measure.py"):
+    for name in ("wire.py", "agent.py", "measure.py", "kernel.py"):
         shutil.copy(PACKAGE_DIR / "remote" / name, target / "remote" / name)
     pieces = taught_before(assignment)
     (target / "given.py").write_text(_given_source(pieces))

@@ -32,8 +32,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import BinaryIO
 
-from ..cases import GRADING_SEED_VARIABLE
 from ..course import ASSIGNMENTS, Assignment
+from ..remote.kernel import COMMAND as KERNEL_COMMAND
 from . import kernel_package
 
 KERNEL = "course-sandbox"
@@ -162,6 +162,12 @@ def install(worker: Path, limits: Limits) -> tuple[str, Path]:
 KEPT_VARIABLES = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 
 
+def kept_environment() -> dict[str, str]:
+    """bwrap's own environment: bwrap is pid 1 in the kernel's pid namespace, and its /proc/1/environ is
+    readable there, so it gets the kept variables only (--clearenv clears what the kernel inherits, not that)."""
+    return {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
+
+
 def _chapter(work: Path) -> Assignment:
     """The assignment a notebook's folder belongs to (nbgrader's ``autograded/<student>/<assignment>``);
     an unknown one gets the first chapter's view, which has the fewest given pieces."""
@@ -193,7 +199,7 @@ def bwrap_command(work: Path, run: Path, connection_file: str, kernel_site: Path
     """bwrap running ipykernel in ``work``: a fresh tmpfs there with ``folders`` and, from the open file
     descriptors of ``scratch``, those files (relative to ``work``)."""
     size = str(limits.tmp_mb << 20)
-    cmd = ["bwrap", "--die-with-parent", "--unshare-all", "--size", size, "--tmpfs", "/tmp", "--proc", "/proc",
+    cmd = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--unshare-all", "--size", size, "--tmpfs", "/tmp", "--proc", "/proc",
            # /dev is a tmpfs bwrap makes writable, and /dev/shm a folder in it: neither may grow without bound
            "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
     for path in SYSTEM:
@@ -202,7 +208,7 @@ def bwrap_command(work: Path, run: Path, connection_file: str, kernel_site: Path
     for path in read_only_paths():
         cmd += ["--ro-bind", path, path]
     chapter = _chapter(work)
-    if kernel_site is not None and chapter.trusted_verdicts:  # the course as the kernel may see it, no torch
+    if kernel_site is not None:  # the course as the kernel may see it, no torch
         own = kernel_site / chapter.notebook / "optimcourse"
         cmd += ["--ro-bind", str(own), str(kernel_package.package_dir())]
         for mask, hidden in kernel_package.masks(kernel_site):
@@ -218,15 +224,14 @@ def bwrap_command(work: Path, run: Path, connection_file: str, kernel_site: Path
         cmd += ["--ro-bind", str(kernel_site), str(kernel_site)]
     cmd += ["--remount-ro", "/",  # the folders bwrap made for the mounts above: not a place to write
             "--chdir", str(work), "--clearenv"]
-    kept = KEPT_VARIABLES if chapter.trusted_verdicts else KEPT_VARIABLES + (GRADING_SEED_VARIABLE,)
-    for name in kept:  # a chapter checked in the kernel draws its hidden cases there, from the secret
+    for name in KEPT_VARIABLES:
         if name in os.environ:
             cmd += ["--setenv", name, os.environ[name]]
     cmd += ["--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "OMP_NUM_THREADS", "1",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
             # the interpreter as this process was started, not resolved: a venv's bin/python links to a
             # base Python, which would not see the venv's packages (ipykernel among them)
-            sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+            sys.executable, "-c", KERNEL_COMMAND, "-f", connection_file]
     return cmd
 
 
@@ -462,7 +467,7 @@ def launch(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     child = subprocess.Popen(bwrap_command(work, run, str(connection), args.kernel_site, limits,
                                            list(zip(fds, files)), folders),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds, env=kept_environment())
     for fd in fds:
         os.close(fd)
     signal.signal(signal.SIGTERM, lambda *_: (child.kill(), sys.exit(143)))

@@ -8,8 +8,14 @@ the kernel's names (:func:`optimcourse.remote.verdicts.run_cell`). The cell's ou
 own: "OK: ..." on stdout when they pass, one error naming the difference when they fail. What the kernel
 prints or raises meanwhile is dropped: it cannot change a score.
 
-A failure that is the grader's (it cannot reach the agent because the kernel has no agent, or it asks for
-something it cannot send) is raised, so that course-grade leaves the submission ungraded.
+Before the notebook's first cell, the kernel imports the agent (the sandbox's kernel has already done so
+as it started): a kernel that cannot is the grader's failure, raised so that course-grade leaves the
+submission ungraded. After that, an agent that does not answer was stopped by the notebook's code, and
+the cell scores 0 with a message that says so. A failure of the grader's own (it asks for something it
+cannot send) is raised too.
+
+The hidden cases are drawn for each submission (:func:`optimcourse.cases.submission_salt`): its code
+receives their inputs, and whatever it prints of them is useless to any other notebook.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from typing import Any
 from nbformat.notebooknode import NotebookNode
 from traitlets import Unicode
 
+from .. import cases
 from ..course import ASSIGNMENTS
 from ..remote import wire
 from ..remote.proxy import Session
@@ -34,6 +41,7 @@ from .execute import GuardedExecute
 
 __all__ = ["TrustedExecute", "GraderUnreachable"]
 
+PROBE = "import optimcourse.remote.agent"
 AGENT = "__import__('optimcourse.remote.agent', fromlist=['serve']).serve({path!r}, {token!r})"
 
 
@@ -41,8 +49,9 @@ class GraderUnreachable(RuntimeError):
     """The kernel could not run the agent for a reason that is not the student's (it is not installed)."""
 
 
-def test_cells(resources: Any) -> dict[str, str]:
-    """The notebook's autograded test cells, by grade id, with the sources nbgrader keeps in its gradebook."""
+def test_cells(resources: Any) -> tuple[dict[str, str], list[str]]:
+    """The notebook's autograded test cells, by grade id, with the sources nbgrader keeps in its gradebook;
+    and the grade ids of its answer cells."""
     from nbgrader.api import Gradebook
 
     info = resources["nbgrader"]
@@ -50,7 +59,17 @@ def test_cells(resources: Any) -> dict[str, str]:
         notebook = gb.find_notebook(info["notebook"], info["assignment"])
         solutions = {c.name for c in notebook.solution_cells}
         graded = {c.name for c in notebook.grade_cells if c.cell_type == "code" and c.name not in solutions}
-        return {c.name: c.source for c in notebook.source_cells if c.name in graded}
+        return {c.name: c.source for c in notebook.source_cells if c.name in graded}, sorted(solutions)
+
+
+def submission_seeds(nb: NotebookNode, resources: Any, answers: list[str]) -> tuple[int, ...]:
+    """The hidden seeds of this submission: from the grading secret, the student, and their answers' code."""
+    info = resources["nbgrader"]
+    wanted = set(answers)
+    sources = [cell.source for cell in nb.cells
+               if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in wanted]
+    salt = cases.submission_salt(str(info.get("student", "")), str(info["assignment"]), sources)
+    return cases.hidden_seeds(os.environ, salt)
 
 
 def outputs(verdict: Verdict) -> list[NotebookNode]:
@@ -72,12 +91,10 @@ class TrustedExecute(GuardedExecute):
         assignment = next((a for a in ASSIGNMENTS if a.id == assignment_id), None)
         if assignment is None:
             raise GraderUnreachable(f"{assignment_id} is not one of the course's assignments")
-        if not assignment.trusted_verdicts:  # its checks run in the kernel, as plain nbgrader runs them
-            self._tests = {}
-            return super().preprocess(nb, resources, km)
         self._checks = assignment.checks_module
-        self._tests = test_cells(resources)
-        self.check_rules = False  # the verdicts come from here: no rule about the student's code decides a score
+        self._tests, answers = test_cells(resources)
+        self._seeds = submission_seeds(nb, resources, answers)
+        self._probed = False
         folder = self.channel_dir or tempfile.mkdtemp(prefix="course-grade-")
         self._channel = Path(folder)
         try:
@@ -89,10 +106,28 @@ class TrustedExecute(GuardedExecute):
                 self._channel.rmdir()
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
+        if not self._probed:
+            self._probe(index)
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if cell.cell_type != "code" or grade_id not in self._tests:
             return super().preprocess_cell(cell, resources, index)
         return self._trusted_cell(cell, resources, index, self._tests[grade_id])
+
+    def _probe(self, index: int) -> None:
+        """Import the agent before any of the notebook's code runs: if the kernel cannot, no later failure of
+        the agent could be told apart from the student's doing, so this one is the grader's."""
+        self._probed = True
+        kept = self.nb.cells[index]
+        probe = NotebookNode(cell_type="code", source=PROBE, metadata={}, outputs=[], execution_count=None)
+        try:
+            self.execute_cell(probe, index, store_history=False)
+        finally:
+            self.nb.cells[index] = kept
+            self._finished.discard(index)  # the probe, not the cell at this index, ran
+        said = next((o for o in probe.outputs if o.get("output_type") == "error"), None)
+        if said is not None:
+            raise GraderUnreachable(f"the kernel cannot import the course's grading agent: {said.get('ename')}: "
+                                    f"{said.get('evalue')}")
 
     def _trusted_cell(self, cell: NotebookNode, resources: Any, index: int, source: str) -> Any:
         path = self._channel / f"c{os.getpid()}-{index}.sock"
@@ -114,7 +149,7 @@ class TrustedExecute(GuardedExecute):
                 if hello.get("hello") != token:
                     raise wire.ProtocolError("a connection that did not give the grader's token")
                 session = Session(conn, deadline)
-                box["verdict"] = run_cell(source, self._checks, session)
+                box["verdict"] = run_cell(source, self._checks, session, self._seeds)
                 session.done()
             except BaseException as exc:  # reported below; a thread's exception would be lost
                 box["error"] = exc
@@ -147,10 +182,8 @@ class TrustedExecute(GuardedExecute):
         error = box.get("error")
         if isinstance(error, wire.GraderError):
             raise GraderUnreachable(f"the grader failed on this cell: {type(error).__name__}: {error}") from error
+        # the kernel imported the agent before the notebook ran (_probe): the notebook's code stopped it since
         said = next((o for o in substitute.get("outputs", []) if o.get("output_type") == "error"), None)
-        if said is not None and said.get("ename") in ("ModuleNotFoundError", "ImportError") \
-                and "optimcourse" in str(said.get("evalue")):
-            raise GraderUnreachable(f"the kernel has no grading agent: {said.get('ename')}: {said.get('evalue')}")
         why = f" (the kernel said {said.get('ename')}: {said.get('evalue')})" if said is not None else ""
         if isinstance(error, wire.ProtocolError):
             why = f" ({error})"

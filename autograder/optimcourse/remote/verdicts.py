@@ -16,6 +16,7 @@ import importlib
 import io
 import socket
 import time
+import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,9 +59,23 @@ class KernelNames(Mapping):
         return len(self.trusted)
 
 
-def run_cell(source: str, checks_module: str, session: Session) -> Verdict:
-    """The verdict of one graded cell: its source run here, the student's names read from the kernel."""
-    names = KernelNames(session, {"checks": importlib.import_module(checks_module)})
+class ChecksView(types.ModuleType):
+    """The chapter's checks module as a graded cell reads it, with this submission's hidden seeds."""
+
+    def __init__(self, module: types.ModuleType, hidden_seeds: tuple[int, ...]) -> None:
+        super().__init__(module.__name__, module.__doc__)
+        self.__dict__.update(vars(module))
+        self.HIDDEN_SEEDS = hidden_seeds
+
+
+def run_cell(source: str, checks_module: str, session: Session,
+             hidden_seeds: tuple[int, ...] | None = None) -> Verdict:
+    """The verdict of one graded cell: its source run here, the student's names read from the kernel;
+    ``checks.HIDDEN_SEEDS`` is ``hidden_seeds`` where given (a submission's own draws)."""
+    checks = importlib.import_module(checks_module)
+    if hidden_seeds is not None:
+        checks = ChecksView(checks, tuple(hidden_seeds))
+    names = KernelNames(session, {"checks": checks})
     printed = io.StringIO()
     failure: BaseException | None = None
     try:
