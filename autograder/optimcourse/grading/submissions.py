@@ -360,31 +360,3 @@ def collect(path: Path, assignments: Sequence[Assignment], max_bytes: int = MAX_
                               "<notebook>.ipynb, or <student>_..._<notebook>.ipynb)", intake.notices)
     return intake
 
-
-def mend_split_cells(content: bytes) -> bytes:
-    """A cell split in the editor leaves two cells with one nbgrader ``grade_id``, on which nbgrader's
-    autograde fails outright. Join the pieces of a solution cell back into one cell, in order, and drop
-    later copies of any other cell (nbgrader restores test and locked cells from its gradebook anyway).
-    Anything else is returned as it is."""
-    try:
-        nb = json.loads(content)
-        cells = nb["cells"]
-        ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return content
-    if len({i for i in ids if i is not None}) == len([i for i in ids if i is not None]):
-        return content
-    kept: list[dict] = []
-    first: dict[str, dict] = {}
-    for cell, grade_id in zip(cells, ids):
-        if grade_id is None or grade_id not in first:
-            kept.append(cell)
-            if grade_id is not None:
-                first[grade_id] = cell
-            continue
-        head = first[grade_id]
-        if head.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("cell_type") == head.get("cell_type"):
-            text = lambda c: "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
-            head["source"] = text(head).rstrip("\n") + "\n\n" + text(cell)
-    nb["cells"] = kept
-    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()

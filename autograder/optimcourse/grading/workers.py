@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..course import ASSIGNMENTS, Assignment
-from . import coursedir, merge, sandbox, submissions
+from . import coursedir, mend, merge, sandbox
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,8 @@ def grade_one(course: Path, api: Any, task: Task) -> Result:
         shutil.rmtree(course / step / task.student / task.assignment_id, ignore_errors=True)
     target = course / "submitted" / task.student / task.assignment_id / f"{assignment.notebook}.ipynb"
     target.parent.mkdir(parents=True)
-    target.write_bytes(submissions.mend_split_cells(task.content))
+    release = course / "release" / task.assignment_id / f"{assignment.notebook}.ipynb"
+    target.write_bytes(mend.mend(task.content, release.read_bytes()))
     started = time.monotonic()
 
     def result(graded: dict[str, Any] | None, error: str) -> Result:
