@@ -76,6 +76,8 @@ class Submission:
             nb = json.loads(self.content)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return f"not a notebook: it is not JSON ({exc.__class__.__name__}: {exc})"
+        except RecursionError:  # JSON nested deeper than the parser goes: no notebook is
+            return "not a notebook: its JSON is nested too deeply to read"
         if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
             return "not a notebook: no list of cells"
         return None
