@@ -74,11 +74,12 @@ def test_course_grade_from_a_python_that_is_not_a_venv(tmp_path):
 
 @pytest.mark.parametrize("students", [2, 4], ids=["each-fails", "stops-early"])
 def test_a_kernel_that_cannot_start_grades_nobody_says_why_and_the_next_run_grades_them(tmp_path, students):
-    # the kernel's Python finds this ipykernel_launcher first: it fails as a missing ipykernel would
-    # (the folder's name has site-packages in it, so that the sandbox mounts it like any package folder)
+    # the kernel's Python finds this ipykernel (and ipykernel_launcher) first: it fails as a missing ipykernel
+    # would (the folder's name has site-packages in it, so that the sandbox mounts it like any package folder)
     broken = tmp_path / "broken-site-packages"
-    broken.mkdir()
-    (broken / "ipykernel_launcher.py").write_text("raise ImportError('simulated: no ipykernel for this Python')\n")
+    (broken / "ipykernel").mkdir(parents=True)
+    for module in (broken / "ipykernel_launcher.py", broken / "ipykernel" / "__init__.py"):
+        module.write_text("raise ImportError('simulated: no ipykernel for this Python')\n")
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(broken), os.environ.get("PYTHONPATH")]))}
     code = [nr.solution_code(CH1), nr.stub_code(CH1)]
     submitted = write_class(tmp_path / "in", {f"s{k}": code[k % 2] for k in range(students)})
