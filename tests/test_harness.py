@@ -1,6 +1,8 @@
 """The comparison engine itself: delegation guard, silence on success, hints, trace semantics."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -166,6 +168,25 @@ def test_clipping_reference_matches_torch_at_every_scale(seed):
     ch6.check_clip_grad_norm_nonfinite(ref["clip_grad_norm_"], seeds=(seed,))
     ch6.check_clip_grad_value(ref["clip_grad_value_"], seeds=(seed,))
     ch6.check_clipped_accumulation_step(ref["clipped_accumulation_step_"], seeds=(seed,))
+
+
+def _clip_value_entry_by_entry(params, clip_value):
+    """An honest clip_grad_value_ a student writes with a loop (NaN entries stay NaN, as the prompt says)."""
+    for p in params:
+        if p.grad is None:
+            continue
+        for index in np.ndindex(p.grad.shape):
+            if p.grad[index] > clip_value:
+                p.grad[index] = clip_value
+            elif p.grad[index] < -clip_value:
+                p.grad[index] = -clip_value
+
+
+# 12, 14 and 26 once drew clip_value=NaN (a median of no finite entry), which the loop above reads differently
+@pytest.mark.parametrize("seed", [12, 14, 26, 101, 202, 303, 404, 505])
+def test_clip_by_value_cases_are_what_the_prompt_asks_about(seed):
+    assert all(math.isfinite(c) and c > 0 for _, c in ch6.clip_values(seed))
+    ch6.check_clip_grad_value(_clip_value_entry_by_entry, seeds=(seed,))
 
 
 def test_a_slightly_wrong_clipping_epsilon_is_caught():

@@ -270,15 +270,23 @@ def norm_cases(seeds: Sequence[int], *, finite: bool = True) -> list[ObserveScen
     return out
 
 
+def clip_values(seed: int) -> list[tuple[GradSet, float]]:
+    """The gradient sets of ``seed`` for clip_grad_value_, each with its clip_value: about the median size
+    of its finite entries, always a positive finite number (the exercise asks about nothing else)."""
+    out = []
+    rng = np.random.default_rng([seed, 61])
+    for gradset in grad_sets(seed) + grad_sets(seed, finite=False):
+        finite = np.concatenate([np.abs(g[np.isfinite(g)]).ravel() for g in gradset.grads if g is not None]
+                                + [np.zeros(0)])
+        typical = float(np.median(finite)) if finite.size else 1.0  # no finite entry: a median of nothing is NaN
+        out.append((gradset, (typical or 1.0) * (1.0 if is_visible(seed) else float(10 ** rng.uniform(-0.5, 0.5)))))
+    return out
+
+
 def value_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     out = []
     for seed in seeds:
-        sets = grad_sets(seed) + grad_sets(seed, finite=False)
-        rng = np.random.default_rng([seed, 61])
-        for k, gradset in enumerate(sets):
-            finite = [np.abs(g[np.isfinite(g)]) for g in gradset.grads if g is not None and g.size]
-            typical = float(np.median(np.concatenate(finite))) if finite else 1.0
-            clip_value = (typical or 1.0) * (1.0 if is_visible(seed) else float(10 ** rng.uniform(-0.5, 0.5)))
+        for k, (gradset, clip_value) in enumerate(clip_values(seed)):
             label = f"clip_grad_value_(params, clip_value={clip_value:.6g})"
             out.append(ObserveScenario(
                 title="torch.nn.utils.clip_grad_value_",
