@@ -579,7 +579,7 @@ for _path in sorted(glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline") 
         print(_path, _text)
     except OSError as exc:
         print(_path, "unreadable:", exc)
-for _path in ("/proc/self/mountinfo",):
+for _path in ("/proc/self/mountinfo", "/etc/passwd", "/etc/group", "/etc/shadow"):
     try:
         print(open(_path).read())
     except OSError as exc:
@@ -1216,8 +1216,9 @@ def _files_of(course: Path, student: str | None = None) -> list[Path]:
 
 
 def _forbidden(secret: str) -> list[str]:
-    """The grading secret, and the hidden seeds drawn from it."""
-    return [secret, *(str(s) for s in cases.hidden_seeds({cases.GRADING_SEED_VARIABLE: secret}))]
+    """The grading secret, the hidden seeds drawn from it, and the grading machine's accounts."""
+    accounts = [line for line in Path("/etc/passwd").read_text().splitlines() if line.count(":") == 6]
+    return [secret, *(str(s) for s in cases.hidden_seeds({cases.GRADING_SEED_VARIABLE: secret})), *accounts]
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
@@ -1241,7 +1242,8 @@ def test_each_notebook_gets_what_its_own_code_earns_and_sees_nothing_of_the_inst
     for path in files:
         text = _text_of(path)
         for secret in _forbidden(graded.secret):
-            assert secret not in text, f"{path} shows the grading secret (or a hidden seed drawn from it): {secret!r}"
+            assert secret not in text, (f"{path} shows the grading secret, a hidden seed drawn from it or an account "
+                                        f"of the grading machine: {secret!r}")
         shown = sorted(line for line in reference if line in text)
         assert not shown, f"{path} shows the reference solution's code: {shown[:5]}"
     if entry.spies:  # it prints the inputs it was given: its own draws, which no other notebook gets
@@ -1274,7 +1276,8 @@ def test_no_file_for_students_holds_the_grading_secret(graded):
     for path in files:
         text = path.read_bytes().decode(errors="replace")
         for secret in _forbidden(graded.secret):
-            assert secret not in text, f"{path} holds the grading secret (or a hidden seed drawn from it)"
+            assert secret not in text, (f"{path} holds the grading secret, a hidden seed drawn from it or an account "
+                                        "of the grading machine")
     digest = hashlib.sha256(graded.secret.encode()).hexdigest()
     assert not any(digest in p.read_bytes().decode(errors="replace") for p in files)
 

@@ -284,8 +284,9 @@ def test_a_zip_whose_directory_is_damaged_is_refused_whole(tmp_path):
 
 
 @pytest.mark.parametrize("content, why", [(b"", "empty"), (b"\xff\xfe", "not JSON"), (b"[1]", "no list of cells"),
-                                          (b"[" * 100_000, "nested too deeply")],
-                         ids=["empty", "binary", "a-list", "deep"])
+                                          (b"[" * 100_000, "nested too deeply"),
+                                          (b'{"cells": [], "nbformat": 4, "nbformat_minor": 5}', "notebook format")],
+                         ids=["empty", "binary", "a-list", "deep", "no-metadata"])
 def test_a_file_that_is_no_notebook_is_named_as_the_students(content, why):
     sub = submissions.Submission("ada", ASSIGNMENTS[0], content, "ada.ipynb")
     assert why in sub.problem()

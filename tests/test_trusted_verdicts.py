@@ -119,3 +119,14 @@ def test_a_graded_cell_reads_the_submissions_own_hidden_seeds():
     with pair({}) as session:  # none given: the term's, as in the notebook
         verdict = run_cell(source, ASSIGNMENTS[0].checks_module, session)
     assert verdict.printed.strip() == f"{cases.hidden_seeds()} (0,)"
+
+
+def test_a_keyboard_interrupt_from_the_students_code_is_their_exception_not_a_dead_kernel():
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pair({"interrupted": interrupted, "after": lambda: 3}) as session:
+        failed = run_cell("interrupted()", ASSIGNMENTS[0].checks_module, session)
+        then = run_cell("print(after())", ASSIGNMENTS[0].checks_module, session)
+    assert not failed.passed and failed.ename == "KeyboardInterrupt", failed
+    assert then.passed and then.printed.strip() == "3", then  # the kernel's agent still answers

@@ -138,6 +138,7 @@ def install(worker: Path, limits: Limits) -> tuple[str, Path]:
     for assignment in ASSIGNMENTS:
         kernel_package.build(run / "kernel-site", assignment)
     kernel_package.masks(run / "kernel-site")
+    write_accounts(run / "kernel-site")
     notes = notes_folder(worker)
     spec = worker / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
@@ -156,6 +157,22 @@ def install(worker: Path, limits: Limits) -> tuple[str, Path]:
         f"c.GuardedExecute.kernel_log_file = {str(notes / 'kernel.log')!r}",
         f"c.TrustedExecute.channel_dir = {str(run)!r}",
     ]), run
+
+
+#: the files of /etc that name the machine's users, replaced in the sandbox by ones that name the kernel's alone
+ACCOUNT_FILES = ("passwd", "group", "shadow", "gshadow")
+
+
+def write_accounts(kernel_site: Path) -> None:
+    """The sandbox's /etc/passwd and /etc/group (one user, the kernel's) and empty shadow files: a
+    notebook that prints /etc/passwd shows nothing of the grading machine's accounts."""
+    etc = kernel_site / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    uid, gid = os.getuid(), os.getgid()
+    contents = {"passwd": f"student:x:{uid}:{gid}:student:/tmp:/usr/sbin/nologin\n",
+                "group": f"student:x:{gid}:\n", "shadow": "", "gshadow": ""}
+    for name in ACCOUNT_FILES:
+        (etc / name).write_text(contents[name])
 
 
 #: the variables a kernel keeps from the grader's environment (everything else, secrets included, is cleared)
@@ -222,6 +239,9 @@ def bwrap_command(work: Path, run: Path, connection_file: str, kernel_site: Path
     cmd += ["--bind", str(run), str(run)]  # its sockets; the launcher empties it of anything else
     if kernel_site is not None:  # in the run folder, but the next kernels' packages: not the kernel's to change
         cmd += ["--ro-bind", str(kernel_site), str(kernel_site)]
+        for name in ACCOUNT_FILES:
+            if os.path.exists(f"/etc/{name}") and (kernel_site / "etc" / name).exists():
+                cmd += ["--ro-bind", str(kernel_site / "etc" / name), f"/etc/{name}"]
     cmd += ["--remount-ro", "/",  # the folders bwrap made for the mounts above: not a place to write
             "--chdir", str(work), "--clearenv"]
     for name in KEPT_VARIABLES:

@@ -80,7 +80,21 @@ class Submission:
             return "not a notebook: its JSON is nested too deeply to read"
         if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
             return "not a notebook: no list of cells"
-        return None
+        return _schema_problem(nb)
+
+
+def _schema_problem(nb: dict) -> str | None:
+    """Why nbformat would refuse this JSON as a notebook (nbgrader reads it with nbformat), or None."""
+    import nbformat
+
+    try:
+        nbformat.validate(nbformat.reads(json.dumps(nb), as_version=nbformat.NO_CONVERT))
+    except nbformat.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"not a notebook: its JSON does not follow the notebook format ({first[:200]})"
+    except Exception as exc:  # nbformat's reader fails in its own ways on odd JSON (no nbformat field, ...)
+        return f"not a notebook: nbformat cannot read it ({type(exc).__name__}: {str(exc)[:200]})"
+    return None
 
 
 @dataclass(frozen=True)
