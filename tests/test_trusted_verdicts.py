@@ -130,3 +130,14 @@ def test_a_keyboard_interrupt_from_the_students_code_is_their_exception_not_a_de
         then = run_cell("print(after())", ASSIGNMENTS[0].checks_module, session)
     assert not failed.passed and failed.ename == "KeyboardInterrupt", failed
     assert then.passed and then.printed.strip() == "3", then  # the kernel's agent still answers
+
+
+def test_an_oserror_of_the_students_code_is_their_exception_not_a_broken_channel():
+    def read_missing():
+        open("/nonexistent/course/file.ckpt", "rb")
+
+    with pair({"read_missing": read_missing, "after": lambda: 3}) as session:
+        failed = run_cell("read_missing()", ASSIGNMENTS[0].checks_module, session)
+        then = run_cell("print(after())", ASSIGNMENTS[0].checks_module, session)
+    assert not failed.passed and failed.ename == "FileNotFoundError", failed
+    assert then.passed and then.printed.strip() == "3", then

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["torch_side", "is_torch", "remote", "session", "student_names", "given_piece", "materialize", "make_class", "read", "set_attrs", "measure",
-           "GIVEN_NAMES"]
+__all__ = ["torch_side", "is_torch", "remote", "session", "student_names", "given_piece", "materialize", "make_class",
+           "read", "set_attrs", "measure", "student_folder", "list_folder", "put_file", "copy_folder", "GIVEN_NAMES"]
 
 #: the names of optimcourse.given a check may hand to the student's code
 GIVEN_NAMES = ("Parameter", "Optimizer", "required", "SGD", "Adam", "AdamW")
@@ -147,3 +149,53 @@ def measure(name: str, *args: Any) -> Any:
     from .remote.measure import MEASURES
 
     return MEASURES[name](*args)
+
+
+# -- files the student's code reads and writes: in the student's file system, which under course-grade is
+# the sandboxed kernel's, not the grader's ------------------------------------------------------------------
+
+@contextlib.contextmanager
+def student_folder() -> Iterator[str]:
+    """A new empty folder where the student's code runs, removed afterwards; its path."""
+    s = session()
+    if s is None:
+        with tempfile.TemporaryDirectory() as folder:
+            yield folder
+        return
+    folder = s.module("tempfile").mkdtemp()
+    if not isinstance(folder, str):
+        raise TypeError("the kernel's tempfile.mkdtemp() did not give a path")
+    try:
+        yield folder
+    finally:
+        if s.broken is None:  # a kernel that is gone takes its folder with it
+            s.module("shutil").rmtree(folder, True)
+
+
+def list_folder(folder: str) -> list[str]:
+    """The sorted names in ``folder`` of the student's file system."""
+    s = session()
+    if s is None:
+        return sorted(os.listdir(folder))
+    return sorted(str(name) for name in s.module("os").listdir(folder))
+
+
+def put_file(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` in the student's file system (the channel carries it as a uint8 array)."""
+    s = session()
+    if s is None:
+        with open(path, "wb") as out:
+            out.write(data)
+        return
+    import numpy as np
+
+    s.module("numpy").ndarray.tofile(np.frombuffer(data, dtype=np.uint8).copy(), path)
+
+
+def copy_folder(source: str, target: str) -> None:
+    """Every regular file of ``source`` (this process's) into ``target`` of the student's file system."""
+    for name in sorted(os.listdir(source)):
+        path = os.path.join(source, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as f:
+                put_file(os.path.join(target, name), f.read())

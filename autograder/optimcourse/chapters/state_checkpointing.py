@@ -16,6 +16,7 @@ course's reference as the rule: ValueError, and nothing changed.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import tempfile
@@ -32,7 +33,8 @@ from ..guard import DelegationError
 from ..interop import from_torch_state_dict, to_torch_state_dict
 from ..mutants import Mutant, MutantLibrary
 from ..scenarios import ObserveScenario
-from ..side import given_piece, is_torch, make_class, materialize, read, set_attrs, torch_side
+from ..side import (copy_folder, given_piece, is_torch, list_folder, make_class, materialize, read, set_attrs,
+                    student_folder, torch_side)
 from ..trace import Raised, Trace
 from ..verify import verify
 from .momentum_adam_adamw import trajectory
@@ -411,12 +413,14 @@ def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], 
         trace, side = Trace(), Side(impl)
         save = _torch_save if side.torch else impl["save_checkpoint"]
         load = _torch_load if side.torch else impl["load_checkpoint"]
-        with tempfile.TemporaryDirectory() as folder:
+        # the student's files are written where their code runs: under course-grade, the kernel's sandbox
+        with tempfile.TemporaryDirectory() if side.torch else student_folder() as folder:
             path = os.path.join(folder, "run-7.ckpt")
             try:
                 params, opt = side.trained(name, init, grads, hyper, k)
                 call(save, path, params, opt, **extra)
-                trace.add("save_checkpoint wrote exactly the path it was given", sorted(os.listdir(folder)) == ["run-7.ckpt"])
+                written = sorted(os.listdir(folder)) if side.torch else list_folder(folder)
+                trace.add("save_checkpoint wrote exactly the path it was given", written == ["run-7.ckpt"])
                 params2 = side.params([np.zeros_like(v) for v in init])
                 held = side.values(params2) if side.torch else [p.data for p in params2]
                 opt2 = side.optimizer(name, params2, {**hyper, "lr": 0.5}, 0.5)
@@ -475,13 +479,18 @@ def _observe_bad_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any
 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace, side = Trace(), Side(impl)
-        with tempfile.TemporaryDirectory() as folder:
-            good = os.path.join(folder, "good.ckpt")
+        with tempfile.TemporaryDirectory() as made, \
+                contextlib.nullcontext(made) if side.torch else student_folder() as folder:
+            good = os.path.join(made, "good.ckpt")  # written here, then copied where the student's code reads
             params, opt = side.trained(name, init, grads, hyper, k)
             reference["save_checkpoint"](good, params, _as_reference(opt, reference))
             wrong_count = [*init, np.zeros(2)]
             wrong_shape = [v if i else np.zeros(np.shape(v) + (1,)) for i, v in enumerate(init)]
-            files = _bad_files(folder, good, np.random.default_rng(seed))
+            files = _bad_files(made, good, np.random.default_rng(seed))
+            if folder != made:
+                copy_folder(made, folder)
+                files = [(label, os.path.join(folder, os.path.basename(path))) for label, path in files]
+                good = os.path.join(folder, "good.ckpt")
             cases: list[tuple[str, str, Sequence[np.ndarray], bool]] = [(label, path, init, False) for label, path in files]
             cases += [("a checkpoint of one parameter fewer than given", good, wrong_count, False),
                       ("a checkpoint whose parameter 0 has another shape", good, wrong_shape, False),

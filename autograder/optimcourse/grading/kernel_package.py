@@ -42,10 +42,16 @@ def package_dir() -> Path:
     return PACKAGE_DIR
 
 
+#: given pieces an exercise hands out itself rather than asks for (exercise 3 imports torch's `required`
+#: sentinel from optimcourse.given): its own kernel has them too
+HANDED_OUT = {"required": "param_groups"}
+
+
 def taught_before(assignment: Assignment) -> list[str]:
-    """The given pieces the chapters before ``assignment`` taught."""
+    """The given pieces the chapters before ``assignment`` taught, and those its own exercise hands out."""
     earlier = [a.notebook for a in ASSIGNMENTS[:ASSIGNMENTS.index(assignment)]]
-    return [name for name, teacher in TAUGHT_BY.items() if teacher in earlier]
+    return [name for name, teacher in TAUGHT_BY.items()
+            if teacher in earlier or HANDED_OUT.get(name) == assignment.notebook]
 
 
 def _given_source(pieces: list[str]) -> str:

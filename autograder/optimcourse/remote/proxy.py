@@ -259,7 +259,8 @@ class Session:
         try:
             return self._request(op, fields)
         except (KernelTimeout, wire.ChannelClosed, wire.ProtocolError, wire.GraderError, OSError) as exc:
-            self.broken = exc
+            if not hasattr(exc, "student_where"):  # the student's own OSError (a missing file) is an answer
+                self.broken = exc
             raise
 
     def _request(self, op: str, fields: dict[str, Any]) -> Any:

@@ -1,0 +1,75 @@
+"""What a student's kernel sees of the course under course-grade (optimcourse/grading/kernel_package.py):
+each chapter's kernel has every given piece its exercise imports, and every reference scores full marks
+and every untouched exercise 0 through it, in every chapter."""
+from __future__ import annotations
+
+import ast
+
+import pytest
+from test_course_grade import course_grade, scores
+
+import notebook_runner as nr
+from optimcourse import notebooks
+from optimcourse.course import ASSIGNMENTS
+from optimcourse.grading import kernel_package
+
+
+def given_imports(assignment) -> set[str]:
+    """The names the exercise's cells import from optimcourse.given."""
+    names = set()
+    for cell in nr.read(assignment.exercise_path()).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # an IPython magic: no import of the course there
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "optimcourse.given":
+                names |= {alias.name for alias in node.names}
+    return names
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=[a.id for a in ASSIGNMENTS])
+def test_each_kernel_has_the_given_pieces_its_exercise_imports(assignment):
+    missing = given_imports(assignment) - set(kernel_package.taught_before(assignment))
+    assert not missing, f"{assignment.id} imports {sorted(missing)} from optimcourse.given, which its kernel lacks"
+
+
+@pytest.mark.nbgrader
+def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_under_course_grade(tmp_path):
+    submitted = tmp_path / "submitted"
+    for assignment in ASSIGNMENTS:
+        exercise = nr.read(assignment.exercise_path())
+        for student, code in (("reference", nr.solution_code(assignment)), ("untouched", nr.stub_code(assignment))):
+            notebooks.write(nr.with_solution_code(exercise, code),
+                            submitted / student / assignment.id / f"{assignment.notebook}.ipynb")
+    # chapter 5's code reads and writes files, which live in the sandbox: every mistake must score there what
+    # it scores in a notebook
+    files = next(a for a in ASSIGNMENTS if a.notebook == "state_checkpointing")
+    in_notebook = {}
+    for mutant in files.mutant_library().mutants:
+        nb = nr.with_solution_code(nr.read(files.exercise_path()), nr.solution_code(files, mutant))
+        notebooks.write(nb, submitted / f"m-{mutant.name}" / files.id / f"{files.notebook}.ipynb")
+        source = nr.with_solution_code(nr.read(files.solution_path()), nr.solution_code(files, mutant))
+        in_notebook[f"m-{mutant.name}"] = {r.grade_id: r.passed for r in nr.run(source)}
+    course = tmp_path / "course"
+    done = course_grade("all", submitted, "--course", course, "--jobs", "2", timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = scores(course)
+    points = {}
+    for assignment in ASSIGNMENTS:
+        for cell in nr.read(assignment.solution_path()).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution"):
+                points[meta["grade_id"]] = meta["points"]
+    lost = {cell: (got["reference"].get(cell), full) for cell, full in points.items()
+            if got["reference"].get(cell) != full}
+    assert not lost, f"the references lost points under course-grade (cell: (score, points)): {lost}"
+    gained = {cell: score for cell, score in got["untouched"].items() if score}
+    assert not gained, f"untouched exercises scored under course-grade: {gained}"
+    differ = {student: {cell: (got[student].get(cell), passed) for cell, passed in cells.items()
+                        if bool(got[student].get(cell)) != passed}
+              for student, cells in in_notebook.items()}
+    differ = {student: cells for student, cells in differ.items() if cells}
+    assert not differ, f"chapter 5's mistakes score otherwise under course-grade (cell: (score, passed in a notebook)): {differ}"
