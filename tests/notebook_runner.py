@@ -57,6 +57,13 @@ def run(nb: nbformat.NotebookNode) -> list[CellResult]:
     return results
 
 
+def graded_points(assignment: Assignment) -> dict[str, float]:
+    """Each graded test cell's points, by grade id."""
+    nb = notebooks.read(assignment.exercise_path())
+    return {notebooks.grading(c)["grade_id"]: float(notebooks.grading(c)["points"])
+            for c in nb.cells if notebooks.is_test(c)}
+
+
 def warning_solution_code(assignment: Assignment) -> dict[str, str]:
     """The reference, with a library-style FutureWarning at the top of its first solution's body.
 

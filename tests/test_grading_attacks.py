@@ -47,14 +47,7 @@ if WHY_NOT is not None:
     pytest.skip(f"the grading attacks need course-grade's sandbox: {WHY_NOT}", allow_module_level=True)
 
 
-def _points(assignment: Assignment) -> dict[str, float]:
-    """Each graded test cell's points, by grade id."""
-    nb = notebooks.read(assignment.exercise_path())
-    return {notebooks.grading(c)["grade_id"]: float(notebooks.grading(c)["points"])
-            for c in nb.cells if notebooks.is_test(c)}
-
-
-POINTS = {CH1.id: _points(CH1), CH4.id: _points(CH4)}
+POINTS = {CH1.id: nr.graded_points(CH1), CH4.id: nr.graded_points(CH4)}
 REF = {CH1.id: nr.solution_code(CH1), CH4.id: nr.solution_code(CH4)}
 
 # -- code that does nothing useful: what a cheat hands in for the functions it cheats on ----------------

@@ -9,7 +9,7 @@ import pytest
 from test_course_grade import course_grade, scores
 
 import notebook_runner as nr
-from optimcourse import notebooks
+from optimcourse import cases, notebooks
 from optimcourse.course import ASSIGNMENTS
 from optimcourse.grading import kernel_package
 
@@ -37,7 +37,10 @@ def test_each_kernel_has_the_given_pieces_its_exercise_imports(assignment):
 
 
 @pytest.mark.nbgrader
-def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_under_course_grade(tmp_path):
+def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_under_course_grade(tmp_path,
+                                                                                             monkeypatch):
+    # the notebooks run here and under course-grade must draw the same hidden cases: the default ones
+    monkeypatch.delenv(cases.GRADING_SEED_VARIABLE, raising=False)
     submitted = tmp_path / "submitted"
     for assignment in ASSIGNMENTS:
         exercise = nr.read(assignment.exercise_path())
@@ -57,12 +60,7 @@ def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_und
     done = course_grade("all", submitted, "--course", course, "--jobs", "2", timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     got = scores(course)
-    points = {}
-    for assignment in ASSIGNMENTS:
-        for cell in nr.read(assignment.solution_path()).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade") and not meta.get("solution"):
-                points[meta["grade_id"]] = meta["points"]
+    points = {cell: full for assignment in ASSIGNMENTS for cell, full in nr.graded_points(assignment).items()}
     lost = {cell: (got["reference"].get(cell), full) for cell, full in points.items()
             if got["reference"].get(cell) != full}
     assert not lost, f"the references lost points under course-grade (cell: (score, points)): {lost}"

@@ -216,7 +216,8 @@ def bwrap_command(work: Path, run: Path, connection_file: str, kernel_site: Path
     """bwrap running ipykernel in ``work``: a fresh tmpfs there with ``folders`` and, from the open file
     descriptors of ``scratch``, those files (relative to ``work``)."""
     size = str(limits.tmp_mb << 20)
-    cmd = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--unshare-all", "--size", size, "--tmpfs", "/tmp", "--proc", "/proc",
+    cmd = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--unshare-all",
+           "--size", size, "--tmpfs", "/tmp", "--proc", "/proc",
            # /dev is a tmpfs bwrap makes writable, and /dev/shm a folder in it: neither may grow without bound
            "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
     for path in SYSTEM:

@@ -32,7 +32,7 @@ import numpy as np
 from .. import side
 from . import wire
 
-__all__ = ["Session", "RemoteObject", "KernelTimeout", "is_remote"]
+__all__ = ["Session", "RemoteObject", "KernelTimeout", "is_remote", "raised_by_student"]
 
 
 class KernelTimeout(TimeoutError):
@@ -62,6 +62,12 @@ def _exception_class(info: dict[str, Any]) -> type[Exception]:
 
 def is_remote(value: Any) -> bool:
     return isinstance(value, RemoteObject)
+
+
+def raised_by_student(exc: BaseException) -> bool:
+    """Whether ``exc`` stands for an exception of the student's code (an answer, even an OSError such as a
+    missing file), not a failure of the channel."""
+    return hasattr(exc, "student_where")
 
 
 class Session:
@@ -259,7 +265,7 @@ class Session:
         try:
             return self._request(op, fields)
         except (KernelTimeout, wire.ChannelClosed, wire.ProtocolError, wire.GraderError, OSError) as exc:
-            if not hasattr(exc, "student_where"):  # the student's own OSError (a missing file) is an answer
+            if not raised_by_student(exc):
                 self.broken = exc
             raise
 
@@ -293,7 +299,7 @@ class Session:
             if "raised" in header:
                 info = header["raised"] if isinstance(header["raised"], dict) else {}
                 exc = _exception_class(info)(str(info.get("message", "")))
-                exc.student_where = str(info.get("where", ""))  # type: ignore[attr-defined]
+                exc.student_where = str(info.get("where", ""))  # type: ignore[attr-defined]  (raised_by_student)
                 raise exc
             raise wire.ProtocolError(str(header.get("protocol", "an answer with neither a value nor an exception")))
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import side
 from . import wire
-from .proxy import KernelTimeout, Session
+from .proxy import KernelTimeout, Session, raised_by_student
 
 __all__ = ["Verdict", "run_cell", "pair"]
 
@@ -92,7 +92,7 @@ def run_cell(source: str, checks_module: str, session: Session,
         raise failure  # the grader's own failure: never a score
     if isinstance(failure, KernelTimeout):
         return Verdict(False, text, "TimeoutError", f"{failure}: it may loop forever")
-    if isinstance(failure, (wire.ChannelClosed, OSError)) and not hasattr(failure, "student_where"):
+    if isinstance(failure, (wire.ChannelClosed, OSError)) and not raised_by_student(failure):
         return Verdict(False, text, "KernelStopped",
                        "the kernel stopped while the grader was running your code (it ran out of memory or "
                        "processes, or the code ended the process)")
