@@ -107,10 +107,24 @@ MUTANTS = MutantLibrary("memory_questions", (
            "both runs resume from the checkpoint: the second run needs its own copy of the checkpointed "
            "parameters, not the parameters the first run has already trained further.",
            (("        q = Parameter(checkpoint)\n", "        q = Parameter(checkpoint)\n        checkpoint = q.data\n"),)),
-    Mutant("decided-by-the-first-loss",
-           "judge the runs by where they end: compare the last loss of each, not the first.",
-           (("    return bool(restored_losses[-1] < reset_losses[-1])\n",
-             "    return bool(restored_losses[0] < reset_losses[0])\n"),)),
+    Mutant("kick-read-from-the-final-losses",
+           "the kick is the first resumed step's: divide the losses after step 1 (index 0), not the last "
+           "ones. Which run ends lower is not what Q5 measures (chapter 9).",
+           (("    return float(reset_losses[0] / restored_losses[0] - 1)\n",
+             "    return float(reset_losses[-1] / restored_losses[-1] - 1)\n"),)),
+    Mutant("kick-inverted",
+           "divide the reset run's first loss by the restored run's: the kick is positive when the reset "
+           "run is higher.",
+           (("    return float(reset_losses[0] / restored_losses[0] - 1)\n",
+             "    return float(restored_losses[0] / reset_losses[0] - 1)\n"),)),
+    Mutant("kick-as-a-difference",
+           "the kick is relative, reset_losses[0] / restored_losses[0] - 1, not a difference of losses.",
+           (("    return float(reset_losses[0] / restored_losses[0] - 1)\n",
+             "    return float(reset_losses[0] - restored_losses[0])\n"),)),
+    Mutant("kick-in-percent",
+           "return the kick as a fraction (0.05 when the reset run is 5% higher), not in percent.",
+           (("    return float(reset_losses[0] / restored_losses[0] - 1)\n",
+             "    return float(100 * (reset_losses[0] / restored_losses[0] - 1))\n"),)),
 ))
 
 
@@ -517,19 +531,24 @@ def resume_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
             for seed in seeds for r in resume_draws(seed)]
 
 
-def _observe_choice(pairs: list[tuple[np.ndarray, np.ndarray]]) -> Callable[[Any, Callable[..., Any]], Trace]:
+def kick(restored: np.ndarray, reset: np.ndarray) -> float:
+    """The course's measure of a reset's cost: the reset run's first resumed loss over the restored run's, minus 1."""
+    return float(reset[0] / restored[0] - 1)
+
+
+def _observe_kick(pairs: list[tuple[np.ndarray, np.ndarray]]) -> Callable[[Any, Callable[..., Any]], Trace]:
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         for k, (restored, reset) in enumerate(pairs):
-            thunk = ((lambda a=restored, b=reset: bool(a[-1] < b[-1])) if impl.get("rule")
-                     else (lambda a=restored, b=reset: call(impl["should_restore"], a.copy(), b.copy())))
-            _try(trace, f"should_restore on pair {k + 1} (final losses {restored[-1]:.6g} restored, {reset[-1]:.6g} reset)",
-                 thunk)
+            thunk = ((lambda a=restored, b=reset: kick(a, b)) if impl.get("rule")
+                     else (lambda a=restored, b=reset: call(impl["reset_kick"], a.copy(), b.copy())))
+            _try(trace, f"reset_kick on pair {k + 1} (first losses {restored[0]:.6g} restored, "
+                        f"{reset[0]:.6g} reset; last {restored[-1]:.6g}, {reset[-1]:.6g})", thunk)
         return trace
     return observe
 
 
-def choice_cases(seeds: Sequence[int]) -> list[RuleScenario]:
+def kick_cases(seeds: Sequence[int]) -> list[RuleScenario]:
     """Torch's own loss curves, and pairs whose first and last losses disagree about which run is ahead."""
     out = []
     for seed in seeds:
@@ -537,11 +556,11 @@ def choice_cases(seeds: Sequence[int]) -> list[RuleScenario]:
         rng = np.random.default_rng([seed, 96])
         a = np.sort(rng.uniform(1.0, 2.0, size=6))[::-1]
         pairs += [(a, a[::-1] * 1.0001), (a[::-1].copy(), a.copy())]  # one starts lower and ends higher
-        observe = _observe_choice(pairs)
-        out.append(RuleScenario(title="the run with the lower final loss", observe=observe,
+        observe = _observe_kick(pairs)
+        out.append(RuleScenario(title="the reset run's first loss over the restored run's, minus 1", observe=observe,
                                 rule=lambda observe=observe: observe({"rule": True}, lambda fn: fn()),
                                 words="loss curves from torch's experiment, and curves that cross",
-                                expected_by="the lower final loss"))
+                                expected_by="the course's definition of the kick"))
     return out
 
 
@@ -580,6 +599,6 @@ def check_resume_experiment(resume_experiment: Any, *, seeds: Sequence[int] = VI
     verify("resume_experiment", resume_cases(seeds), {"resume_experiment": resume_experiment}, MUTANTS)
 
 
-def check_should_restore(should_restore: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+def check_reset_kick(reset_kick: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("should_restore", choice_cases(seeds), {"should_restore": should_restore}, MUTANTS)
+    verify("reset_kick", kick_cases(seeds), {"reset_kick": reset_kick}, MUTANTS)

@@ -96,6 +96,6 @@ def resume_experiment(X, y, w0, lr_before, lr_after, steps_before, steps_after):
     return runs[0], runs[1]
 
 
-def should_restore(restored_losses, reset_losses):
-    """True when the run with the restored state ends with the lower loss."""
-    return bool(restored_losses[-1] < reset_losses[-1])
+def reset_kick(restored_losses, reset_losses):
+    """How much higher the reset run's loss is after the first resumed step, as a fraction."""
+    return float(reset_losses[0] / restored_losses[0] - 1)
