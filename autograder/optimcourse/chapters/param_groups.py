@@ -8,6 +8,7 @@ weight_decay, change a group's lr mid-run and add a group mid-run.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,13 +92,24 @@ MUTANTS = MutantLibrary("param_groups", (
            "before calling the base constructor.",
            (("        if lr < 0:\n", "        if False:\n"), ("        if momentum < 0:\n", "        if False:\n"),
             ("        if weight_decay < 0:\n", "        if False:\n"))),
-    Mutant("no-decay-rule-misses-norm",
-           "parameters whose name contains 'norm' (any case: LayerNorm, norm1) get no weight decay, "
-           "just like biases: compare name.lower().",
-           (("\"norm\" in name.lower()", "\"norm\" in name"),)),
+    Mutant("split-by-name",
+           "chapter 3's rule reads the shape, not the name: a parameter with p.data.ndim < 2 gets no weight "
+           "decay. In an nn.Sequential a LayerNorm's scale is named like '2.weight', and a rule by name decays it.",
+           (("        if param.data.ndim < 2 or name in no_decay_names:\n",
+             "        if name.endswith(\"bias\") or \"norm\" in name.lower() or name in no_decay_names:\n"),)),
+    Mutant("scalar-parameters-decay",
+           "a 0-dim parameter (a learned scale or temperature) has fewer than two dimensions too: the rule "
+           "is p.data.ndim < 2, not ndim == 1.",
+           (("        if param.data.ndim < 2 or name in no_decay_names:\n",
+             "        if param.data.ndim == 1 or name in no_decay_names:\n"),)),
+    Mutant("no-decay-names-ignored",
+           "a parameter named in no_decay_names (an embedding table, say) goes to the group without decay "
+           "whatever its shape.",
+           (("        if param.data.ndim < 2 or name in no_decay_names:\n",
+             "        if param.data.ndim < 2:\n"),)),
     Mutant("decay-groups-swapped",
-           "the first group holds the parameters that decay (with weight_decay), the second the biases "
-           "and norm parameters (weight_decay 0.0).",
+           "the first group holds the parameters that decay (with weight_decay), the second the vectors, "
+           "scalars and named exceptions (weight_decay 0.0).",
            (("    return [{\"params\": decay, \"weight_decay\": weight_decay}, {\"params\": no_decay, \"weight_decay\": 0.0}]\n",
              "    return [{\"params\": no_decay, \"weight_decay\": weight_decay}, {\"params\": decay, \"weight_decay\": 0.0}]\n"),)),
 ))
@@ -342,41 +354,74 @@ def sgd_validation_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
 
 # -- split_weight_decay_params -------------------------------------------------------------------------
 
-_NAME_POOL = ("embed.weight", "encoder.0.attn.weight", "encoder.0.attn.bias", "encoder.0.LayerNorm.weight",
-              "encoder.0.LayerNorm.bias", "encoder.1.norm1.weight", "encoder.1.norm1.bias", "encoder.1.mlp.weight",
-              "encoder.1.mlp.bias", "bn1.weight", "bn1.bias", "head.weight", "head.bias", "final_norm.weight")
+class _Scale(torch.nn.Module):
+    """A learned scalar, such as a temperature: a 0-dim parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
 
 
-def _names(seed: int) -> list[str]:
+_LAYERS: dict[str, Callable[[np.random.Generator, int], torch.nn.Module]] = {
+    "fc": lambda rng, d: torch.nn.Linear(d, int(rng.integers(2, 6)), bias=bool(rng.integers(0, 4))),
+    "norm": lambda rng, d: torch.nn.LayerNorm(d),
+    "bn": lambda rng, d: torch.nn.BatchNorm1d(d),
+    "conv": lambda rng, d: torch.nn.Conv2d(d, int(rng.integers(2, 6)), 3),
+    "embed": lambda rng, d: torch.nn.Embedding(int(rng.integers(5, 20)), d),
+    "scale": lambda rng, d: _Scale(),
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """A model's named parameters, as ``named_parameters()`` of a real torch module gives them."""
+
+    words: str
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    embeddings: tuple[str, ...]  # the names of its embedding tables
+
+
+def _split_model(seed: int) -> Split:
     if is_visible(seed):
-        return ["embed.weight", "block.attn.weight", "block.attn.bias", "block.LayerNorm.weight", "block.norm2.bias",
-                "head.weight", "head.bias"]
-    rng = np.random.default_rng(seed)
-    return [str(n) for n in rng.choice(_NAME_POOL, size=int(rng.integers(4, 9)), replace=False)]
+        layers = [("embed", torch.nn.Embedding(10, 4)), ("fc", torch.nn.Linear(4, 4)), ("norm", torch.nn.LayerNorm(4)),
+                  ("scale", _Scale()), ("fc", torch.nn.Linear(4, 10))]
+        named = False
+    else:
+        rng = np.random.default_rng([seed, 31])
+        kinds = rng.choice(list(_LAYERS), size=int(rng.integers(4, 8)))
+        layers = [(str(k), _LAYERS[str(k)](rng, 3)) for k in kinds]
+        named = bool(rng.integers(0, 2))
+    model = torch.nn.Sequential(OrderedDict((f"{k}{i}", m) for i, (k, m) in enumerate(layers))) if named else \
+        torch.nn.Sequential(*(m for _, m in layers))
+    params = list(model.named_parameters())
+    embeddings = tuple(n for n, p in params if any(p is m.weight for _, m in layers if isinstance(m, torch.nn.Embedding)))
+    what = ", ".join(type(m).__name__ for _, m in layers)
+    return Split(f"the parameters of nn.Sequential({what}), {'named' if named else 'by position'}",
+                 tuple(n for n, _ in params), tuple(tuple(p.shape) for _, p in params), embeddings)
 
 
-def _torch_split(named_params: Any, weight_decay: float) -> list[dict[str, Any]]:
-    """The rule as a torch training script writes it, on ``model.named_parameters()``."""
+def _torch_split(named_params: Any, weight_decay: float, no_decay_names: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Chapter 3's rule on ``model.named_parameters()``: fewer than two dimensions, or named, means no decay."""
     decay, no_decay = [], []
     for name, param in named_params:
-        if name.endswith("bias") or "norm" in name.lower():
-            no_decay.append(param)
-        else:
-            decay.append(param)
+        (no_decay if param.ndim < 2 or name in no_decay_names else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _observe_split(seed: int) -> Callable[[Any, Callable[..., Any]], Trace]:
-    names = _names(seed)
+def _observe_split(seed: int, model: Split, with_names: bool) -> Callable[[Any, Callable[..., Any]], Trace]:
     weight_decay = 0.01 if is_visible(seed) else float(np.random.default_rng(seed).uniform(1e-3, 0.1))
-    init = tuple(np.random.default_rng(seed).normal(size=3) for _ in names)
+    rng = np.random.default_rng([seed, 32])
+    init = tuple(rng.normal(size=shape) for shape in model.shapes)
+    extra = {"no_decay_names": list(model.embeddings)} if with_names else {}
 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace, side = Trace(), Side(impl, init)
-        label = f"split_weight_decay_params(named parameters, weight_decay={weight_decay:.6g})"
+        label = f"split_weight_decay_params(named parameters, weight_decay={weight_decay:.6g}" + \
+            (f", no_decay_names={extra['no_decay_names']})" if with_names else ")")
         fn = _torch_split if is_torch(impl) else impl["split_weight_decay_params"]
         try:
-            groups = call(fn, ((n, p) for n, p in zip(names, side.params)), weight_decay)
+            groups = call(fn, ((n, p) for n, p in zip(model.names, side.params)), weight_decay, **extra)
         except DelegationError:
             raise
         except Exception as exc:
@@ -385,7 +430,8 @@ def _observe_split(seed: int) -> Callable[[Any, Callable[..., Any]], Trace]:
         trace.add(f"{label}: number of groups", len(groups))
         for g, group in enumerate(groups):
             trace.add(f"{label}: group {g} keys, in order", tuple(group))
-            trace.add(f"{label}: group {g} parameters", tuple(names[side.index(p)] for p in group.get("params", ())))
+            trace.add(f"{label}: group {g} parameters",
+                      tuple(model.names[side.index(p)] for p in group.get("params", ())))
             trace.add(f"{label}: group {g} weight_decay", group.get("weight_decay"))
         return trace
 
@@ -393,10 +439,18 @@ def _observe_split(seed: int) -> Callable[[Any, Callable[..., Any]], Trace]:
 
 
 def split_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
-    return [ObserveScenario(title="the usual split for torch.optim (bias and norm parameters: no weight decay)",
-                            observe=_observe_split(seed), torch_impl=TORCH_NAMES,
-                            words="parameters named " + ", ".join(_names(seed)) + ", passed as a generator")
-            for seed in seeds]
+    out = []
+    for seed in seeds:
+        model = _split_model(seed)
+        shapes = ", ".join(f"{n} {s}" for n, s in zip(model.names, model.shapes))
+        for with_names in (False, True):
+            out.append(ObserveScenario(
+                title="chapter 3's rule (no weight decay below two dimensions, or by name)",
+                observe=_observe_split(seed, model, with_names), torch_impl=TORCH_NAMES,
+                expected_by="the course's rule, on torch's named_parameters()",
+                words=f"{model.words}: {shapes}, passed as a generator"
+                      + (f"; no_decay_names = its embedding tables {list(model.embeddings)}" if with_names else "")))
+    return out
 
 
 # -- what the notebook's test cells call ---------------------------------------------------------------

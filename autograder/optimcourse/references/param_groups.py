@@ -107,11 +107,11 @@ class SGD(Optimizer):
                 p.data -= lr * d_p
 
 
-def split_weight_decay_params(named_params, weight_decay):
-    """Two groups: weights that decay, then biases and normalization parameters that do not."""
+def split_weight_decay_params(named_params, weight_decay, no_decay_names=()):
+    """Two groups: parameters that decay, then those below two dimensions or named in no_decay_names."""
     decay, no_decay = [], []
     for name, param in named_params:
-        if name.endswith("bias") or "norm" in name.lower():
+        if param.data.ndim < 2 or name in no_decay_names:
             no_decay.append(param)
         else:
             decay.append(param)
