@@ -85,18 +85,24 @@ MUTANTS = MutantLibrary("zero_grad", (
     Mutant("step-per-micro-batch",
            "optimizer.step() belongs after the loop: one update from the accumulated gradient. Stepping "
            "after every micro-batch makes k small updates from partial sums instead.",
-           (("        accumulate_grad_(b, grad_b / micro_batches)\n    optimizer.step()\n",
-             "        accumulate_grad_(b, grad_b / micro_batches)\n        optimizer.step()\n"),)),
+           (("        accumulate_grad_(b, share * grad_b)\n    optimizer.step()\n",
+             "        accumulate_grad_(b, share * grad_b)\n        optimizer.step()\n"),)),
     Mutant("not-divided-by-k",
-           "each micro-batch's loss is a mean over its own samples; summing k of them gives k times the "
-           "full-batch gradient. Divide each micro-batch's gradient by micro_batches.",
-           (("        accumulate_grad_(w, grad_w / micro_batches)\n        accumulate_grad_(b, grad_b / micro_batches)\n",
+           "each micro-batch's loss is a mean over its own samples; summing k of them gives about k times "
+           "the full-batch gradient. Weight each micro-batch's gradient by its share of the batch, "
+           "len(y_part) / len(y) (1 / micro_batches when the pieces are equal).",
+           (("        accumulate_grad_(w, share * grad_w)\n        accumulate_grad_(b, share * grad_b)\n",
              "        accumulate_grad_(w, grad_w)\n        accumulate_grad_(b, grad_b)\n"),)),
+    Mutant("divided-by-k-with-unequal-micro-batches",
+           "dividing each micro-batch's mean by micro_batches is right only when the pieces are equal: "
+           "when the batch does not divide evenly, the samples of the shorter pieces count for more. "
+           "Weight each piece by its share of the batch, len(y_part) / len(y) (chapter 2).",
+           (("        share = len(y_part) / len(y)\n", "        share = 1 / micro_batches\n"),)),
     Mutant("divided-twice",
-           "the micro-batch gradients were already divided by micro_batches; dividing the accumulated "
-           "gradient again makes the step k times too small.",
-           (("        accumulate_grad_(b, grad_b / micro_batches)\n    optimizer.step()\n",
-             "        accumulate_grad_(b, grad_b / micro_batches)\n    w.grad /= micro_batches\n"
+           "the micro-batch gradients were already weighted by their share of the batch; dividing the "
+           "accumulated gradient by micro_batches again makes the step k times too small.",
+           (("        accumulate_grad_(b, share * grad_b)\n    optimizer.step()\n",
+             "        accumulate_grad_(b, share * grad_b)\n    w.grad /= micro_batches\n"
              "    b.grad /= micro_batches\n    optimizer.step()\n"),)),
 ))
 
@@ -213,18 +219,22 @@ def zero_grad_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
 
 # -- mse_gradients ------------------------------------------------------------------------------------
 
-def _regression(seed: int, steps: int = 1) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], int]:
-    """Initial w and b, a batch (x, y) per step, and a number of micro-batches that divides the batch."""
-    rng = np.random.default_rng(seed)
+def _regression(seed: int, steps: int = 1, unequal: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], int]:
+    """Initial w and b, a batch (x, y) per step, and a number of micro-batches k.
+
+    k divides the batch, or with ``unequal`` leaves a remainder, so that the pieces differ in size."""
+    rng = np.random.default_rng([seed, 1] if unequal else seed)
     if is_visible(seed):
         features, k, per_part = 3, 4, 2
     else:
         features, k, per_part = int(rng.integers(1, 6)), int(rng.integers(2, 6)), int(rng.integers(1, 5))
+    n = k * per_part + (int(rng.integers(1, k)) if unequal else 0)
     w_true, b_true = rng.normal(size=features), rng.normal()
     batches = []
     for _ in range(steps):
-        x = rng.normal(size=(k * per_part, features))
-        batches.append((x, x @ w_true + b_true + 0.1 * rng.normal(size=k * per_part)))
+        x = rng.normal(size=(n, features))
+        batches.append((x, x @ w_true + b_true + 0.1 * rng.normal(size=n)))
     return rng.normal(size=features), np.array(rng.normal()), batches, k
 
 
@@ -278,7 +288,7 @@ def _torch_accumulation_step(optimizer: torch.optim.Optimizer, w: TorchParameter
     optimizer.zero_grad()
     for x_part, y_part in zip(torch.tensor_split(torch.tensor(x), micro_batches),
                               torch.tensor_split(torch.tensor(y), micro_batches)):
-        loss = F.mse_loss(x_part @ w.tensor + b.tensor, y_part) / micro_batches
+        loss = F.mse_loss(x_part @ w.tensor + b.tensor, y_part) * (len(y_part) / len(y))
         loss.backward()
     optimizer.step()
 
@@ -292,8 +302,8 @@ def _optimizer_for(impl: Any, params: list[Any], lr: float) -> Any:
     return _SGD(params, lr)
 
 
-def _observe_accumulation(seed: int, steps: int) -> Callable[[Any, Callable[..., Any]], Trace]:
-    w0, b0, batches, k = _regression(seed, steps)
+def _observe_accumulation(seed: int, steps: int, unequal: bool) -> Callable[[Any, Callable[..., Any]], Trace]:
+    w0, b0, batches, k = _regression(seed, steps, unequal)
     lr = learning_rate(seed)
 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
@@ -320,14 +330,17 @@ def _observe_accumulation(seed: int, steps: int) -> Callable[[Any, Callable[...,
 def accumulation_cases(seeds: Sequence[int], steps: int = 4) -> list[ObserveScenario]:
     cases = []
     for seed in seeds:
-        w, _, batches, k = _regression(seed, steps)
         lr = learning_rate(seed)
-        cases.append(ObserveScenario(
-            title=f"loss.backward() per micro-batch (loss = F.mse_loss(...) / {k}), then torch.optim.SGD(lr={lr:.6g})",
-            observe=_observe_accumulation(seed, steps),
-            torch_impl=torch_side(Parameter=TorchParameter, accumulation_step_=_torch_accumulation_step),
-            words=f"{steps} steps, each on a new batch of {len(batches[0][1])} samples with {len(w)} feature(s), "
-                  f"split into {k} micro-batches"))
+        for unequal in (False, True):
+            w, _, batches, k = _regression(seed, steps, unequal)
+            sizes = [len(part) for part in np.array_split(batches[0][1], k)]
+            cases.append(ObserveScenario(
+                title="loss.backward() per micro-batch (loss = F.mse_loss(...) * len(y_part) / len(y)), "
+                      f"then torch.optim.SGD(lr={lr:.6g})",
+                observe=_observe_accumulation(seed, steps, unequal),
+                torch_impl=torch_side(Parameter=TorchParameter, accumulation_step_=_torch_accumulation_step),
+                words=f"{steps} steps, each on a new batch of {len(batches[0][1])} samples with {len(w)} "
+                      f"feature(s), split into {k} micro-batches of {', '.join(map(str, sizes))}"))
     return cases
 
 

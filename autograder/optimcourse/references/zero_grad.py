@@ -39,10 +39,11 @@ def mse_gradients(w, b, x, y):
 
 
 def accumulation_step_(optimizer, w, b, x, y, micro_batches):
-    """One optimizer step on the batch (x, y), its gradient accumulated over equal micro-batches."""
+    """One optimizer step on the batch (x, y), its gradient accumulated over micro-batches."""
     zero_grad_([w, b])
     for x_part, y_part in zip(np.array_split(x, micro_batches), np.array_split(y, micro_batches)):
         grad_w, grad_b = mse_gradients(w.data, b.data, x_part, y_part)
-        accumulate_grad_(w, grad_w / micro_batches)
-        accumulate_grad_(b, grad_b / micro_batches)
+        share = len(y_part) / len(y)
+        accumulate_grad_(w, share * grad_w)
+        accumulate_grad_(b, share * grad_b)
     optimizer.step()
