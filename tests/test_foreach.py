@@ -3,6 +3,8 @@ parameters and missing grads, one pack per dtype, state that reads and writes th
 mid-run; and the whole-buffer rules seen to fail on code that breaks them."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -141,6 +143,16 @@ def test_the_line_count_sees_a_loop_over_parameters():
                 pass
 
     assert ch7.count_lines(lambda: Pack().gather_grads(3)) == ch7.count_lines(lambda: Pack().gather_grads(30))
+
+
+def test_the_line_count_leaves_out_the_lines_that_show_a_warning():
+    """A NaN from np.sqrt warns once, through the warnings module's Python code; that is not the step's."""
+    def step(x):
+        return lambda: np.sqrt(x)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert ch7.count_lines(step(np.array([-1.0]))) == ch7.count_lines(step(np.array([1.0])))
 
 
 def test_torch_quirks_that_the_cases_leave_out_are_still_there():

@@ -160,6 +160,63 @@ def test_a_mutant_edit_must_match_exactly_once():
 
 
 
+def _hints(library: MutantLibrary, check, names: tuple[str, ...], edits, seeds) -> list[str]:
+    """The mistakes named when ``check`` fails on the chapter's reference with a student's ``edits``."""
+    student = library.impl(Mutant("a-student", "", tuple(edits)))
+    with pytest.raises(AssertionError) as failure:
+        check(*(student[name] for name in names), seeds=seeds)
+    return [m.name for m in library.mutants if f"'{m.name}'" in str(failure.value)]
+
+
+ZERO_GRAD_BODY = ("            if p.grad is None:\n                continue\n            if set_to_none:\n"
+                  "                p.grad = None\n            else:\n                p.grad[...] = 0.0\n")
+
+
+@pytest.mark.parametrize("seeds", [ch1.VISIBLE_SEEDS, ch1.HIDDEN_SEEDS], ids=["visible", "hidden"])
+@pytest.mark.parametrize("line, named", [
+    # replaces every array, and np.zeros_like(None) makes a gradient where torch keeps None
+    ("            p.grad = None if set_to_none else np.zeros_like(p.grad)\n", "zero-grad-zeros-like-none"),
+    # skips None, but replaces the arrays it should fill in place
+    ("            if p.grad is not None:\n                p.grad = None if set_to_none else np.zeros_like(p.grad)\n",
+     "zero-grad-replaces-the-array"),
+])
+def test_the_hint_names_the_zero_grad_mistake_the_code_made(seeds, line, named):
+    assert _hints(ch1.MUTANTS, ch1.check_sgd_zero_grad, ("SGD", "Parameter"), [(ZERO_GRAD_BODY, line)], seeds) == [named]
+
+
+@pytest.mark.parametrize("seeds", [ch6.VISIBLE_SEEDS, ch6.HIDDEN_SEEDS], ids=["visible", "hidden"])
+def test_np_fmin_is_named_as_the_nan_it_drops_not_as_a_threshold_test(seeds):
+    """np.fmin(coef, 1.0) and `if total > max_norm` both leave NaN gradients unscaled; only the threshold
+    test also leaves gradients just below max_norm unscaled, which the same check holds against torch."""
+    edits = [("    clip_coef = np.minimum(clip_coef, 1.0)", "    clip_coef = np.fmin(clip_coef, 1.0)")]
+    assert _hints(ch6.MUTANTS, ch6.check_clip_grad_norm_nonfinite, ("clip_grad_norm_",), edits, seeds) == [
+        "nan-not-spread"]
+
+
+def test_a_mutant_that_parts_from_the_student_after_the_first_difference_is_not_named():
+    """Two mistakes give the same first wrong value; only the one whose whole trace is the student's is named."""
+    class Scenario:
+        def __init__(self, fn_values):
+            self.fn_values = fn_values
+
+        def run(self, impl):
+            trace = Trace()
+            for x in self.fn_values:
+                trace.add(f"f({x})", impl["f"](x))
+            return trace
+
+    library = MutantLibrary("manual_updates", ())
+    doubles, squares = Mutant("doubles", "", ()), Mutant("squares", "", ())
+    impls = {doubles.name: {"f": lambda x: 2 * x}, squares.name: {"f": lambda x: x * x}}
+    library = MutantLibrary("manual_updates", (doubles, squares))
+    object.__setattr__(library, "impl", lambda mutant: impls[mutant.name])
+    scenario = Scenario([2.0, 3.0])
+    expected = scenario.run({"f": lambda x: x + 1})  # the truth: 3, 4
+    got = scenario.run({"f": lambda x: x * x})  # the student squares: 4, 9 (doubling also gives 4 first)
+    assert first_disagreement(got, expected) == 0
+    assert [m.name for m in library.matching(scenario, got, expected, 0)] == ["squares"]
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(1, 2**31 - 1))
 def test_clipping_reference_matches_torch_at_every_scale(seed):

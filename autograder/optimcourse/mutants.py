@@ -9,6 +9,7 @@ student failed, so that the failure can say which mistake the student's numbers 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 from . import side
 from .course import REFERENCES_DIR
 from .scenarios import Impl, Scenario
-from .trace import Trace, agree
+from .trace import Trace, agree, first_disagreement
 
 
 @dataclass(frozen=True)
@@ -56,24 +57,56 @@ class MutantLibrary:
     def impl(self, mutant: Mutant) -> Impl:
         return _namespace(self.reference, mutant)
 
-    def matching(self, scenario: Scenario, got: Trace, expected: Trace, index: int) -> list[Mutant]:
-        """The mutants whose trace equals the student's up to the first difference from torch."""
+    def matching(self, scenario: Scenario, got: Trace, expected: Trace, index: int,
+                 passed: Sequence[tuple[Scenario, Trace]] = (),
+                 later: tuple[Impl, Sequence[Scenario]] | None = None) -> list[Mutant]:
+        """The mutants that reproduce the student's whole trace, which differs from torch's at ``index``,
+        and pass the scenarios in ``passed`` (each with torch's trace), which the student passed.
+
+        Agreeing up to the first difference is not enough: two mistakes can give the same first wrong
+        value and part ways after it, or on a case the student got right, and the hint must name the
+        one the student's code made. Where several mutants still fit, the student's code (``later``: its
+        names and the scenarios after this one) runs on, until the cases tell them apart."""
         found = []
         for mutant in self.mutants:
-            try:
-                # a mutant is the course's code: it runs here, even while the student's runs in their kernel
-                with warnings.catch_warnings(), np.errstate(all="ignore"), side.remote(None):
-                    warnings.simplefilter("ignore")  # a mistake's overflow is no news to the student
-                    theirs = scenario.run(self.impl(mutant))
-            except Exception:
+            theirs = self._run(mutant, scenario)
+            if theirs is None or len(theirs) != len(got) or len(got) <= index:
                 continue
-            if len(theirs) <= index or len(got) <= index:
+            same_as_student = all(agree(mine.value, theirs[k].value) and mine.label == theirs[k].label
+                                  for k, mine in enumerate(got))
+            if not same_as_student or agree(theirs[index].value, expected[index].value):
                 continue
-            same_as_student = all(agree(got[k].value, theirs[k].value) and got[k].label == theirs[k].label
-                                  for k in range(index + 1))
-            if same_as_student and not agree(theirs[index].value, expected[index].value):
+            if all((run := self._run(mutant, earlier)) is not None and first_disagreement(run, truth) is None
+                   for earlier, truth in passed):
                 found.append(mutant)
+        return self._tell_apart(found, later) if later and len(found) > 1 else found
+
+    def _tell_apart(self, found: list[Mutant], later: tuple[Impl, Sequence[Scenario]]) -> list[Mutant]:
+        """Of several mutants that fit, those that also behave like the student on the later scenarios;
+        all of them where none does (the student's code makes a second mistake there)."""
+        impl, scenarios = later
+        for scenario in scenarios:
+            try:
+                mine = scenario.run(impl)
+            except Exception:  # the student's code in a case not graded here: no reason to guess further
+                return found
+            fits = [m for m in found if (run := self._run(m, scenario)) is not None and len(run) == len(mine)
+                    and all(agree(o.value, run[k].value) and o.label == run[k].label for k, o in enumerate(mine))]
+            if fits:
+                found = fits
+            if len(found) == 1:
+                break
         return found
+
+    def _run(self, mutant: Mutant, scenario: Scenario) -> Trace | None:
+        """The mutant's trace on ``scenario``, or None where the mutant itself cannot run it."""
+        try:
+            # a mutant is the course's code: it runs here, even while the student's runs in their kernel
+            with warnings.catch_warnings(), np.errstate(all="ignore"), side.remote(None):
+                warnings.simplefilter("ignore")  # a mistake's overflow is no news to the student
+                return scenario.run(self.impl(mutant))
+        except Exception:
+            return None
 
 
 @cache

@@ -20,8 +20,9 @@ def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: Mut
     """
     __tracebackhide__ = True  # IPython: the student's traceback ends at their test cell
     impl = student_names(impl)  # under course-grade: the given pieces the kernel has, not this process's
+    passed: list[tuple[Scenario, Trace]] = []  # what the student got right, for the hints
     with checking(mutants.reference):
-        for scenario in scenarios:
+        for n, scenario in enumerate(scenarios):
             with remote(None):  # torch's side (or the course's rule) always runs here
                 expected = scenario.expected()
             try:
@@ -30,12 +31,15 @@ def verify(subject: str, scenarios: Sequence[Scenario], impl: Impl, mutants: Mut
                 raise AssertionError(f"{subject}: {exc}") from None
             index = first_disagreement(got, expected)
             if index is not None:
-                raise AssertionError(explain(subject, scenario, got, expected, index, mutants))
+                raise AssertionError(explain(subject, scenario, got, expected, index, mutants, passed,
+                                             (impl, scenarios[n + 1:])))
+            passed.append((scenario, expected))
     print(f"OK: {subject} matches {against or scenarios[0].title} in all {len(scenarios)} case(s).")
 
 
 def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index: int,
-            mutants: MutantLibrary) -> str:
+            mutants: MutantLibrary, passed: Sequence[tuple[Scenario, Trace]] = (),
+            later: tuple[Impl, Sequence[Scenario]] | None = None) -> str:
     lines = [f"{subject} differs from {scenario.title}."]
     truth = getattr(scenario, "expected_by", "torch")  # who gives the expected values
     if scenario.describe():
@@ -62,7 +66,7 @@ def explain(subject: str, scenario: Scenario, got: Trace, expected: Trace, index
         how_far = describe_difference(mine.value, exp.value)
         if how_far:
             lines.append(f"    {how_far}")
-    found = mutants.matching(scenario, got, expected, index)
+    found = mutants.matching(scenario, got, expected, index, passed, later)
     for mutant in found:
         lines.append(f"  Hint: this matches a known mistake, '{mutant.name}': {mutant.mistake}")
     if not found and mine is not None and isinstance(mine.value, Raised) and mine.value.type is NotImplementedError:

@@ -270,6 +270,28 @@ def norm_cases(seeds: Sequence[int], *, finite: bool = True) -> list[ObserveScen
     return out
 
 
+def threshold_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    """Gradients whose total norm is just below max_norm: torch still scales them, by
+    max_norm / (total + 1e-6) < 1. Small gradients (norm about 1e-3) make that a change of about 1e-3,
+    so no rounding decides it, while a test ``if total > max_norm`` leaves them as they are."""
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng([seed, 62])
+        shapes = [(3,), (2, 2)] if is_visible(seed) else \
+            [tuple(int(d) for d in rng.integers(1, 4, size=rng.integers(0, 3))) for _ in range(int(rng.integers(1, 4)))]
+        grads = tuple(rng.normal(size=s) for s in shapes)
+        total = _numpy_norm(grads, 2.0)
+        grads = tuple(g * (1e-3 / total) for g in grads)
+        gradset = GradSet("gradients with a total 2-norm of 1e-3, just below max_norm", grads, (1e-3,) * len(grads))
+        max_norm = 1e-3 * (1 + 1e-9)
+        label = f"clip_grad_norm_(params, max_norm={max_norm!r})"
+        out.append(ObserveScenario(
+            title="torch.nn.utils.clip_grad_norm_ just below the threshold",
+            observe=_observe_call(gradset, label, "clip_grad_norm_", lambda ps, m=max_norm: (m,), {}, 1e-3, False),
+            torch_impl=TORCH_NAMES, words=gradset.words))
+    return out
+
+
 def clip_values(seed: int) -> list[tuple[GradSet, float]]:
     """The gradient sets of ``seed`` for clip_grad_value_, each with its clip_value: about the median size
     of its finite entries, always a positive finite number (the exercise asks about nothing else)."""
@@ -376,13 +398,15 @@ def training_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
 
 def check_clip_grad_norm(clip_grad_norm_: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("clip_grad_norm_", norm_cases(seeds), {"Parameter": Parameter, "clip_grad_norm_": clip_grad_norm_},
+    verify("clip_grad_norm_", norm_cases(seeds) + threshold_cases(seeds),
+           {"Parameter": Parameter, "clip_grad_norm_": clip_grad_norm_},
            MUTANTS, "torch.nn.utils.clip_grad_norm_")
 
 
 def check_clip_grad_norm_nonfinite(clip_grad_norm_: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("clip_grad_norm_", norm_cases(seeds, finite=False),
+    # the case just below the threshold first: a hint about NaN must fit the finite case the student passed
+    verify("clip_grad_norm_", threshold_cases(seeds) + norm_cases(seeds, finite=False),
            {"Parameter": Parameter, "clip_grad_norm_": clip_grad_norm_}, MUTANTS,
            "torch.nn.utils.clip_grad_norm_ on NaN and inf gradients")
 

@@ -81,10 +81,21 @@ MUTANTS = MutantLibrary("manual_updates", (
     Mutant("zero-grad-creates-grads",
            "zero_grad(set_to_none=False) zeroes existing gradients only; a parameter whose grad is "
            "None keeps None (torch never creates a gradient there).",
+           (("            if p.grad is None:\n                continue\n",
+             "            if p.grad is None:\n                if not set_to_none:\n"
+             "                    p.grad = np.zeros_like(p.data)\n                continue\n"),)),
+    Mutant("zero-grad-replaces-the-array",
+           "zero_grad(set_to_none=False) fills the existing gradient with zeros in place (p.grad[...] = 0): "
+           "torch keeps the same tensor, so anything holding it sees the zeros. A new array leaves the old "
+           "one as it was.",
+           (("                p.grad[...] = 0.0\n", "                p.grad = np.zeros_like(p.grad)\n"),)),
+    Mutant("zero-grad-zeros-like-none",
+           "zero_grad(set_to_none=False) must skip a parameter whose grad is None (np.zeros_like(None) is "
+           "array(0, dtype=object), a gradient torch never creates) and fill the others in place "
+           "(p.grad[...] = 0), not replace them with new arrays.",
            (("            if p.grad is None:\n                continue\n            if set_to_none:\n"
              "                p.grad = None\n            else:\n                p.grad[...] = 0.0\n",
-             "            if set_to_none:\n                p.grad = None\n            else:\n"
-             "                p.grad = np.zeros_like(p.data)\n"),)),
+             "            p.grad = None if set_to_none else np.zeros_like(p.grad)\n"),)),
 ))
 
 
