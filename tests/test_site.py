@@ -3,9 +3,11 @@
 Each page must load without a console error or a failed request, with every formula typeset by
 MathJax, every diagram drawn by mermaid, every image loaded and described, no placeholder or
 traceback left, every link inside the site resolving (to a page and, with a #fragment, to an anchor
-on it), and every Binder button naming a notebook the repository has. A full-page screenshot of
-each page is saved under `_build/screenshots/`. The site's search must find "AdamW", the sidebar
-must list the pages of `_toc.yml` in its order, and Sphinx's linkcheck must find no broken link.
+on it), every code block (a cell, its printed output, a plain fence; a hidden cell's too, opened)
+fitting its column at a 1280 px window, and every Binder button naming a notebook the repository
+has. A full-page screenshot of each page is saved under `_build/screenshots/`. The site's search
+must find "AdamW", the sidebar must list the pages of `_toc.yml` in its order, and Sphinx's
+linkcheck must find no broken link.
 """
 from __future__ import annotations
 
@@ -95,6 +97,42 @@ def typeset(page) -> list[str]:
     return missing
 
 
+# Every code block of the article: a cell's input and its printed output (both `div.highlight pre`)
+# and a plain ``` fence, with the collapsed ones (a hide-input cell) opened for the measure and closed
+# again. For each block wider than its column: its width, the characters the column holds, and the
+# lines that do not fit (measured in the block's own monospace font).
+WIDE_CODE = """(() => {
+  const closed = [...document.querySelectorAll('article.bd-article details:not([open])')];
+  closed.forEach(d => d.open = true);
+  const pen = document.createElement('canvas').getContext('2d');
+  const wide = [];
+  for (const pre of document.querySelectorAll('article.bd-article pre:not(.mermaid)')) {
+    if (pre.scrollWidth <= pre.clientWidth) continue;
+    const style = getComputedStyle(pre);
+    pen.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const lines = pre.textContent.replace(/\\n$/, '').split('\\n');
+    wide.push({scroll: pre.scrollWidth, client: pre.clientWidth,
+               holds: Math.floor(room / pen.measureText('0').width),
+               lines: lines.filter(line => pen.measureText(line).width > room)});
+  }
+  closed.forEach(d => d.open = false);
+  return wide;
+})()"""
+
+
+def wide_code(page) -> list[str]:
+    """A line for each code block on ``page`` that is wider than its column, naming its first long lines."""
+    problems = []
+    for block in page.evaluate(WIDE_CODE):
+        lines = block["lines"] or ["(no single line: the block itself is wider)"]
+        shown = "\n".join(f"    {len(line)} chars: {line}" for line in lines[:3])
+        more = f"\n    ... and {len(lines) - 3} more" if len(lines) > 3 else ""
+        problems.append(f"a code block wider than its column ({block['scroll']} px in {block['client']} px, "
+                        f"which holds {block['holds']} characters):\n{shown}{more}")
+    return problems
+
+
 def local_target(url: str, base: str, root: Path) -> tuple[Path, str] | None:
     """The file under ``root`` a same-site link points at, and its #fragment; None if external."""
     if not url.startswith(base):
@@ -126,6 +164,7 @@ def page_problems(visit: "Visit", base: str, root: Path) -> list[str]:
     diagrams = page.evaluate("[...document.querySelectorAll('.mermaid')].map(d => "
                              "[!!d.querySelector('svg'), (d.querySelector('svg title') || {}).textContent || ''])")
     problems += ["a mermaid diagram not drawn, or without accTitle" for drawn, title in diagrams if not (drawn and title)]
+    problems += wide_code(page)
     images = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth, i.alt])")
     problems += [f"image {src} did not load" for src, width, _ in images if not width]
     problems += [f"image {src} has no alt text" for src, _, alt in images
@@ -223,7 +262,10 @@ BROKEN = """<!DOCTYPE html><html><head><title>broken</title>
 <img src="dot.svg">
 <a href="nowhere.html">a page the site lacks</a> <a href="#no-such-anchor">an anchor the page lacks</a>
 <div class="output traceback"><pre>Traceback (most recent call last): ValueError</pre></div>
-</article></body></html>"""
+<details><summary>a hidden cell</summary><div class="highlight"><pre>fine = 1
+overlong = [ONES]
+</pre></div></details>
+</article></body></html>""".replace("ONES", ", ".join(["1.0"] * 80))  # 400 characters: wider than any column
 
 
 def test_the_page_checks_catch_every_fault_of_a_broken_page(browser, tmp_path):
@@ -233,7 +275,8 @@ def test_the_page_checks_catch_every_fault_of_a_broken_page(browser, tmp_path):
         found = "\n".join(page_problems(visit, base, tmp_path))
     for fault in ("MathJax never started", "a mermaid diagram was never drawn", "script error", "HTTP 404",
                   "a traceback", "raw text '{glue:text}'", "formulas left as TeX", "image missing.png did not load",
-                  "image dot.svg has no alt text", "nowhere.html, which the site lacks", "#no-such-anchor"):
+                  "image dot.svg has no alt text", "nowhere.html, which the site lacks", "#no-such-anchor",
+                  "a code block wider than its column", "chars: overlong = [1.0, 1.0"):
         assert fault in found, f"{fault!r} not reported; found:\n{found}"
 
 
