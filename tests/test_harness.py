@@ -271,3 +271,61 @@ def test_a_hypergradient_off_by_a_little_is_caught():
 
     with pytest.raises(AssertionError, match="differs from autograd through torch.optim.SGD"):
         ch8.check_sgd_hypergradient(off)
+
+
+def _numpy_scalars(value, where: str, depth: int = 0):
+    """Where ``value`` holds a NumPy scalar: in itself, its items, or a Parameter's data and grad."""
+    if isinstance(value, np.generic):
+        yield where
+    elif depth > 3:
+        return
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _numpy_scalars(item, f"{where}[{i}]", depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numpy_scalars(item, f"{where}[{key!r}]", depth + 1)
+    elif hasattr(value, "grad") and hasattr(value, "data"):
+        yield from _numpy_scalars(value.grad, f"{where}.grad", depth + 1)
+        yield from _numpy_scalars(value.data, f"{where}.data", depth + 1)
+    elif hasattr(value, "param_groups"):
+        yield from _numpy_scalars([g.get("params") for g in value.param_groups], f"{where}.param_groups", depth + 1)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.notebook)
+def test_students_get_arrays_where_torch_has_tensors(assignment):
+    """Every value a check hands to the student's code (arguments, and the grads of the parameters it
+    steps) is an array, also when 0-dim: arithmetic on a 0-dim array gives a NumPy scalar, which a
+    student's honest `g *= coef` cannot change in place, and torch never hands out anything but tensors."""
+    import contextlib
+    import importlib
+    import inspect
+    import io
+    import sys
+
+    checks = importlib.import_module(f"optimcourse.chapters.{assignment.notebook}")
+    ref = reference(assignment.notebook)
+    found: set[tuple[str, str]] = set()
+
+    def tracer(frame, event, arg):
+        # calls into the student's code (here the reference, run as a notebook runs it) from the checks
+        if event == "call" and frame.f_code.co_filename == "<reference>" and (
+                frame.f_back is None or frame.f_back.f_code.co_filename != "<reference>"):
+            code = frame.f_code
+            for name in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+                found.update((code.co_qualname, w) for w in _numpy_scalars(frame.f_locals.get(name), name))
+        return None
+
+    for name, check in list(vars(checks).items()):
+        if not name.startswith("check_") or not callable(check):
+            continue
+        names = [p.name for p in inspect.signature(check).parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD]
+        for seeds in (checks.VISIBLE_SEEDS, checks.HIDDEN_SEEDS):
+            previous = sys.gettrace()
+            sys.settrace(tracer)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    check(*(ref[n] for n in names), seeds=seeds)
+            finally:
+                sys.settrace(previous)
+    assert not found, sorted(found)

@@ -97,6 +97,9 @@ class OptimizerScenario:
     build_torch: Callable[[Any], torch.optim.Optimizer]
     state_names: tuple[str, ...] = ()
     as_generator: bool = False  # pass the parameters as a generator, as model.parameters() does
+    # state buffers that the exercise asks to update in place, as torch does: from a parameter's second
+    # step on, each must still be the array it was
+    state_in_place: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     # -- words -----------------------------------------------------------------------------
@@ -159,17 +162,20 @@ class OptimizerScenario:
             return trace
         trace.add("constructor", "returned")
 
+        # np.array, not .copy(): a 0-dim gradient stays an array (a NumPy scalar's copy is a scalar), as
+        # torch's gradients are always tensors
         def set_grads(ps: Sequence[Any], gs: Sequence[np.ndarray | None]) -> None:
-            set_attrs([(p, "grad", None if g is None else g.copy()) for p, g in zip(ps, gs)])
+            set_attrs([(p, "grad", None if g is None else np.array(g)) for p, g in zip(ps, gs)])
 
         def backward(p: Any, g: np.ndarray) -> None:
-            buffer = g.copy()
+            buffer = np.array(g)
             impl["accumulate_grad_"](p, buffer)
             buffer[...] = np.nan  # the caller reuses its array: a .grad that aliases it turns NaN
 
+        held: dict[tuple[int, str], Any] = {}
         self._play(trace, params, opt, set_grads, backward, call_student,
                    lambda label, before: self._observe(trace, label, params, arrays, before,
-                                                       getattr(opt, "state", None), impl))
+                                                       getattr(opt, "state", None), impl, held))
         return trace
 
     # -- torch's side --------------------------------------------------------------------------
@@ -190,9 +196,10 @@ class OptimizerScenario:
         def backward(p: torch.Tensor, g: np.ndarray) -> None:
             p.backward(torch.tensor(g, dtype=torch.float64))  # adds g into p.grad, as autograd does
 
+        held: dict[tuple[int, str], Any] = {}
         self._play(trace, params, opt, set_grads, backward, lambda fn: fn(),
                    lambda label, before: self._observe(trace, label, params, None, before, opt.state,
-                                                       torch_side()))
+                                                       torch_side(), held))
         return trace
 
     def _play(self, trace: Trace, params: Sequence[Any], opt: Any,
@@ -234,7 +241,8 @@ class OptimizerScenario:
 
     # -- what is compared after every action ------------------------------------------------------
     def _observe(self, trace: Trace, label: str, params: Sequence[Any], arrays: Sequence[Any] | None,
-                 grads_before: Sequence[Any], state: Any, names: Impl) -> None:
+                 grads_before: Sequence[Any], state: Any, names: Impl,
+                 held: dict[tuple[int, str], Any]) -> None:
         student = not is_torch(names)
         if student:  # the student's side: read in one go (one request when it runs in their kernel)
             rows = read(params, ("data", "grad"), state, self.state_names)
@@ -259,6 +267,11 @@ class OptimizerScenario:
             for name, raw in zip(self.state_names, entry):
                 trace.add(f"after {label}: state[{name!r}] of parameter {i}",
                           None if raw is None else (_as_array(raw) if student else raw.detach().numpy().copy()))
+                if name in self.state_in_place and raw is not None:
+                    if (i, name) in held:
+                        trace.add(f"after {label}: state[{name!r}] of parameter {i} still the same array "
+                                  "(updated in place)", raw is held[i, name])
+                    held[i, name] = raw
 
 
 class TorchParameter:

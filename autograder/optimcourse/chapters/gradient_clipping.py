@@ -339,8 +339,9 @@ def _observe_training(seed: int) -> tuple[Callable[[Any, Callable[..., Any]], Tr
     init = [rng.normal(size=s) for s in shapes]
     steps, n_micro = (6, 3) if visible else (10, int(rng.integers(2, 5)))
     scale = 1.0 if visible else float(10 ** rng.uniform(-2, 3))
-    batches = [[[rng.normal(size=s) * scale * (8.0 if t % 2 else 0.5) for s in shapes] for _ in range(n_micro)]
-               for t in range(steps)]
+    # np.array: arithmetic on a 0-dim array gives a NumPy scalar; torch's gradients are always tensors
+    batches = [[[np.array(rng.normal(size=s) * scale * (8.0 if t % 2 else 0.5)) for s in shapes]
+                for _ in range(n_micro)] for t in range(steps)]
     frozen = 1 % len(shapes)
     for b in batches[2]:
         b[frozen] = None  # a parameter without a gradient in one step

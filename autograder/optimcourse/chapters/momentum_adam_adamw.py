@@ -49,6 +49,20 @@ MUTANTS = MutantLibrary("momentum_adam_adamw", (
              '                        state["momentum_buffer"] = np.zeros_like(d_p)\n'
              '                    buf = state["momentum_buffer"]\n                    buf *= momentum\n'
              '                    buf += (1 - dampening) * d_p\n'),)),
+    Mutant("momentum-buffer-a-numpy-scalar",
+           "for a 0-dim parameter, NumPy arithmetic on 0-dim arrays (-p.grad, d_p + weight_decay * p.data) "
+           "returns a NumPy scalar, and its .copy() is a scalar too: the buffer then cannot change in place, "
+           "and buf *= momentum only rebinds a local name. Make the first buffer with np.array(d_p), an "
+           "array whatever the shape, as torch's buffer is always a tensor.",
+           ((_FIRST_BUFFER, '                        buf = state["momentum_buffer"] = d_p.copy()\n'),)),
+    Mutant("momentum-buffer-not-in-place",
+           "after the first step the buffer is updated in place (buf *= momentum; buf += (1 - dampening) * d_p), "
+           "as torch's mul_ and add_ do: a new array each step leaves whoever holds the old one (a "
+           "checkpoint, chapter 7's flat packs) with stale values.",
+           (('                        buf = state["momentum_buffer"]\n'
+             '                        buf *= momentum\n                        buf += (1 - dampening) * d_p\n',
+             '                        buf = state["momentum_buffer"] = (momentum * state["momentum_buffer"]\n'
+             '                                                          + (1 - dampening) * d_p)\n'),)),
     Mutant("dampening-on-first-step",
            "on a parameter's first step the buffer is a plain copy of the gradient; dampening applies "
            "only from the second step on (b = momentum * b + (1 - dampening) * g).",
@@ -95,6 +109,14 @@ MUTANTS = MutantLibrary("momentum_adam_adamw", (
            (("        if lr < 0.0:\n", "        if False:\n"), ("        if momentum < 0.0:\n", "        if False:\n"),
             ("        if weight_decay < 0.0:\n", "        if False:\n"))),
     # -- Adam --------------------------------------------------------------------------------------
+    Mutant("adam-moments-not-in-place",
+           "m and v are updated in place (exp_avg *= beta1; exp_avg += (1 - beta1) * grad), as torch's "
+           "lerp_ and mul_ do: new arrays each step leave whoever holds the old ones (a checkpoint, chapter "
+           "7's flat packs) with stale values.",
+           (("                exp_avg *= beta1\n                exp_avg += (1 - beta1) * grad\n"
+             "                exp_avg_sq *= beta2\n                exp_avg_sq += (1 - beta2) * grad * grad\n",
+             "                exp_avg = state[\"exp_avg\"] = beta1 * exp_avg + (1 - beta1) * grad\n"
+             "                exp_avg_sq = state[\"exp_avg_sq\"] = beta2 * exp_avg_sq + (1 - beta2) * grad * grad\n"),)),
     Mutant("eps-inside-sqrt",
            "eps is added after the square root: denom = sqrt(v) / sqrt(1 - beta2**t) + eps, not "
            "sqrt(v_hat + eps).",
@@ -245,6 +267,7 @@ def scenario(name: str, config: Config, seed: int, *, lr_change: bool = False, n
     return OptimizerScenario(
         title=f"torch.optim.{name}(params{', ' if config else ''}{_words(config)})",
         init=init, actions=tuple(actions), state_names=SGD_STATE if name == "SGD" else ADAM_STATE,
+        state_in_place=SGD_STATE if name == "SGD" else ADAM_STATE[1:],  # the buffers; step is a count
         notes=(note,) if note else (),
         build=lambda impl, params: impl[name](params, **config),
         build_torch=lambda params: torch_class(params, **config))

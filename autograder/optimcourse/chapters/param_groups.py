@@ -26,6 +26,8 @@ from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
+_FIRST_BUFFER = '                        state["momentum_buffer"] = np.array(d_p)  # a copy, and an array even when 0-dim\n'
+
 MUTANTS = MutantLibrary("param_groups", (
     Mutant("empty-params-accepted",
            "an optimizer with nothing to optimize is a bug in the caller: raise ValueError('optimizer got "
@@ -85,8 +87,13 @@ MUTANTS = MutantLibrary("param_groups", (
     Mutant("buffer-aliases-grad",
            "the first momentum buffer must be a copy of the gradient; storing p.grad itself means the next "
            "in-place update of the buffer changes the gradient too.",
-           (("                        state[\"momentum_buffer\"] = d_p.copy()\n",
-             "                        state[\"momentum_buffer\"] = d_p\n"),)),
+           ((_FIRST_BUFFER, "                        state[\"momentum_buffer\"] = d_p\n"),)),
+    Mutant("momentum-buffer-a-numpy-scalar",
+           "for a 0-dim parameter, NumPy arithmetic on 0-dim arrays (d_p + weight_decay * p.data) returns a "
+           "NumPy scalar, and its .copy() is a scalar too: the buffer then cannot change in place (*= on it "
+           "stores a new scalar). Make the first buffer with np.array(d_p), an array whatever the shape, as "
+           "torch's buffer is always a tensor.",
+           ((_FIRST_BUFFER, "                        state[\"momentum_buffer\"] = d_p.copy()\n"),)),
     Mutant("sgd-hyperparameters-unchecked",
            "torch.optim.SGD refuses a negative lr, momentum or weight_decay with ValueError; check them "
            "before calling the base constructor.",
@@ -339,6 +346,7 @@ def sgd_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
             title=f"torch.optim.SGD(groups, lr={hyper['lr']:.6g}, momentum={hyper['momentum']:.6g}, "
                   f"weight_decay={hyper['weight_decay']:.6g})",
             init=init, actions=actions, state_names=("momentum_buffer",), notes=(where,),
+            state_in_place=("momentum_buffer",),
             build=lambda impl, params, groups=groups, hyper=hyper: impl["SGD"](groups(params), **hyper),
             build_torch=lambda params, groups=groups, hyper=hyper: torch.optim.SGD(groups(params), **hyper)))
     return cases

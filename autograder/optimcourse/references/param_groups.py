@@ -99,7 +99,7 @@ class SGD(Optimizer):
                 if momentum != 0:
                     state = self.state[p]
                     if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = d_p.copy()
+                        state["momentum_buffer"] = np.array(d_p)  # a copy, and an array even when 0-dim
                     else:
                         state["momentum_buffer"] *= momentum
                         state["momentum_buffer"] += d_p
