@@ -329,3 +329,27 @@ def test_students_get_arrays_where_torch_has_tensors(assignment):
             finally:
                 sys.settrace(previous)
     assert not found, sorted(found)
+
+
+def test_masks_and_counts_are_shown_as_they_are_and_compared_as_numbers():
+    from optimcourse.trace import show
+
+    assert show(np.array([True, False])) == "[True, False] (shape (2,), bool)"
+    assert show(np.array([0, 3])) == "[0, 3] (shape (2,), int64)"
+    assert agree(np.array([1.0, 0.0]), np.array([True, False]))  # a float mask is an honest mask
+    assert not agree(np.array([True, True]), np.array([True, False]))
+
+
+@pytest.mark.parametrize("mutant, rule", [
+    ("checkpoint-adds-npz-suffix", "expected (the course's rule): True"),  # which file save_checkpoint writes
+    ("shapes-unchecked", "the course's rule raised ValueError"),  # torch does not check a state's shape
+])
+def test_a_failure_says_when_the_expected_value_is_the_courses_rule_not_torchs(mutant, rule):
+    from optimcourse.chapters import state_checkpointing as ch5
+
+    impl = ch5.MUTANTS.impl(next(m for m in ch5.MUTANTS.mutants if m.name == mutant))
+    check = ch5.check_checkpoint_files if mutant.startswith("checkpoint") else ch5.check_load_state_dict_validation
+    args = [impl["StateDict"], impl["save_checkpoint"], impl["load_checkpoint"]][:3 if mutant.startswith("checkpoint") else 1]
+    with pytest.raises(AssertionError) as failure:
+        check(*args)
+    assert rule in str(failure.value) and "torch did not raise" not in str(failure.value)

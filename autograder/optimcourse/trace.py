@@ -109,6 +109,8 @@ _absolute, _isnan, _isfinite = np.absolute, np.isnan, np.isfinite
 def _close(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> bool:
     """np.allclose(got, expected, rtol, atol, equal_nan=True), from captured ufuncs and array operators."""
     try:
+        if got.dtype.kind == "b" or expected.dtype.kind == "b":  # masks: compared as 0 and 1, shown as they are
+            got, expected = got.astype(np.float64), expected.astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
             close = _isfinite(got) & _isfinite(expected) & (_absolute(got - expected) <= atol + rtol * _absolute(expected))
             same = (got == expected) | (_isnan(got) & _isnan(expected))  # equal infinities; NaN with NaN
@@ -131,7 +133,8 @@ def show(value: object, limit: int = 6) -> str:
     """A short rendering of an observed value for a failure message."""
     if isinstance(value, np.ndarray):
         flat = value.ravel()
-        items = ", ".join(f"{x:.10g}" for x in flat[:limit])
+        # floats to 10 significant digits; masks and counts as they are (True, 3), not as 1.0 and 3.0
+        items = ", ".join(f"{x:.10g}" if value.dtype.kind in "fc" else str(x) for x in flat[:limit])
         more = f", ... ({flat.size} values)" if flat.size > limit else ""
         body = f"[{items}{more}]" if value.ndim else items
         return f"{body} (shape {value.shape}, {value.dtype})"

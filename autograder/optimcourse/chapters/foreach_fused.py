@@ -209,13 +209,13 @@ def _observe_pack(values: Sequence[np.ndarray], names: tuple[str, ...]) -> Calla
                 return np.concatenate([np.ravel(p.data) for p in pack().params] or [np.zeros(0)])
             return [(f"pack {k}: its parameters, in order", owners),
                     (f"pack {k}: dtype of data", lambda: str(pack().data.dtype)),
-                    (f"pack {k}: offsets", lambda: np.asarray(pack().offsets, dtype=np.float64)),
+                    (f"pack {k}: offsets", lambda: np.array(pack().offsets)),
                     (f"pack {k}: data (all values end to end)", lambda: np.array(pack().data)),
-                    (f"pack {k}: owner (parameter of each element)", lambda: np.asarray(pack().owner, dtype=np.float64)),
+                    (f"pack {k}: owner (parameter of each element)", lambda: np.array(pack().owner)),
                     (f"pack {k}: state buffers", lambda: ", ".join(pack().buffers)),
                     *[(f"pack {k}: buffers[{n!r}] starts as zeros", lambda n=n: np.array(pack().buffers[n]))
                       for n in names],
-                    (f"pack {k}: steps starts as zeros", lambda: np.array(pack().steps, dtype=np.float64)),
+                    (f"pack {k}: steps starts as zeros", lambda: np.array(pack().steps)),
                     (f"pack {k}: arrays that share memory", lambda: _aliases(pack())),
                     (f"pack {k}: parameters are views", views),
                     (f"pack {k}: writing into pack.data shows in the parameters", write_through)]
@@ -265,7 +265,7 @@ def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | N
 
         def where() -> Any:
             w = state["pack"].where
-            return "True (every parameter has a grad)" if w is True else np.array(w, dtype=np.float64)
+            return "True (every parameter has a grad)" if w is True else np.array(w)
 
         def caller_reuses() -> np.ndarray:
             # the caller changes its grad arrays after the step began: the pack holds copies
@@ -280,12 +280,12 @@ def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | N
             (f"FlatPack(parameters {picked}, ('exp_avg',))", build),
             ("gather_grads() with every grad set", gather(all_grads)),
             ("  then pack.grad", lambda: np.array(state["pack"].grad)),
-            ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad, dtype=np.float64)),
+            ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad)),
             ("  then pack.where", where),
             (f"gather_grads() with grad None for parameter(s) {[i for i in picked if grads[i] is None]}",
              gather(grads)),
             ("  then pack.grad (zeros where the grad is None)", lambda: np.array(state["pack"].grad)),
-            ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad, dtype=np.float64)),
+            ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad)),
             ("  then pack.where", where),
             ("  then pack.grad is still the array the constructor made", lambda: state["pack"].grad is state["grad"]),
             ("changing the grads afterwards leaves pack.grad alone (difference)", caller_reuses),

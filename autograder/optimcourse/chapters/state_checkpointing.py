@@ -36,7 +36,7 @@ from ..scenarios import ObserveScenario
 from ..side import (copy_folder, given_piece, is_torch, list_folder, make_class, materialize, read, set_attrs,
                     student_folder, torch_side)
 from ..trace import Raised, Trace
-from ..verify import verify
+from ..verify import RULE_MARK, verify
 from .momentum_adam_adamw import trajectory
 
 _PACK_IDS = "                ids.setdefault(id(p), len(ids))\n"
@@ -102,6 +102,13 @@ MUTANTS = MutantLibrary("state_checkpointing", (
              "        self.state = defaultdict(dict)\n"
              "        for key, entry in state_dict[\"state\"].items():\n            if key not in params_by_id:\n"
              "                raise ValueError("),)),
+    Mutant("hyperparameters-before-checks",
+           "check everything before changing anything: a refused state dict must leave the optimizer as "
+           "it was, its hyperparameters (lr, betas, ...) included.",
+           (("        params_by_id = {}\n",
+             "        for group, saved in zip(self.param_groups, saved_groups):\n"
+             "            group.update({key: value for key, value in saved.items() if key != \"params\"})\n"
+             "        params_by_id = {}\n"),)),
     Mutant("checkpoint-adds-npz-suffix",
            "np.savez(path, ...) appends '.npz' to a name without it; open the file yourself "
            "(open(path, 'wb')) so that the checkpoint is written exactly where asked.",
@@ -337,6 +344,8 @@ def _reference() -> dict[str, Any]:
 def _bad_state_dicts(sd: dict[str, Any], rng: np.random.Generator) -> list[tuple[str, dict[str, Any]]]:
     def edited(fn: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         bad = copy.deepcopy(sd)
+        for group in bad["param_groups"]:  # other hyperparameters, so that loading them too early shows
+            group["lr"] = 3 * group["lr"]
         fn(bad)
         return bad
 
@@ -386,6 +395,7 @@ def _reference_state_dict(opt: Any) -> dict[str, Any]:
 def refusal_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     return [ObserveScenario(title="the course's load_state_dict (ValueError, and the optimizer left as it was)",
                             observe=_observe_refusals(seed, name), torch_impl=_reference(),
+                            expected_by="the course's rule",
                             words=_words(seed, name).split("; state dict")[0] + "; each state dict is broken in one way")
             for seed in seeds for name in NAMES]
 
@@ -420,7 +430,7 @@ def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], 
                 params, opt = side.trained(name, init, grads, hyper, k)
                 call(save, path, params, opt, **extra)
                 written = sorted(os.listdir(folder)) if side.torch else list_folder(folder)
-                trace.add("save_checkpoint wrote exactly the path it was given", written == ["run-7.ckpt"])
+                trace.add(f"save_checkpoint wrote exactly the path it was given {RULE_MARK}", written == ["run-7.ckpt"])
                 params2 = side.params([np.zeros_like(v) for v in init])
                 held = side.values(params2) if side.torch else [p.data for p in params2]
                 opt2 = side.optimizer(name, params2, {**hyper, "lr": 0.5}, 0.5)
@@ -428,9 +438,9 @@ def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], 
                 trace.add("load_checkpoint returned the extra values", {key: got.get(key) for key in extra}
                           if isinstance(got, dict) else got)
                 if not side.torch:
-                    trace.add("parameters restored in place", all(p.data is a for p, a in zip(params2, held)))
+                    trace.add(f"parameters restored in place {RULE_MARK}", all(p.data is a for p, a in zip(params2, held)))
                 else:
-                    trace.add("parameters restored in place", True)
+                    trace.add(f"parameters restored in place {RULE_MARK}", True)
                 observe_optimizer(trace, "after load_checkpoint", side, opt2, params2, name)
                 side.step_on(trace, name, opt2, params2, grads, k)
             except DelegationError:
@@ -523,6 +533,7 @@ def _as_reference(opt: Any, reference: dict[str, Any]) -> Any:
 def bad_file_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     return [ObserveScenario(title="the course's load_checkpoint (ValueError, and nothing changed)",
                             observe=_observe_bad_files(seed, name), torch_impl=_reference(),
+                            expected_by="the course's rule",
                             words=f"a good {name} checkpoint, then broken files and files that do not fit (each loaded into "
                                   "parameters set to 7 and a fresh optimizer)")
             for seed in seeds for name in NAMES[1:2]]

@@ -11,15 +11,18 @@ from collections import defaultdict
 
 import numpy as np
 
-from optimcourse import given  # given.SGD, given.Adam, given.AdamW: exercise 4's optimizers
+# given.SGD, given.Adam, given.AdamW: exercise 4's optimizers
+from optimcourse import given
 from optimcourse.given import Parameter
 
 
 class StateDict:
-    """state_dict() and load_state_dict() in torch's format, for any course optimizer."""
+    """state_dict() and load_state_dict() in torch's format, for any
+    optimizer of the course."""
 
     def state_dict(self):
-        """A snapshot {'state': {id: {...}}, 'param_groups': [{..., 'params': [id, ...]}]}."""
+        """A snapshot: {'state': {id: {...}},
+        'param_groups': [{..., 'params': [id, ...]}]}."""
         ids = {}
         param_groups = []
         for group in self.param_groups:
@@ -37,7 +40,8 @@ class StateDict:
         return {"state": state, "param_groups": param_groups}
 
     def load_state_dict(self, state_dict):
-        """Take state and hyperparameters from state_dict, after checking that it fits this optimizer."""
+        """Take state and hyperparameters from state_dict, after checking
+        that it fits this optimizer."""
         for key in ("state", "param_groups"):
             if key not in state_dict:
                 raise ValueError(f"the state dict has no {key!r} entry")
@@ -72,7 +76,8 @@ class StateDict:
 
 
 def save_checkpoint(path, params, optimizer, **extra):
-    """Write params, the optimizer's state dict and extra to one .npz file at path."""
+    """Write params, the optimizer's state dict and extra to one .npz file
+    at path."""
     state_dict = optimizer.state_dict()
     arrays = {f"param/{i}": p.data for i, p in enumerate(params)}
     scalars = {}
@@ -90,7 +95,8 @@ def save_checkpoint(path, params, optimizer, **extra):
 
 
 def load_checkpoint(path, params, optimizer):
-    """Restore params in place and the optimizer's state from path; return the extra values."""
+    """Restore params in place and the optimizer's state from path; return
+    the extra values."""
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {name: f[name] for name in f.files}
