@@ -14,14 +14,14 @@ from optimcourse.chapters import gradient_clipping as ch6
 from optimcourse.chapters import manual_updates as ch1
 from optimcourse.chapters import param_groups as ch3
 from optimcourse.chapters import zero_grad as ch2
-from optimcourse.course import ASSIGNMENTS
+from optimcourse.course import ASSIGNMENTS, get_assignment
 from optimcourse.mutants import Mutant, MutantLibrary
 from optimcourse.trace import Raised, Trace, agree, first_disagreement
 
 
 def reference(notebook: str = "manual_updates") -> dict:
     """A chapter's reference, defined the way a notebook defines it (not imported from the package)."""
-    assignment = next(a for a in ASSIGNMENTS if a.notebook == notebook)
+    assignment = get_assignment(notebook)
     namespace: dict = {}
     exec(compile(assignment.reference_path().read_text(), "<reference>", "exec"), namespace)
     return namespace

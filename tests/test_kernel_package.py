@@ -10,7 +10,7 @@ from test_course_grade import course_grade, scores
 
 import notebook_runner as nr
 from optimcourse import cases, notebooks
-from optimcourse.course import ASSIGNMENTS
+from optimcourse.course import ASSIGNMENTS, get_assignment
 from optimcourse.grading import kernel_package
 
 
@@ -49,7 +49,7 @@ def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_und
                             submitted / student / assignment.id / f"{assignment.notebook}.ipynb")
     # chapter 5's code reads and writes files, which live in the sandbox: every mistake must score there what
     # it scores in a notebook
-    files = next(a for a in ASSIGNMENTS if a.notebook == "state_checkpointing")
+    files = get_assignment("state_checkpointing")
     in_notebook = {}
     for mutant in files.mutant_library().mutants:
         nb = nr.with_solution_code(nr.read(files.exercise_path()), nr.solution_code(files, mutant))

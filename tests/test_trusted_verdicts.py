@@ -13,7 +13,7 @@ import pytest
 
 from notebook_runner import read, run, run_trusted, solution_code, stub_code, with_solution_code
 from optimcourse import cases
-from optimcourse.course import ASSIGNMENTS
+from optimcourse.course import ASSIGNMENTS, get_assignment
 from optimcourse.remote import proxy
 from optimcourse.remote.verdicts import pair, run_cell
 
@@ -50,7 +50,7 @@ def test_every_variant_scores_the_same_through_the_channel(assignment):
 def test_the_parity_gate_sees_a_channel_that_loses_writes(monkeypatch):
     """A channel that does not carry the grader's writes into arrays it passed (a caller reusing its buffer)
     lets chapter 2's aliasing mistake pass: the comparison above must see that."""
-    assignment = next(a for a in ASSIGNMENTS if a.notebook == "zero_grad")
+    assignment = get_assignment("zero_grad")
     mutant = next(m for m in assignment.mutant_library().mutants if m.name == "accumulate-aliases-caller")
     nb = with_solution_code(read(assignment.solution_path()), solution_code(assignment, mutant))
     honest = [r.passed for r in run_trusted(nb, assignment)]

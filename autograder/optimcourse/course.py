@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["PACKAGE_DIR", "REPO_ROOT", "REFERENCES_DIR", "RTOL", "ATOL", "Assignment", "ASSIGNMENTS", "get_assignment"]
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parents[1]  # autograder/optimcourse -> repository root
 REFERENCES_DIR = PACKAGE_DIR / "references"
@@ -62,3 +64,10 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("09-memory-questions", "memory_questions"),
 )
 
+
+def get_assignment(key: str) -> Assignment:
+    """The assignment with this id (``04-momentum-adam-adamw``) or notebook (``momentum_adam_adamw``)."""
+    for a in ASSIGNMENTS:
+        if key in (a.id, a.notebook):
+            return a
+    raise KeyError(f"no assignment {key!r}; the course has {', '.join(a.id for a in ASSIGNMENTS)}")

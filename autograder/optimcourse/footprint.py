@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .course import ASSIGNMENTS
+from .course import ASSIGNMENTS, get_assignment
 from .environment import put_scripts_on_path
 
 BINDER_GUARANTEED_MB, BINDER_LIMIT_MB = 1024, 2048
@@ -67,7 +67,7 @@ def run_one(assignment_id: str) -> dict:
 
     from . import notebooks
 
-    assignment = next(a for a in ASSIGNMENTS if a.id == assignment_id)
+    assignment = get_assignment(assignment_id)
     nb = notebooks.with_solution_code(notebooks.read(assignment.exercise_path()), notebooks.solution_code(assignment))
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as cwd:

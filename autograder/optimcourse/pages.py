@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 from . import notebooks
-from .course import ASSIGNMENTS, ATOL, RTOL
+from .course import ATOL, RTOL, get_assignment
 
 
 def sci(value: float) -> str:
@@ -18,7 +18,7 @@ def sci(value: float) -> str:
 
 
 def exercise_facts(notebook: str) -> dict[str, str | int]:
-    assignment = next(a for a in ASSIGNMENTS if a.notebook == notebook)
+    assignment = get_assignment(notebook)
     tests = [c for c in notebooks.read(assignment.solution_path()).cells if notebooks.is_test(c)]
     mutants = assignment.mutant_library().mutants
     points = sum(float(notebooks.grading(c)["points"]) for c in tests)

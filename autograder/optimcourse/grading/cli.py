@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 from pathlib import Path
 
-from ..course import ASSIGNMENTS, Assignment
+from ..course import ASSIGNMENTS, Assignment, get_assignment
 from ..environment import put_scripts_on_path
 from . import coursedir, export, merge, sandbox, submissions
 from .workers import Task, work
@@ -36,10 +36,11 @@ class UsageError(Exception):
 def _assignments(name: str) -> list[Assignment]:
     if name == "all":
         return list(ASSIGNMENTS)
-    found = [a for a in ASSIGNMENTS if a.id == name]
-    if not found:
-        raise UsageError(f"no such assignment {name!r}; the course has: all, {', '.join(a.id for a in ASSIGNMENTS)}")
-    return found
+    try:
+        return [get_assignment(name)]
+    except KeyError:
+        raise UsageError(f"no such assignment {name!r}; the course has: all, "
+                         f"{', '.join(a.id for a in ASSIGNMENTS)}") from None
 
 
 def _load_state(course: Path) -> dict[str, str]:

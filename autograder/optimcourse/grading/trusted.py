@@ -33,7 +33,7 @@ from nbformat.notebooknode import NotebookNode
 from traitlets import Unicode
 
 from .. import cases
-from ..course import ASSIGNMENTS
+from ..course import get_assignment
 from ..remote import wire
 from ..remote.proxy import Session
 from ..remote.verdicts import Verdict, run_cell
@@ -88,9 +88,10 @@ class TrustedExecute(GuardedExecute):
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
         assignment_id = resources["nbgrader"]["assignment"]
-        assignment = next((a for a in ASSIGNMENTS if a.id == assignment_id), None)
-        if assignment is None:
-            raise GraderUnreachable(f"{assignment_id} is not one of the course's assignments")
+        try:
+            assignment = get_assignment(assignment_id)
+        except KeyError:
+            raise GraderUnreachable(f"{assignment_id} is not one of the course's assignments") from None
         self._checks = assignment.checks_module
         self._tests, answers = test_cells(resources)
         self._seeds = submission_seeds(nb, resources, answers)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..course import ASSIGNMENTS, Assignment
+from ..course import ASSIGNMENTS, get_assignment
 from . import coursedir, mend, merge, sandbox
 
 
@@ -85,7 +85,7 @@ def failure(done: dict[str, Any]) -> str:
 def grade_one(course: Path, api: Any, task: Task) -> Result:
     """Autograde one submission and write its feedback. Unless both succeed, nothing is graded: the
     result carries nbgrader's reason, and the submission is left for the next run."""
-    assignment = next(a for a in ASSIGNMENTS if a.id == task.assignment_id)
+    assignment = get_assignment(task.assignment_id)
     for step in ("submitted", "autograded", "feedback"):
         shutil.rmtree(course / step / task.student / task.assignment_id, ignore_errors=True)
     target = course / "submitted" / task.student / task.assignment_id / f"{assignment.notebook}.ipynb"
@@ -148,7 +148,3 @@ def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Lim
             sandbox.remove_groups(run)
         if run is not None and not run.is_relative_to(course_dir):
             shutil.rmtree(run, ignore_errors=True)
-
-
-def assignment_of(assignment_id: str) -> Assignment:
-    return next(a for a in ASSIGNMENTS if a.id == assignment_id)
