@@ -21,3 +21,15 @@ def test_the_check_notices_a_hand_edit(tmp_path):
     reference = ASSIGNMENTS[0].reference_path(tmp_path)
     reference.write_text(reference.read_text() + "\n# edited by hand\n")
     assert set(sync.stale(tmp_path)) == {exercise, reference}
+
+
+def test_every_mutant_applies_to_its_reference():
+    references = {a: a.reference_path().read_text() for a in ASSIGNMENTS}
+    assert sync.broken_mutants(references) == []
+
+
+def test_the_sync_names_a_mutant_that_an_edited_solution_broke():
+    a = next(a for a in ASSIGNMENTS if a.notebook == "manual_updates")
+    edited = a.reference_path().read_text().replace("p.grad[...] = 0.0", "p.grad.fill(0.0)")
+    broken = sync.broken_mutants({a: edited})
+    assert broken and all(line.startswith(f"{a.id}: mutant ") for line in broken)

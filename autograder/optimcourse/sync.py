@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 from . import notebooks
 from .course import ASSIGNMENTS, PACKAGE_DIR, REPO_ROOT, Assignment
 from .environment import put_scripts_on_path
+from .grading import coursedir
 
 
 def reference_module(assignment: Assignment, root: Path) -> str:
@@ -45,12 +45,14 @@ def release_notebooks(root: Path) -> dict[Assignment, str]:
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp)
         shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course / "nbgrader_config.py")
+        nbgrader = coursedir.api(course)  # in this process: a process per assignment costs 2 s each to start
         for a in ASSIGNMENTS:
             src = course / "source" / a.id / f"{a.notebook}.ipynb"
             src.parent.mkdir(parents=True)
             src.write_text(notebooks.dumps(notebooks.normalized(notebooks.read(a.solution_path(root)))))
-            subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", a.id, "--force",
-                            "--log-level=WARN"], cwd=course, check=True, capture_output=True, text=True)
+            done = nbgrader.generate_assignment(a.id, force=True, create=True)
+            if not done["success"]:
+                raise RuntimeError(f"nbgrader generate_assignment {a.id} failed:\n{done.get('error') or done.get('log')}")
             released = notebooks.read(course / "release" / a.id / f"{a.notebook}.ipynb")
             out[a] = notebooks.dumps(notebooks.normalized(released))
     return out
@@ -66,6 +68,19 @@ def expected_files(root: Path) -> dict[Path, str]:
     return files
 
 
+def broken_mutants(references: dict[Assignment, str]) -> list[str]:
+    """The mutants whose edits do not apply exactly once to their chapter's reference text (a solution
+    cell edited or re-indented since the mutant was written), each as a line naming it and why."""
+    problems = []
+    for a, reference in references.items():
+        for mutant in a.mutant_library().mutants:
+            try:
+                mutant.apply(reference)
+            except ValueError as exc:
+                problems.append(f"{a.id}: {exc}")
+    return problems
+
+
 def stale(root: Path = REPO_ROOT) -> list[Path]:
     """Files whose content differs from what the sources make."""
     return [p for p, text in expected_files(root).items() if not p.exists() or p.read_text() != text]
@@ -77,17 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root (default: this checkout)")
     args = parser.parse_args(argv)
     put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
+    files = expected_files(args.root)
+    broken = broken_mutants({a: files[a.reference_path(args.root)] for a in ASSIGNMENTS})
+    for line in broken:
+        print(f"mutant does not apply: {line} (edit the mutant in its chapter's module)", file=sys.stderr)
     if args.check:
-        out_of_date = stale(args.root)
+        out_of_date = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
         for p in out_of_date:
             print(f"out of date: {p.relative_to(args.root)} (run: python -m optimcourse.sync)")
-        return 1 if out_of_date else 0
-    for path, text in expected_files(args.root).items():
+        return 1 if out_of_date or broken else 0
+    for path, text in files.items():
         if not path.exists() or path.read_text() != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             print(f"wrote {path.relative_to(args.root)}")
-    return 0
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
