@@ -8,7 +8,8 @@ import numpy as np
 class Parameter:
     """A trainable array, like ``torch.nn.Parameter``.
 
-    data : np.ndarray, float64, a copy of the values passed in (any shape, 0-dim included)
+    data : np.ndarray, float64, a copy of the values passed in
+           (any shape, 0-dim included)
     grad : np.ndarray of the same shape, or None (no gradient yet)
     """
 
@@ -18,7 +19,7 @@ class Parameter:
 
 
 def sgd_update_(params, lr):
-    """theta <- theta - lr * grad for each parameter that has a grad, in place."""
+    """theta <- theta - lr * grad, in place, where the grad is not None."""
     for p in params:
         if p.grad is None:
             continue
@@ -26,7 +27,7 @@ def sgd_update_(params, lr):
 
 
 class SGD:
-    """Plain stochastic gradient descent with the interface of ``torch.optim.SGD``."""
+    """Plain SGD, with the interface of ``torch.optim.SGD``."""
 
     def __init__(self, params, lr=1e-3):
         if lr < 0:
@@ -41,7 +42,10 @@ class SGD:
         sgd_update_(self.params, self.lr)
 
     def zero_grad(self, set_to_none=True):
-        """Forget the gradients: None by default, zeros (in place) with set_to_none=False."""
+        """Forget the gradients.
+
+        None by default; zeros, in place, with set_to_none=False.
+        """
         for p in self.params:
             if p.grad is None:
                 continue
