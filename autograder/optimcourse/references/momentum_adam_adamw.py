@@ -6,14 +6,15 @@ import math
 
 import numpy as np
 
-from optimcourse.given import Optimizer, Parameter  # the base class of exercise 3, and exercise 1's Parameter
+# the base class of exercise 3, and exercise 1's Parameter
+from optimcourse.given import Optimizer, Parameter
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with momentum, dampening, Nesterov momentum and maximize."""
+    """SGD with momentum, dampening, Nesterov momentum and maximize."""
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0,
+                 weight_decay=0, nesterov=False, *, maximize=False):
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -21,15 +22,24 @@ class SGD(Optimizer):
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize})
+            raise ValueError(
+                "Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, {"lr": lr, "momentum": momentum,
+                                  "dampening": dampening,
+                                  "weight_decay": weight_decay,
+                                  "nesterov": nesterov,
+                                  "maximize": maximize})
 
     def step(self):
-        """One update of every parameter that has a gradient, with its group's hyperparameters."""
+        """One update of every parameter that has a gradient.
+
+        Each uses the hyperparameters of its own group.
+        """
         for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+            lr, momentum = group["lr"], group["momentum"]
+            dampening, nesterov = group["dampening"], group["nesterov"]
+            weight_decay = group["weight_decay"]
+            maximize = group["maximize"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -49,10 +59,10 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, with the L2 penalty of torch.optim.Adam and the AMSGrad variant."""
+    """Adam, with torch.optim.Adam's L2 penalty and the AMSGrad variant."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                 weight_decay=0, amsgrad=False, *, maximize=False):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -63,7 +73,8 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
+                                  "weight_decay": weight_decay,
                                   "amsgrad": amsgrad, "maximize": maximize})
 
     def step(self):
@@ -100,22 +111,32 @@ class Adam(Optimizer):
                 p.data -= lr / bias_correction1 * exp_avg / denom
 
     def apply_weight_decay(self, p, grad, lr, weight_decay):
-        """Adam's weight decay: the L2 penalty's gradient, weight_decay * theta, joins g. Returns g."""
+        """Adam's weight decay, an L2 penalty: returns the new g.
+
+        The penalty's gradient, weight_decay * theta, joins g.
+        """
         if weight_decay != 0:
             grad = grad + weight_decay * p.data
         return grad
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: theta shrinks by (1 - lr * weight_decay) every step."""
+    """Adam with decoupled weight decay.
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+    Every step shrinks theta by the factor (1 - lr * weight_decay).
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                 weight_decay=1e-2, amsgrad=False, *, maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps,
+                         weight_decay=weight_decay, amsgrad=amsgrad,
                          maximize=maximize)
 
     def apply_weight_decay(self, p, grad, lr, weight_decay):
-        """Decoupled weight decay: shrink theta in place; the gradient is returned unchanged."""
+        """Decoupled weight decay: shrink theta in place.
+
+        The gradient is returned unchanged.
+        """
         if weight_decay != 0:
             p.data *= 1 - lr * weight_decay
         return grad
