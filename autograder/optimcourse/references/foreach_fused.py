@@ -8,11 +8,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from optimcourse.given import Adam as LoopAdam, SGD as LoopSGD, Parameter  # exercise 4's for-loop versions
+# exercise 4's for-loop versions
+from optimcourse.given import Adam as LoopAdam, SGD as LoopSGD, Parameter
 
 
 class FlatPack:
-    """The parameters of one param group that share a dtype, packed end to end into flat buffers."""
+    """The parameters of one param group that share a dtype.
+
+    They are packed end to end into flat buffers.
+    """
 
     def __init__(self, params, state_names):
         self.params = list(params)
@@ -23,40 +27,57 @@ class FlatPack:
         for p, start, stop in zip(self.params, self.offsets[:-1], self.offsets[1:]):
             self.data[start:stop] = p.data.ravel()
             p.data = self.data[start:stop].reshape(p.data.shape)  # from now on p.data is a view
-        # one allocation for every state buffer and both scratch rows: rows never overlap
+        # one allocation for every state buffer and both scratch rows:
+        # rows never overlap
         block = np.zeros((len(state_names) + 2, total), dtype)
         self.buffers = {name: block[k] for k, name in enumerate(state_names)}
         self.scratch, self.scratch2 = block[-2], block[-1]
         self.grad = np.zeros(total, dtype)
-        self.owner = np.repeat(np.arange(len(self.params)), sizes)  # element -> number of its parameter
+        # element -> number of its parameter
+        self.owner = np.repeat(np.arange(len(self.params)), sizes)
         self.steps = np.zeros(len(self.params))
         self.per_param = np.zeros(len(self.params))
         self.has_grad = np.zeros(len(self.params), bool)
         self.first = np.zeros(len(self.params), bool)
         self.mask = np.zeros(total, bool)
         self.mask2 = np.zeros(total, bool)
-        self.zeros = [np.zeros(p.data.shape, dtype) for p in self.params]  # stand-ins for a None grad
+        # stand-ins for a None grad
+        self.zeros = [np.zeros(p.data.shape, dtype) for p in self.params]
 
     def gather_grads(self):
-        """Copy every grad into self.grad (zeros for None); set has_grad, and where: True if every
-        parameter has a grad, else the per-element mask."""
-        grads = [z if p.grad is None else p.grad for p, z in zip(self.params, self.zeros)]
+        """Copy every grad into self.grad (zeros for None).
+
+        Sets has_grad, and where: True if every parameter has a grad, else
+        the per-element mask.
+        """
+        grads = [z if p.grad is None else p.grad
+                 for p, z in zip(self.params, self.zeros)]
         np.concatenate([g.reshape(-1) for g in grads], out=self.grad)
         for i, p in enumerate(self.params):
             self.has_grad[i] = p.grad is not None
         if self.has_grad.all():
-            self.where = True  # an unmasked ufunc is several times faster than a masked one
+            # an unmasked ufunc is several times faster than a masked one
+            self.where = True
         else:
-            np.take(self.has_grad, self.owner, out=self.mask, mode="clip")  # mode="raise" would buffer a copy
+            # mode="raise" would buffer a copy
+            np.take(self.has_grad, self.owner, out=self.mask, mode="clip")
             self.where = self.mask
 
     def view(self, name, i):
-        """Parameter i's part of buffer `name`, in the parameter's shape (a view, not a copy)."""
-        return self.buffers[name][self.offsets[i]:self.offsets[i + 1]].reshape(self.params[i].data.shape)
+        """Parameter i's part of buffer `name`, in the parameter's shape.
+
+        A view, not a copy.
+        """
+        start, stop = self.offsets[i], self.offsets[i + 1]
+        shape = self.params[i].data.shape
+        return self.buffers[name][start:stop].reshape(shape)
 
 
 def pack_by_dtype(params, state_names):
-    """One FlatPack per dtype, in the order the dtypes first appear (as torch groups tensors)."""
+    """One FlatPack per dtype, in the order the dtypes first appear.
+
+    This is how torch groups its tensors.
+    """
     by_dtype = {}
     for p in params:
         by_dtype.setdefault(p.data.dtype, []).append(p)
@@ -64,8 +85,11 @@ def pack_by_dtype(params, state_names):
 
 
 class PackedState(Mapping):
-    """optimizer.state as torch shows it, read from the packs: a parameter appears once it has state,
-    and its buffers are views into the packs (so changing one changes the pack)."""
+    """optimizer.state as torch shows it, read from the packs.
+
+    A parameter appears once it has state, and its buffers are views into
+    the packs (so changing one changes the pack).
+    """
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
@@ -91,13 +115,19 @@ class PackedState(Mapping):
 
 
 class Adam(LoopAdam):
-    """torch.optim.Adam with foreach=True: every step is a few whole-buffer operations per pack."""
+    """torch.optim.Adam with foreach=True.
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 foreach=None, maximize=False):
-        self.foreach = bool(foreach)  # None means the for-loop, torch's default on the CPU
+    Every step is a few whole-buffer operations per pack.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                 weight_decay=0, amsgrad=False, *, foreach=None,
+                 maximize=False):
+        # None means the for-loop, torch's default on the CPU
+        self.foreach = bool(foreach)
         self.packs = []
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+        super().__init__(params, lr=lr, betas=betas, eps=eps,
+                         weight_decay=weight_decay, amsgrad=amsgrad,
                          maximize=maximize)
         if self.foreach:
             self.state = PackedState(self)
@@ -106,31 +136,39 @@ class Adam(LoopAdam):
         super().add_param_group(param_group)
         if self.foreach:
             group = self.param_groups[-1]
-            names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+            names = ("exp_avg", "exp_avg_sq")
+            if group["amsgrad"]:
+                names += ("max_exp_avg_sq",)
             group["packs"] = pack_by_dtype(group["params"], names)
             self.packs += group["packs"]
 
     def state_entry(self, pack, i):
         if pack.steps[i] == 0:
             return {}
-        return {"step": float(pack.steps[i]), **{name: pack.view(name, i) for name in pack.buffers}}
+        buffers = {name: pack.view(name, i) for name in pack.buffers}
+        return {"step": float(pack.steps[i]), **buffers}
 
     def step(self):
         if not self.foreach:
             return super().step()
         for group in self.param_groups:
-            lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            lr, (beta1, beta2) = group["lr"], group["betas"]
+            eps, weight_decay = group["eps"], group["weight_decay"]
             for pack in group["packs"]:
                 pack.gather_grads()
-                g, data, mask, s, s2 = pack.grad, pack.data, pack.where, pack.scratch, pack.scratch2
-                exp_avg, exp_avg_sq = pack.buffers["exp_avg"], pack.buffers["exp_avg_sq"]
+                g, data, mask = pack.grad, pack.data, pack.where
+                s, s2 = pack.scratch, pack.scratch2
+                exp_avg = pack.buffers["exp_avg"]
+                exp_avg_sq = pack.buffers["exp_avg_sq"]
                 if group["maximize"]:
                     np.negative(g, out=g)
-                pack.steps += pack.has_grad  # each parameter counts its own steps
+                # each parameter counts its own steps
+                pack.steps += pack.has_grad
                 if weight_decay != 0:
                     np.multiply(data, weight_decay, out=s)
                     g += s
-                # m = beta1 m + (1 - beta1) g and v = beta2 v + (1 - beta2) g^2, where there is a grad
+                # m = beta1 m + (1 - beta1) g and v = beta2 v + (1 - beta2) g^2,
+                # where there is a grad
                 np.multiply(exp_avg, beta1, out=exp_avg, where=mask)
                 np.multiply(g, 1 - beta1, out=s)
                 np.add(exp_avg, s, out=exp_avg, where=mask)
@@ -144,14 +182,16 @@ class Adam(LoopAdam):
                     np.sqrt(max_exp_avg_sq, out=s2)
                 else:
                     np.sqrt(exp_avg_sq, out=s2)
-                if mask is True and pack.steps.min() == pack.steps.max():  # one step count: scalars do
+                # one step count: scalars do
+                if mask is True and pack.steps.min() == pack.steps.max():
                     t = pack.steps[0]
                     bias_correction1, bias_correction2 = 1 - beta1 ** t, 1 - beta2 ** t
                     s2 *= 1 / math.sqrt(bias_correction2)
                     s2 += eps
                     np.multiply(exp_avg, lr / bias_correction1, out=s)
                 else:
-                    # bias corrections from each parameter's own step count, spread over its elements
+                    # bias corrections from each parameter's own step count,
+                    # spread over its elements
                     np.power(beta2, pack.steps, out=pack.per_param)
                     np.subtract(1, pack.per_param, out=pack.per_param)
                     np.sqrt(pack.per_param, out=pack.per_param)
@@ -161,20 +201,26 @@ class Adam(LoopAdam):
                     np.power(beta1, pack.steps, out=pack.per_param)
                     np.subtract(1, pack.per_param, out=pack.per_param)
                     np.divide(lr, pack.per_param, out=pack.per_param, where=pack.has_grad)
-                    np.take(pack.per_param, pack.owner, out=s, mode="clip")  # step size lr / (1 - beta1^t)
+                    # step size lr / (1 - beta1^t)
+                    np.take(pack.per_param, pack.owner, out=s, mode="clip")
                     s *= exp_avg
                 np.divide(s, s2, out=s, where=mask)
                 np.subtract(data, s, out=data, where=mask)
 
 
 class SGD(LoopSGD):
-    """torch.optim.SGD with foreach=True: momentum, dampening, Nesterov, weight decay, maximize."""
+    """torch.optim.SGD with foreach=True.
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 foreach=None, maximize=False):
+    With momentum, dampening, Nesterov, weight decay and maximize.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0,
+                 weight_decay=0, nesterov=False, *, foreach=None,
+                 maximize=False):
         self.foreach = bool(foreach)
         self.packs = []
-        super().__init__(params, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+        super().__init__(params, lr=lr, momentum=momentum,
+                         dampening=dampening, weight_decay=weight_decay,
                          nesterov=nesterov, maximize=maximize)
         if self.foreach:
             self.state = PackedState(self)
@@ -183,17 +229,21 @@ class SGD(LoopSGD):
         super().add_param_group(param_group)
         if self.foreach:
             group = self.param_groups[-1]
-            group["packs"] = pack_by_dtype(group["params"], ("momentum_buffer",))
+            names = ("momentum_buffer",)
+            group["packs"] = pack_by_dtype(group["params"], names)
             self.packs += group["packs"]
 
     def state_entry(self, pack, i):
-        return {"momentum_buffer": pack.view("momentum_buffer", i)} if pack.steps[i] > 0 else {}
+        if pack.steps[i] > 0:
+            return {"momentum_buffer": pack.view("momentum_buffer", i)}
+        return {}
 
     def step(self):
         if not self.foreach:
             return super().step()
         for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            lr, momentum, dampening = (group["lr"], group["momentum"],
+                                       group["dampening"])
             for pack in group["packs"]:
                 pack.gather_grads()
                 g, data, mask, s = pack.grad, pack.data, pack.where, pack.scratch
@@ -204,7 +254,8 @@ class SGD(LoopSGD):
                     np.multiply(data, group["weight_decay"], out=s)
                     g += s
                 if momentum != 0:
-                    # a parameter's first step copies g into its buffer; later ones average into it
+                    # a parameter's first step copies g into its buffer;
+                    # later ones average into it
                     np.equal(pack.steps, 0, out=pack.first)
                     pack.first &= pack.has_grad
                     pack.steps += pack.has_grad
