@@ -22,14 +22,20 @@ def sgd_hypergradient(grad_fn, theta, lr):
 
 
 def momentum_hypergradient(grad_fn, theta, lr, momentum, buffer):
-    """d L(theta - lr * b) / d lr, where b = momentum * buffer + g (b = g when buffer is None)."""
+    """d L(theta - lr * b) / d lr, where b = momentum * buffer + g.
+
+    b = g when buffer is None.
+    """
     g = grad_fn(theta)
     buf = g if buffer is None else momentum * buffer + g
     return float(-grad_fn(theta - lr * buf) @ buf)
 
 
 def hypergradient_descent(grad_fn, theta, lr, hyper_lr, steps):
-    """SGD whose learning rate follows its own hypergradient; returns (learning rates, final theta)."""
+    """SGD whose learning rate follows its own hypergradient.
+
+    Returns (learning rates, final theta).
+    """
     theta = np.array(theta, dtype=np.float64)
     lrs = []
     for _ in range(steps):
