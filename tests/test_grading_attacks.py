@@ -1059,9 +1059,9 @@ def sgd_update_(params, lr):
         "two-argument-super": {"sgd": _replace("super().__init__(params,", "super(SGD, self).__init__(params,"),
                                "adamw": _replace("super().__init__(params,", "super(AdamW, self).__init__(params,")},
         "getattr-min-and-vars": {"adam": _chain(
-            _replace("    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,",
+            _replace("    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,\n",
                      "    _min_lr = _min_eps = _min_weight_decay = 0.0\n\n"
-                     "    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,"),
+                     "    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,\n"),
             _replace("        if not 0.0 <= lr:\n            raise ValueError(f\"Invalid learning rate: {lr}\")",
                      "        for name, value in ((\"lr\", lr),):\n"
                      "            if value < getattr(self, \"_min_\" + name):\n"
