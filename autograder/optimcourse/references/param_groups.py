@@ -129,7 +129,8 @@ class SGD(Optimizer):
                 p.data -= lr * d_p
 
 
-def split_weight_decay_params(named_params, weight_decay, no_decay_names=()):
+def split_weight_decay_params(named_params, weight_decay,
+                              no_decay_names=()):
     """Two parameter groups: those that decay, then the rest.
 
     The rest: parameters below two dimensions, or named in no_decay_names.
