@@ -1,4 +1,4 @@
-"""The footprint command runs and prints what the README reports (on one exercise: the full run takes
+"""The footprint command runs and prints what the maintainers' guide reports (on one exercise: the full run takes
 about a minute). Its figures are measured, not asserted: a benchmark is not a timed test."""
 from __future__ import annotations
 

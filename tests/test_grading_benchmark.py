@@ -1,4 +1,4 @@
-"""The grading benchmark runs and prints what the README reports (on one chapter: the full run takes
+"""The grading benchmark runs and prints what the instructors' guide reports (on one chapter: the full run takes
 about ten minutes). Its figures are measured, not asserted: a benchmark is not a timed test."""
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """How long the website takes to build: cold, and again with nothing changed.
 
-    python -m optimcourse.book_benchmark [--workdir DIR]
+    python -m optimcourse.book_benchmark [--workdir DIR] [--record]
 
 Runs the README's build command (``jupyter-book build . -W --keep-going``) twice into a fresh output
 folder: the first build has no cache and runs every page, the second changes nothing and must run
 none. It prints both wall times against the course's targets, how many pages each build ran, and
-the slowest pages of the cold build.
+the slowest pages of the cold build. ``--record`` also writes them for the maintainers' guide
+(:mod:`optimcourse.measured`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import environment
+from . import environment, measured
 from .course import REPO_ROOT
 
 TARGETS = {"cold": 120.0, "no change": 10.0}  # seconds, on a 2-core machine
@@ -43,6 +44,8 @@ def build(output: Path) -> tuple[float, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="build there (default: a new temporary folder)")
+    parser.add_argument("--record", action="store_true",
+                        help="write the figures to book/guides/measured/book-build.json, for the maintainers' guide")
     args = parser.parse_args(argv)
     output = args.workdir or Path(tempfile.mkdtemp(prefix="book-benchmark-"))
     shutil.rmtree(output / "_build", ignore_errors=True)
@@ -55,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:>10}: {seconds:6.1f} s, {len(pages):2d} pages run   (target {TARGETS[name]:.0f} s: {verdict})")
     slowest = sorted(runs["cold"][1], key=lambda page: -page[1])[:5]
     print("slowest pages of the cold build: " + ", ".join(f"{Path(p).stem} {s:.1f} s" for p, s, _ in slowest))
+    if args.record:
+        command = " ".join(["python -m optimcourse.book_benchmark", *(sys.argv[1:] if argv is None else argv)])
+        path = measured.record("book-build", command, {
+            "builds": [{"build": name, "seconds": seconds, "pages_run": len(pages), "target_seconds": TARGETS[name]}
+                       for name, (seconds, pages) in runs.items()],
+            "slowest": [{"page": Path(p).stem, "seconds": s} for p, s, _ in slowest]})
+        print(f"recorded in {path}")
     if args.workdir is None:
         shutil.rmtree(output, ignore_errors=True)
     return 0

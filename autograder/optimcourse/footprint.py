@@ -1,13 +1,14 @@
 """What a student's environment costs: the disk its packages take and the memory a full exercise needs.
 
-    python -m optimcourse.footprint [--chapters 01 04]
+    python -m optimcourse.footprint [--chapters 01 04] [--record]
 
 Run it with the Python of the environment to measure (on Binder, the one ``binder/`` builds; locally,
 a virtual environment made from ``binder/requirements.txt``). It prints the size of that
 environment's installed packages, then, for each exercise, the peak memory (maximum resident set
 size) of the kernel that runs the student notebook from top to bottom with the reference solution
 filled in, as the Validate button and nbgrader do, and how long that took. mybinder.org guarantees
-1 GB of memory per session and allows 2 GB.
+1 GB of memory per session and allows 2 GB. ``--record`` also writes the figures for the maintainers'
+guide (:mod:`optimcourse.measured`).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 from .course import ASSIGNMENTS, get_assignment
+from . import measured
 from .environment import put_scripts_on_path
 
 BINDER_GUARANTEED_MB, BINDER_LIMIT_MB = 1024, 2048
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chapters", nargs="*", help="assignment id prefixes (default: all)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--record", action="store_true",
+                        help="write the figures to book/guides/measured/footprint.json, for the maintainers' guide")
     args = parser.parse_args(argv)
     put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
     if args.one:
@@ -93,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     server = server_mb()
     print(f"JupyterLab server, idle: {server:.0f} MB" if server else "JupyterLab server: did not start")
     worst = 0.0
+    kernels = {}
     for a in chosen:
         done = subprocess.run([sys.executable, "-m", "optimcourse.footprint", "--one", a.id],
                               capture_output=True, text=True, env=dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1"))
@@ -101,11 +106,19 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         result = json.loads(done.stdout.strip().splitlines()[-1])
         worst = max(worst, result["kernel_mb"])
+        kernels[a.id] = result
         print(f"{a.id:28} kernel peak {result['kernel_mb']:6.0f} MB   {result['seconds']:5.1f} s")
     total = worst + (server or 0)
     verdict = "within" if total <= BINDER_GUARANTEED_MB else "ABOVE"
     print(f"largest kernel {worst:.0f} MB + server {server or 0:.0f} MB = {total:.0f} MB: {verdict} the "
           f"{BINDER_GUARANTEED_MB} MB mybinder.org guarantees (limit {BINDER_LIMIT_MB} MB)")
+    if args.record:
+        command = " ".join(["python -m optimcourse.footprint", *(sys.argv[1:] if argv is None else argv)])
+        path = measured.record("footprint", command, {
+            "environment": sys.prefix, "packages_mb": folder_mb(packages), "torch_mb": folder_mb(packages / "torch"),
+            "server_mb": server, "kernels": kernels, "guaranteed_mb": BINDER_GUARANTEED_MB,
+            "limit_mb": BINDER_LIMIT_MB})
+        print(f"recorded in {path}")
     return 0
 
 

@@ -25,7 +25,7 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-WATCHED = ("autograder", "solutions", "requirements.txt")
+WATCHED = ("autograder", "solutions", "requirements.txt", "book/guides/measured")
 SKIPPED = {"__pycache__", ".pytest_cache", ".hypothesis"}
 STAMP = ".course-digest"
 

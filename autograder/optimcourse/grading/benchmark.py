@@ -1,7 +1,7 @@
 """How long a class takes to grade: plain sequential ``nbgrader autograde`` against course-grade.
 
     python -m optimcourse.grading.benchmark [--per-chapter 3] [--jobs 1 2] [--chapters 01 02] [--workdir DIR]
-                                            [--baseline REV]
+                                            [--baseline REV] [--record]
 
 One synthetic class, for each chapter the reference, a mutant of it and the untouched exercise (with
 ``--per-chapter 3``; more adds further mutants), is graded in one run on this machine by plain
@@ -12,6 +12,7 @@ chapter's setup cell, i.e. its imports, with and without the sandbox) against th
 and whether every run gave every cell the same score. ``--baseline REV`` also times course-grade as it was
 at the git revision REV of this repository (its ``autograder/`` and ``solutions/``, in this environment),
 on the same class, so that two designs of the grader are compared on one machine in one run.
+``--record`` also writes the figures for the instructors' guide (:mod:`optimcourse.measured`).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import notebooks
+from .. import measured, notebooks
 from ..course import ASSIGNMENTS, PACKAGE_DIR, Assignment
 from . import coursedir, sandbox
 from ..environment import put_scripts_on_path
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="where to grade (default: a temporary folder)")
     parser.add_argument("--baseline", default=None, metavar="REV",
                         help="also time course-grade as it was at this git revision, at the largest --jobs")
+    parser.add_argument("--record", action="store_true",
+                        help="write the figures to book/guides/measured/grading.json, for the instructors' guide")
     args = parser.parse_args(argv)
     put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
     if args.per_chapter < 2:
@@ -204,6 +207,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ntarget: course-grade --jobs 2 at most {TARGET} of plain nbgrader: {ratio:.2f}, "
               f"{'met' if ratio <= TARGET else 'NOT met'}")
     agree = all(got == expected for _, _, got in rows)
+    if args.record:
+        command = " ".join(["python -m optimcourse.grading.benchmark", *(sys.argv[1:] if argv is None else argv)])
+        path = measured.record("grading", command, {
+            "submissions": n, "chapters": len(chapters), "per_chapter": args.per_chapter,
+            "runs": [{"run": label, "seconds": seconds, "same_scores": got == expected} for label, seconds, got in rows],
+            "prepare_seconds": prepare,
+            "floor_seconds": {("sandboxed" if sandboxed else "plain"): {"kernel_start": start, "setup_cell": imports}
+                              for sandboxed, (start, imports) in floors.items()}})
+        print(f"recorded in {path}")
     if not agree:
         print("the runs disagree on some score: see the gradebooks in", work)
     if args.workdir is None:
