@@ -1,32 +1,38 @@
 """Known mistakes: the reference with one real student error in it.
 
 A :class:`Mutant` is a set of text edits on a chapter's reference source (the solution cells
-of its notebook, generated into ``references/``). The same edits serve twice: the grading
+of its notebook, generated into ``references/``), kept as data beside the chapter's checks in
+``chapters/<chapter>.mutants.toml`` and written dedented (:mod:`optimcourse.blocks` finds them at
+any indentation). The same edits serve twice: the grading
 suite places the mutated code into the exercise notebook and checks that its tests lose
 points, and at grading time :func:`matching` runs every mutant through the scenario a
 student failed, so that the failure can say which mistake the student's numbers match.
 """
 from __future__ import annotations
 
+import tomllib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import side
-from .course import REFERENCES_DIR
+from . import blocks, side
+from .course import PACKAGE_DIR, REFERENCES_DIR
 from .scenarios import Impl, Scenario
 from .trace import Trace, agree, first_disagreement
+
+__all__ = ["Mutant", "MutantLibrary", "load_mutants"]
 
 
 @dataclass(frozen=True)
 class Mutant:
     name: str  # kebab-case, shown to students: "sign-flipped"
     mistake: str  # what the code does wrong, and what to do instead
-    edits: tuple[tuple[str, str], ...]  # (text in the reference, replacement); each must occur once
+    edits: tuple[tuple[str, str], ...]  # (find, replace): each find must occur once (see blocks.apply_edit)
 
     def apply(self, source: str) -> str:
         return self.apply_to_cells({"reference": source})["reference"]
@@ -34,13 +40,14 @@ class Mutant:
     def apply_to_cells(self, cells: dict[str, str]) -> dict[str, str]:
         """The edits applied to code split into cells: each edit's text must occur once in all of them."""
         cells = dict(cells)
-        for old, new in self.edits:
-            holders = [name for name, text in cells.items() for _ in range(text.count(old))]
+        for find, replace in self.edits:
+            holders = [(name, match) for name, text in cells.items() for match in blocks.find(text, find)]
             if len(holders) != 1:
-                raise ValueError(
-                    f"mutant {self.name!r}: {old!r} occurs {len(holders)} times in the reference (needs exactly 1)"
-                )
-            cells[holders[0]] = cells[holders[0]].replace(old, new)
+                shown = find if len(find) < 60 else find[:57] + "..."
+                raise ValueError(f"mutant {self.name!r}: {shown!r} occurs {len(holders)} times in the reference "
+                                 "(needs exactly 1)")
+            name, match = holders[0]
+            cells[name] = blocks.replace(cells[name], match, replace)
         return cells
 
 
@@ -107,6 +114,25 @@ class MutantLibrary:
                 return scenario.run(self.impl(mutant))
         except Exception:
             return None
+
+
+def load_mutants(reference: str, path: Path | None = None) -> MutantLibrary:
+    """The named mistakes of a chapter, from ``chapters/<reference>.mutants.toml`` (or ``path``)."""
+    path = path or PACKAGE_DIR / "chapters" / f"{reference}.mutants.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+        mutants = tuple(Mutant(entry["name"], entry["mistake"],
+                               tuple((edit["find"], edit["replace"]) for edit in entry["edit"]))
+                        for entry in data["mutant"])
+    except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path.name}: not a list of mutants, each with a name, a mistake and edits "
+                         f"of find and replace ({type(exc).__name__}: {exc})") from exc
+    for mutant in mutants:
+        for find, _ in mutant.edits:
+            if "\n" not in find and find != find.lstrip():
+                raise ValueError(f"{path.name}: mutant {mutant.name!r}: a find of one line starts with its "
+                                 f"code, not its indentation: {find!r}")
+    return MutantLibrary(reference, mutants)
 
 
 @cache

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     files = expected_files(args.root)
     broken = broken_mutants({a: files[a.reference_path(args.root)] for a in ASSIGNMENTS})
     for line in broken:
-        print(f"mutant does not apply: {line} (edit the mutant in its chapter's module)", file=sys.stderr)
+        print(f"mutant does not apply: {line} (edit it in its chapter's .mutants.toml)", file=sys.stderr)
     if args.check:
         out_of_date = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
         for p in out_of_date:

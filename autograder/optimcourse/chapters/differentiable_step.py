@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..guard import DelegationError
-from ..mutants import Mutant, MutantLibrary
+from ..mutants import load_mutants
 from ..scenarios import ObserveScenario, record_call
 from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
@@ -26,48 +26,7 @@ from ..verify import verify
 _SGD_H = "    return float(-grad_fn(theta - lr * g) @ g)\n"
 _MOMENTUM_H = "    return float(-grad_fn(theta - lr * buf) @ buf)\n"
 
-MUTANTS = MutantLibrary("differentiable_step", (
-    Mutant("hypergradient-sign",
-           "theta' = theta - lr * g moves against g as lr grows, so d theta'/d lr = -g and the hypergradient "
-           "is -grad L(theta') . g: mind the minus sign.",
-           ((_SGD_H, "    return float(grad_fn(theta - lr * g) @ g)\n"),)),
-    Mutant("loss-gradient-at-old-point",
-           "the chain rule takes the loss's gradient where the loss is evaluated, at the new point "
-           "theta' = theta - lr * g; grad L(theta) . g is the gradient at the old point.",
-           ((_SGD_H, "    return float(-grad_fn(theta) @ g)\n"),)),
-    Mutant("direction-from-new-point",
-           "d theta'/d lr = -g uses the gradient at the old point theta, the one the step was taken with; "
-           "grad L(theta') is only the other factor of the dot product.",
-           ((_SGD_H, "    return float(-grad_fn(theta - lr * g) @ grad_fn(theta - lr * g))\n"),)),
-    Mutant("forgetting-the-momentum-term",
-           "with momentum the step is theta' = theta - lr * b with b = momentum * buffer + g, so d theta'/d lr "
-           "= -b: the dot product is with b, not with g alone.",
-           ((_MOMENTUM_H, "    return float(-grad_fn(theta - lr * buf) @ g)\n"),)),
-    Mutant("momentum-missing-in-step",
-           "the new point is theta - lr * b, the step SGD with momentum takes; theta - lr * g is plain SGD's.",
-           ((_MOMENTUM_H, "    return float(-grad_fn(theta - lr * g) @ buf)\n"),)),
-    Mutant("momentum-ignores-existing-buffer",
-           "a parameter with a momentum buffer from earlier steps steps along b = momentum * buffer + g; only "
-           "its first step (buffer None) uses b = g.",
-           (("    buf = g if buffer is None else momentum * buffer + g\n", "    buf = g\n"),)),
-    Mutant("least-squares-missing-factor-2",
-           "the gradient of mean((X w - y)**2) is (2 / n) X^T (X w - y): the square brings down a 2.",
-           (("    return 2.0 / len(y) * X.T @ (X @ w - y)\n", "    return 1.0 / len(y) * X.T @ (X @ w - y)\n"),)),
-    Mutant("least-squares-sum-not-mean",
-           "the loss is the mean over the n examples (as F.mse_loss), so its gradient is divided by n.",
-           (("    return 2.0 / len(y) * X.T @ (X @ w - y)\n", "    return 2.0 * X.T @ (X @ w - y)\n"),)),
-    Mutant("quadratic-gradient-sign",
-           "the gradient of 1/2 theta^T A theta - b^T theta is A theta - b (the linear term contributes -b).",
-           (("    return A @ theta - b\n", "    return A @ theta + b\n"),)),
-    Mutant("hyper-step-ascends",
-           "hypergradient descent moves lr against its hypergradient: lr = lr - hyper_lr * h.",
-           (("        lr = lr - hyper_lr * h\n", "        lr = lr + hyper_lr * h\n"),)),
-    Mutant("theta-step-with-old-lr",
-           "update lr first, then take the step on theta with the new lr (the lr the hypergradient just "
-           "improved); the order is in the exercise's loop.",
-           (("        lr = lr - hyper_lr * h\n        theta = theta - lr * grad_fn(theta)\n",
-             "        theta = theta - lr * grad_fn(theta)\n        lr = lr - hyper_lr * h\n"),)),
-))
+MUTANTS = load_mutants("differentiable_step")  # differentiable_step.mutants.toml
 
 
 # -- problems ------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import torch
 
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..given import Parameter
-from ..mutants import Mutant, MutantLibrary
+from ..mutants import load_mutants
 from ..references import foreach_fused as reference
 from ..remote import measure
 from ..scenarios import Impl, ObserveScenario, OptimizerScenario, RuleScenario, Step, observe_calls
@@ -34,97 +34,7 @@ from ..trace import Trace
 from ..verify import verify
 from . import momentum_adam_adamw as ch4
 
-MUTANTS = MutantLibrary("foreach_fused", (
-    # -- packing -----------------------------------------------------------------------------------
-    Mutant("scratch-aliases-state",
-           "the 2-D block needs one row per state buffer plus one per scratch array; with a row too few, "
-           "block[-2] is the last state buffer, so using scratch overwrites that state every step. Give "
-           "every buffer its own memory (np.shares_memory tells).",
-           (("block = np.zeros((len(state_names) + 2, total), dtype)",
-             "block = np.zeros((len(state_names) + 1, total), dtype)"),)),
-    Mutant("state-buffers-share-one-array",
-           "dict.fromkeys(names, np.zeros(total)) gives every name the same array: exp_avg and exp_avg_sq "
-           "become one buffer. Make one array per name.",
-           (("self.buffers = {name: block[k] for k, name in enumerate(state_names)}",
-             "self.buffers = dict.fromkeys(state_names, block[0])"),)),
-    Mutant("view-made-before-copy",
-           "make p.data a view of the flat buffer only after copying its values in: p.data = view first "
-           "and the copy then reads the (uninitialised) buffer, so the parameter's values are lost.",
-           (("            self.data[start:stop] = p.data.ravel()\n"
-             "            p.data = self.data[start:stop].reshape(p.data.shape)  # from now on p.data is a view\n",
-             "            shape = p.data.shape\n"
-             "            p.data = self.data[start:stop].reshape(shape)\n"
-             "            self.data[start:stop] = p.data.ravel()\n"),)),
-    Mutant("params-not-rehomed",
-           "copying the values into the flat buffer is half of packing: each p.data must then become a view "
-           "into it (p.data = data[start:stop].reshape(shape)), or the step updates the buffer and the "
-           "parameters never move.",
-           (("            p.data = self.data[start:stop].reshape(p.data.shape)  # from now on p.data is a view\n",
-             ""),)),
-    Mutant("dtypes-mixed-in-one-pack",
-           "a flat buffer has one dtype: packing float32 and float64 parameters together converts some of "
-           "them (their p.data changes dtype). Make one pack per dtype.",
-           (("        by_dtype.setdefault(p.data.dtype, []).append(p)\n",
-             "        by_dtype.setdefault(\"all\", []).append(p)\n"),)),
-    # -- gathering ---------------------------------------------------------------------------------
-    Mutant("none-grad-treated-as-zero",
-           "a parameter whose grad is None takes no step: it must not move and keeps no state (torch leaves "
-           "it out of its lists). A zero gradient is not the same: Adam still moves it with its old m, and "
-           "counts a step. Mask it out (has_grad False, where=mask).",
-           (("            self.has_grad[i] = p.grad is not None\n", "            self.has_grad[i] = True\n"),)),
-    Mutant("grad-buffer-reallocated",
-           "np.concatenate(...) without out= makes a new gradient array every step (a buffer-sized "
-           "allocation); copy into the preallocated self.grad with out=self.grad.",
-           (("np.concatenate([g.reshape(-1) for g in grads], out=self.grad)",
-             "self.grad = np.concatenate([g.reshape(-1) for g in grads])"),)),
-    # -- Adam --------------------------------------------------------------------------------------
-    Mutant("buffer-rebound-views-broken",
-           "pack.data = pack.data - update makes a new array and binds the name to it: the parameters are "
-           "views of the old buffer and stop moving. Update in place: np.subtract(data, s, out=data, "
-           "where=...).",
-           (("                np.divide(s, s2, out=s, where=mask)\n                np.subtract(data, s, out=data, where=mask)\n",
-             "                np.divide(s, s2, out=s, where=mask)\n"
-             "                pack.data = np.where(mask, data - s, data)\n"),)),
-    Mutant("bias-correction-per-group",
-           "each parameter counts its own steps (a frozen or late one has taken fewer), so the bias "
-           "corrections 1 - beta**t are per parameter; one t for the whole group (the largest count) is "
-           "wrong for the others.",
-           (("                if mask is True and pack.steps.min() == pack.steps.max():",
-             "                if True:"),
-            ("                    t = pack.steps[0]\n", "                    t = pack.steps.max()\n"))),
-    Mutant("temporary-arrays-in-step",
-           "an expression like s[...] = (1 - beta1) * g computes (1 - beta1) * g into a new array first; "
-           "write into the scratch directly: np.multiply(g, 1 - beta1, out=s).",
-           (("                np.multiply(g, 1 - beta1, out=s)\n", "                s[...] = (1 - beta1) * g\n"),
-            ("                np.multiply(g, g, out=s)\n                s *= 1 - beta2\n",
-             "                s[...] = (1 - beta2) * g * g\n"))),
-    Mutant("adam-loops-over-parameters",
-           "foreach=True exists to avoid a Python loop over the parameters: handing the step to the "
-           "for-loop (super().step()) gives the right numbers, one parameter at a time.",
-           (("        if not self.foreach:\n            return super().step()\n"
-             "        for group in self.param_groups:\n            lr, (beta1, beta2)",
-             "        if True:\n            return super().step()\n"
-             "        for group in self.param_groups:\n            lr, (beta1, beta2)"),)),
-    # -- SGD ---------------------------------------------------------------------------------------
-    Mutant("momentum-first-step-per-group",
-           "a parameter's first step with momentum copies g into its buffer, whenever that step comes; "
-           "deciding it once for the whole pack (the pack's first step) leaves a frozen or late parameter "
-           "starting from b = (1 - dampening) * g, or from zeros.",
-           (("                    np.equal(pack.steps, 0, out=pack.first)\n",
-             "                    pack.first[...] = pack.steps.max() == 0\n"),)),
-    Mutant("sgd-update-without-mask",
-           "parameters without a grad must not move: with weight decay or Nesterov, the flat update is not "
-           "zero where the grad is missing. Subtract only where=pack.where.",
-           (("                np.multiply(g, lr, out=s)\n                np.subtract(data, s, out=data, where=mask)\n",
-             "                np.multiply(g, lr, out=s)\n                np.subtract(data, s, out=data)\n"),)),
-    Mutant("sgd-loops-over-parameters",
-           "foreach=True exists to avoid a Python loop over the parameters: handing the step to the "
-           "for-loop (super().step()) gives the right numbers, one parameter at a time.",
-           (("        if not self.foreach:\n            return super().step()\n"
-             "        for group in self.param_groups:\n            lr, momentum, dampening",
-             "        if True:\n            return super().step()\n"
-             "        for group in self.param_groups:\n            lr, momentum, dampening"),)),
-))
+MUTANTS = load_mutants("foreach_fused")  # foreach_fused.mutants.toml
 
 ADAM_STATE = ch4.ADAM_STATE
 SGD_STATE = ch4.SGD_STATE

@@ -20,7 +20,7 @@ import torch
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..given import Parameter
 from ..guard import DelegationError
-from ..mutants import Mutant, MutantLibrary
+from ..mutants import load_mutants
 from ..scenarios import ObserveScenario, TorchParameter
 from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
@@ -33,83 +33,7 @@ _ACCUMULATE = ("        for p, g in zip(params, grads):\n            if g is Non
                "            if p.grad is None:\n                p.grad = np.array(g, dtype=np.float64)\n"
                "            else:\n                p.grad += g\n")
 
-MUTANTS = MutantLibrary("gradient_clipping", (
-    Mutant("per-tensor-norm",
-           "clip_grad_norm_ scales every gradient by one coefficient computed from the norm of all "
-           "gradients together (as if concatenated into one vector); clipping each tensor by its own norm "
-           "changes the direction of the whole update.",
-           ((_NORM_MULTIPLY,
-             "    for g, n in zip(grads, norms):\n        g *= np.minimum(max_norm / (n + 1e-6), 1.0)\n"),)),
-    Mutant("missing-clamp",
-           "the coefficient max_norm / (total + 1e-6) is clamped to at most 1: gradients whose norm is "
-           "already below max_norm stay as they are instead of being scaled up.",
-           ((_CLAMP, "    clip_coef = clip_coef"),)),
-    Mutant("returns-clipped-norm",
-           "clip_grad_norm_ returns the total norm before clipping (what you would log to spot exploding "
-           "gradients), not the norm after it.",
-           ((_NORM_MULTIPLY + "    return total\n", _NORM_MULTIPLY + "    return total * clip_coef\n"),)),
-    Mutant("no-epsilon",
-           "torch divides by total + 1e-6, not by total: the coefficient is max_norm / (total + 1e-6), "
-           "which also keeps all-zero gradients from dividing by zero.",
-           (("    clip_coef = max_norm / (total + 1e-6)\n", "    clip_coef = max_norm / total\n"),)),
-    Mutant("inf-norm-as-sum",
-           "the inf-norm of all gradients is the largest |entry| over all of them: the max of the "
-           "per-tensor maxima, not their sum.",
-           (("        total = np.max(norms)\n", "        total = np.sum(norms)\n"),)),
-    Mutant("python-max-drops-nan",
-           "Python's max() skips a NaN unless it comes first (every comparison with NaN is False); "
-           "np.max(norms) returns NaN when any norm is NaN, as torch's inf-norm does.",
-           (("        total = np.max(norms)\n", "        total = max(norms)\n"),)),
-    Mutant("norm-type-ignored",
-           "norm_type chooses the norm: (sum |g|**p) ** (1/p) for p = norm_type, or max |g| for inf; "
-           "always using the 2-norm gives other coefficients for 1, 3 and inf.",
-           (("    norm_type = float(norm_type)\n", "    norm_type = 2.0\n"),)),
-    Mutant("nan-not-spread",
-           "with a NaN gradient the total norm is NaN and torch's coefficient min(NaN, 1) is NaN, so "
-           "every gradient becomes NaN; min(1.0, clip_coef) in Python returns 1.0 there and hides it.",
-           ((_CLAMP, "    clip_coef = min(1.0, clip_coef)"),)),
-    Mutant("threshold-test-instead-of-clamp",
-           "torch always multiplies by min(max_norm / (total + 1e-6), 1); testing `if total > max_norm` "
-           "first skips the NaN and inf cases (NaN > x is False) and differs just below the threshold.",
-           ((_NORM_MULTIPLY, "    if total > max_norm:\n        for g in grads:\n            g *= clip_coef\n"),)),
-    Mutant("nonfinite-check-after-clipping",
-           "with error_if_nonfinite=True the RuntimeError must come before any gradient changes; "
-           "checking after clipping leaves the gradients already scaled.",
-           (("    if error_if_nonfinite and not math.isfinite(total):\n", "    if False:\n"),
-            (_NORM_MULTIPLY + "    return total\n", _NORM_MULTIPLY + "    if error_if_nonfinite and not math.isfinite(total):\n"
-             "        raise RuntimeError(f\"The total norm of order {norm_type} is non-finite\")\n    return total\n"))),
-    Mutant("generator-read-twice",
-           "params may be a generator (model.parameters()): read it once, into a list. Going over it a "
-           "second time to scale the gradients finds nothing left.",
-           ((_NORM_MULTIPLY, "    for p in params:\n        if p.grad is not None:\n            p.grad *= clip_coef\n"),)),
-    Mutant("none-grad-not-skipped",
-           "a parameter whose grad is None (frozen, or unused this step) is left out of the norm and of "
-           "the scaling, as in torch.",
-           (("    grads = [p.grad for p in params if p.grad is not None]\n",
-             "    grads = [p.grad for p in params]\n"),)),
-    Mutant("clip-value-one-sided",
-           "clip_grad_value_ clamps each entry into [-clip_value, clip_value]: large negative entries "
-           "are clipped too, not only large positive ones.",
-           (("np.clip(p.grad, -clip_value, clip_value, out=p.grad)", "np.minimum(p.grad, clip_value, out=p.grad)"),)),
-    Mutant("clip-value-new-array",
-           "clip_grad_value_ works in place (torch's trailing underscore): p.grad = np.clip(...) binds a new "
-           "array, and whoever holds the old .grad still sees unclipped values. Use out=p.grad.",
-           (("np.clip(p.grad, -clip_value, clip_value, out=p.grad)", "p.grad = np.clip(p.grad, -clip_value, clip_value)"),)),
-    Mutant("clip-every-micro-batch",
-           "with gradient accumulation, clip once, after the last micro-batch, the summed gradient the "
-           "step will use; clipping after each backward pass clips pieces, not the gradient.",
-           ((_ACCUMULATE + "    total = clip_grad_norm_(params, max_norm)\n",
-             _ACCUMULATE + "        total = clip_grad_norm_(params, max_norm)\n"),)),
-    Mutant("clip-after-step",
-           "clipping belongs between the last backward pass and optimizer.step(): clipped after the step, "
-           "the gradients the step used were never clipped.",
-           (("    total = clip_grad_norm_(params, max_norm)\n    optimizer.step()\n",
-             "    optimizer.step()\n    total = clip_grad_norm_(params, max_norm)\n"),)),
-    Mutant("accumulation-overwrites",
-           "each micro-batch's backward pass adds into .grad; assigning its gradient keeps only the last "
-           "micro-batch.",
-           (("            else:\n                p.grad += g\n", "            else:\n                p.grad = np.array(g, dtype=np.float64)\n"),)),
-))
+MUTANTS = load_mutants("gradient_clipping")  # gradient_clipping.mutants.toml
 
 
 # -- gradient sets -------------------------------------------------------------------------------------

@@ -13,90 +13,14 @@ import numpy as np
 import torch
 
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, learning_rate, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
-from ..mutants import Mutant, MutantLibrary
+from ..mutants import load_mutants
 from ..scenarios import ObserveScenario, OptimizerScenario, Step, TorchParameter, ZeroGrad, observe_calls
 from ..side import torch_side
 from ..trace import Trace
 from ..verify import verify
 
 
-MUTANTS = MutantLibrary("manual_updates", (
-    Mutant("sign-flipped",
-           "the update adds lr * grad; gradient descent moves against the gradient: p.data -= lr * p.grad.",
-           (("p.data -= lr * p.grad", "p.data += lr * p.grad"),)),
-    Mutant("lr-forgotten",
-           "the update subtracts the raw gradient; scale it by the learning rate first.",
-           (("p.data -= lr * p.grad", "p.data -= p.grad"),)),
-    Mutant("rebinds-data",
-           "p.data = p.data - lr * p.grad makes a new array, so anything holding the old one "
-           "(and torch's semantics) never sees the update; change the array in place with -=.",
-           (("p.data -= lr * p.grad", "p.data = p.data - lr * p.grad"),)),
-    Mutant("none-grad-not-skipped",
-           "a parameter whose grad is None (it took no part in the loss, or is frozen) must be "
-           "skipped, as torch.optim does: `if p.grad is None: continue`.",
-           (("    for p in params:\n        if p.grad is None:\n            continue\n", "    for p in params:\n"),)),
-    Mutant("zero-dim-slice",
-           "p.data[:] fails on a 0-dim parameter (a scalar array has no axis to slice); "
-           "p.data -= ... updates any shape in place.",
-           (("p.data -= lr * p.grad", "p.data[:] -= lr * p.grad"),)),
-    Mutant("parameter-aliases-input",
-           "np.asarray reuses the caller's float64 array, so changing that array changes the "
-           "parameter; np.array(..., dtype=np.float64) makes the parameter its own copy.",
-           (("self.data = np.array(data, dtype=np.float64)", "self.data = np.asarray(data, dtype=np.float64)"),)),
-    Mutant("parameter-keeps-dtype",
-           "np.array(data) keeps an integer dtype, and an integer parameter cannot take a fractional "
-           "step; store float64 as the exercise asks: np.array(data, dtype=np.float64).",
-           (("self.data = np.array(data, dtype=np.float64)", "self.data = np.array(data)"),)),
-    Mutant("params-not-listed",
-           "the optimizer keeps the iterable it was given; a generator (like model.parameters()) is "
-           "used up by the first step, so later steps update nothing. Store list(params), as torch does.",
-           (("self.params = list(params)", "self.params = params"),)),
-    Mutant("negative-lr-accepted",
-           "torch.optim.SGD rejects a negative learning rate with ValueError('Invalid learning rate: ...'); "
-           "check lr before storing anything.",
-           (("        if lr < 0:\n            raise ValueError(f\"Invalid learning rate: {lr}\")\n", ""),)),
-    Mutant("empty-params-accepted",
-           "torch.optim raises ValueError('optimizer got an empty parameter list') when there is nothing "
-           "to optimize; check the list after making it (a generator can be empty too).",
-           (("        if not self.params:\n            raise ValueError(\"optimizer got an empty parameter list\")\n",
-             ""),)),
-    Mutant("step-ignores-lr",
-           "step() uses a fixed learning rate instead of the one given to the constructor (self.lr).",
-           (("sgd_update_(self.params, self.lr)", "sgd_update_(self.params, 1e-3)"),)),
-    Mutant("step-clears-grads",
-           "step() only updates parameters; clearing gradients is zero_grad()'s job, and torch's step "
-           "leaves .grad as it was.",
-           (("        sgd_update_(self.params, self.lr)\n",
-             "        sgd_update_(self.params, self.lr)\n        self.zero_grad()\n"),)),
-    Mutant("zero-grad-always-zeros",
-           "zero_grad(set_to_none=True), the default, sets each grad to None (so step() skips it); "
-           "only set_to_none=False fills the gradient with zeros.",
-           (("            if set_to_none:\n                p.grad = None\n            else:\n"
-             "                p.grad[...] = 0.0\n", "            p.grad[...] = 0.0\n"),)),
-    Mutant("zero-grad-always-none",
-           "zero_grad(set_to_none=False) keeps the gradient arrays and fills them with zeros; "
-           "only set_to_none=True sets them to None.",
-           (("            if set_to_none:\n                p.grad = None\n            else:\n"
-             "                p.grad[...] = 0.0\n", "            p.grad = None\n"),)),
-    Mutant("zero-grad-creates-grads",
-           "zero_grad(set_to_none=False) zeroes existing gradients only; a parameter whose grad is "
-           "None keeps None (torch never creates a gradient there).",
-           (("            if p.grad is None:\n                continue\n",
-             "            if p.grad is None:\n                if not set_to_none:\n"
-             "                    p.grad = np.zeros_like(p.data)\n                continue\n"),)),
-    Mutant("zero-grad-replaces-the-array",
-           "zero_grad(set_to_none=False) fills the existing gradient with zeros in place (p.grad[...] = 0): "
-           "torch keeps the same tensor, so anything holding it sees the zeros. A new array leaves the old "
-           "one as it was.",
-           (("                p.grad[...] = 0.0\n", "                p.grad = np.zeros_like(p.grad)\n"),)),
-    Mutant("zero-grad-zeros-like-none",
-           "zero_grad(set_to_none=False) must skip a parameter whose grad is None (np.zeros_like(None) is "
-           "array(0, dtype=object), a gradient torch never creates) and fill the others in place "
-           "(p.grad[...] = 0), not replace them with new arrays.",
-           (("            if p.grad is None:\n                continue\n            if set_to_none:\n"
-             "                p.grad = None\n            else:\n                p.grad[...] = 0.0\n",
-             "            p.grad = None if set_to_none else np.zeros_like(p.grad)\n"),)),
-))
+MUTANTS = load_mutants("manual_updates")  # manual_updates.mutants.toml
 
 
 # -- the cases ---------------------------------------------------------------------------------

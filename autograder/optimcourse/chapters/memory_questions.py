@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..guard import DelegationError
-from ..mutants import Mutant, MutantLibrary
+from ..mutants import load_mutants
 from ..scenarios import ObserveScenario, RuleScenario, record_call
 from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
@@ -33,99 +33,7 @@ DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 _ADAM_BUFFERS = '        buffers = 3 if amsgrad else 2  # exp_avg, exp_avg_sq (and max_exp_avg_sq)\n'
 
-MUTANTS = MutantLibrary("memory_questions", (
-    Mutant("grads-counted-as-state",
-           "the gradients belong to the parameters, not to the optimizer: count them only when "
-           "count_grads=True (torch's opt.state holds no .grad).",
-           (("    if count_grads:\n        buffers += 1\n", "    buffers += 1\n"),)),
-    Mutant("amsgrad-buffer-forgotten",
-           "with amsgrad=True Adam keeps a third buffer, max_exp_avg_sq, as large as the parameter.",
-           ((_ADAM_BUFFERS, "        buffers = 2\n"),)),
-    Mutant("step-counted-as-a-buffer",
-           "Adam's step is one 0-dim tensor per parameter tensor, not a buffer per element: exp_avg and "
-           "exp_avg_sq are the per-element state.",
-           ((_ADAM_BUFFERS, "        buffers = 4 if amsgrad else 3\n"),)),
-    Mutant("sgd-buffer-without-momentum",
-           "SGD with momentum 0 keeps no state at all; the momentum_buffer exists only when momentum != 0.",
-           (("        buffers = 1 if momentum != 0 else 0\n", "        buffers = 1\n"),)),
-    Mutant("bfloat16-counted-as-float32",
-           "bfloat16 is 2 bytes per element, like float16 (8 exponent bits, 7 mantissa bits); NumPy has no "
-           "bfloat16, so it needs its own case.",
-           (('        return 2  # NumPy has no bfloat16\n', '        return 4\n'),)),
-    Mutant("gib-instead-of-gb",
-           "the course's GB is 10**9 bytes (a GiB, 2**30 bytes, is 7% larger): divide by 10**9.",
-           (("    gb = 10**9\n", "    gb = 2**30\n"),)),
-    Mutant("cost-as-speed",
-           "a per-step cost is time per step, so the time is steps * per_step_cost; dividing treats the cost "
-           "as a speed.",
-           (("    return steps * per_step_cost\n", "    return steps / per_step_cost\n"),)),
-    Mutant("bias-correction-t-minus-one",
-           "torch increments step before it computes the correction, so the first step uses t = 1: "
-           "1 - beta**t, not 1 - beta**(t - 1).",
-           (("    return 1 - beta**t\n", "    return 1 - beta ** (t - 1)\n"),)),
-    Mutant("bias-correction-is-the-multiplier",
-           "the bias correction is 1 - beta**t, what Adam divides by; its inverse is the factor the moment "
-           "is multiplied by.",
-           (("    return 1 - beta**t\n", "    return 1 / (1 - beta**t)\n"),)),
-    Mutant("decoupled-decay-without-lr",
-           "AdamW multiplies the parameter by 1 - lr * weight_decay: the decay is scaled by the learning "
-           "rate, so it is not 1 - weight_decay.",
-           (("        param = param * (1 - lr * weight_decay)\n", "        param = param * (1 - weight_decay)\n"),)),
-    Mutant("decoupled-decay-after-update",
-           "torch's AdamW shrinks the parameter before the Adam update (right after the step count), so the "
-           "update is not shrunk with it.",
-           (("        param = param * (1 - lr * weight_decay)\n", "        shrink = 1 - lr * weight_decay\n"),
-            ("    return param - step_size * exp_avg / denom\n",
-             "    param = param - step_size * exp_avg / denom\n"
-             "    return param * shrink if decoupled else param\n"))),
-    Mutant("l2-decay-added-to-the-update",
-           "Adam's weight decay is L2: weight_decay * param is added to the gradient before the moments, so "
-           "it is normalised with the rest of the gradient.",
-           (("        grad = grad + weight_decay * param\n", "        pass\n"),
-            ("    return param - step_size * exp_avg / denom\n",
-             "    update = step_size * exp_avg / denom\n"
-             "    return param - update - (0 if decoupled else lr * weight_decay * param)\n"))),
-    Mutant("first-step-without-bias-correction",
-           "the first Adam step divides m by 1 - beta1 and v by 1 - beta2 (t = 1); without that the step is "
-           "sqrt(1 - beta2) / (1 - beta1) times too long.",
-           (("    step_size = lr / (1 - beta1)  # the bias corrections of step t = 1\n", "    step_size = lr\n"),
-            ("    denom = np.sqrt(exp_avg_sq) / np.sqrt(1 - beta2) + eps\n", "    denom = np.sqrt(exp_avg_sq) + eps\n"))),
-    Mutant("restored-run-keeps-old-lr",
-           "a restored optimizer keeps the lr saved in the checkpoint: set the new lr after restoring "
-           "(param_groups[0]['lr'] = lr_after), or the change never happens.",
-           (("        fresh = Adam([q], lr=lr_after)\n", "        fresh = Adam([q], lr=lr_after if not restore else lr_before)\n"),)),
-    Mutant("restored-step-count-reset",
-           "restoring means all of the state, step included: with step back at 0 Adam's bias correction "
-           "starts over and the first resumed steps are too long.",
-           (("            fresh.state[q] = copy.deepcopy(saved)\n",
-             "            fresh.state[q] = copy.deepcopy(saved)\n            fresh.state[q]['step'] = 0\n"),)),
-    Mutant("loss-recorded-before-the-step",
-           "record the loss after each resumed step (at the parameters the step produced), not before it.",
-           (("            fresh.step()\n            losses.append(loss(q.data))\n",
-             "            losses.append(loss(q.data))\n            fresh.step()\n"),)),
-    Mutant("reset-run-starts-where-the-restored-run-ended",
-           "both runs resume from the checkpoint: the second run needs its own copy of the checkpointed "
-           "parameters, not the parameters the first run has already trained further.",
-           (("        q = Parameter(checkpoint)\n", "        q = Parameter(checkpoint)\n        checkpoint = q.data\n"),)),
-    Mutant("kick-read-from-the-final-losses",
-           "the kick is the first resumed step's: divide the losses after step 1 (index 0), not the last "
-           "ones. Which run ends lower is not what Q5 measures (chapter 9).",
-           (("    return float(reset_losses[0] / restored_losses[0] - 1)\n",
-             "    return float(reset_losses[-1] / restored_losses[-1] - 1)\n"),)),
-    Mutant("kick-inverted",
-           "divide the reset run's first loss by the restored run's: the kick is positive when the reset "
-           "run is higher.",
-           (("    return float(reset_losses[0] / restored_losses[0] - 1)\n",
-             "    return float(restored_losses[0] / reset_losses[0] - 1)\n"),)),
-    Mutant("kick-as-a-difference",
-           "the kick is relative, reset_losses[0] / restored_losses[0] - 1, not a difference of losses.",
-           (("    return float(reset_losses[0] / restored_losses[0] - 1)\n",
-             "    return float(reset_losses[0] - restored_losses[0])\n"),)),
-    Mutant("kick-in-percent",
-           "return the kick as a fraction (0.05 when the reset run is 5% higher), not in percent.",
-           (("    return float(reset_losses[0] / restored_losses[0] - 1)\n",
-             "    return float(100 * (reset_losses[0] / restored_losses[0] - 1))\n"),)),
-))
+MUTANTS = load_mutants("memory_questions")  # memory_questions.mutants.toml
 
 
 # -- Q1: bytes of state, measured on torch --------------------------------------------------------------

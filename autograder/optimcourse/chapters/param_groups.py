@@ -20,7 +20,7 @@ from torch.optim.optimizer import required as torch_required
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..given import Parameter, required
 from ..guard import DelegationError
-from ..mutants import Mutant, MutantLibrary
+from ..mutants import load_mutants
 from ..scenarios import ObserveScenario, OptimizerScenario, Step, Tweak, ZeroGrad
 from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
@@ -28,98 +28,7 @@ from ..verify import verify
 
 _FIRST_BUFFER = '                        state["momentum_buffer"] = np.array(d_p)  # a copy, and an array even when 0-dim\n'
 
-MUTANTS = MutantLibrary("param_groups", (
-    Mutant("empty-params-accepted",
-           "an optimizer with nothing to optimize is a bug in the caller: raise ValueError('optimizer got "
-           "an empty parameter list') after making the list (a generator can be empty too).",
-           (("        if len(param_groups) == 0:\n", "        if False:\n"),)),
-    Mutant("flat-list-not-wrapped",
-           "a plain list of parameters is one group: wrap it as [{'params': the_list}] before adding groups.",
-           (("        if not isinstance(param_groups[0], dict):\n            param_groups = [{\"params\": param_groups}]\n",
-             ""),)),
-    Mutant("set-accepted",
-           "a set has no stable order, so a group built from one would differ between runs; torch "
-           "raises TypeError and asks for a list.",
-           (("        elif isinstance(params, set):\n", "        elif False:\n"),)),
-    Mutant("defaults-not-merged",
-           "add_param_group must fill every hyperparameter the group does not set from self.defaults "
-           "(param_group.setdefault(name, default)); step() reads them from the group.",
-           (("            param_group.setdefault(name, default)\n", ""),)),
-    Mutant("defaults-override-group",
-           "a value set in the group wins over the constructor's default: use setdefault, which only "
-           "fills missing keys, not assignment, which overwrites the group's own value.",
-           (("            param_group.setdefault(name, default)\n", "            param_group[name] = default\n"),)),
-    Mutant("required-not-enforced",
-           "a hyperparameter whose default is `required` has no value to fall back on; a group that does "
-           "not set it must be refused with ValueError naming it.",
-           (("            if default is required and name not in param_group:\n", "            if False:\n"),)),
-    Mutant("duplicate-parameter-accepted",
-           "a parameter in two groups would be updated twice per step with two sets of hyperparameters; "
-           "torch raises ValueError('some parameters appear in more than one parameter group').",
-           (("        if not existing.isdisjoint(id(p) for p in param_group[\"params\"]):\n", "        if False:\n"),)),
-    Mutant("zero-grad-first-group-only",
-           "zero_grad must clear the gradients of every group, not only the first one.",
-           (("        for group in self.param_groups:\n            for p in group[\"params\"]:\n                if p.grad is None:",
-             "        for group in self.param_groups[:1]:\n            for p in group[\"params\"]:\n                if p.grad is None:"),)),
-    Mutant("groups-ignore-own-lr",
-           "each group has its own learning rate: step() must read group['lr'], not the constructor's "
-           "default in self.defaults.",
-           (("            lr = group[\"lr\"]\n", "            lr = self.defaults[\"lr\"]\n"),)),
-    Mutant("weight-decay-from-defaults",
-           "weight decay is a per-group setting too (that is how biases and norm weights get 0.0): read "
-           "group['weight_decay'], not self.defaults['weight_decay'].",
-           (("            weight_decay = group[\"weight_decay\"]\n", "            weight_decay = self.defaults[\"weight_decay\"]\n"),)),
-    Mutant("momentum-from-defaults",
-           "momentum is a per-group setting: read group['momentum'], not self.defaults['momentum'].",
-           (("            momentum = group[\"momentum\"]\n", "            momentum = self.defaults[\"momentum\"]\n"),)),
-    Mutant("state-keyed-by-position",
-           "optimizer state belongs to a parameter, so it is keyed by the Parameter itself (self.state[p]); "
-           "keyed by the position in a group, the first parameters of two groups share one buffer.",
-           (("            for p in group[\"params\"]:\n                if p.grad is None:\n                    continue\n"
-             "                d_p = p.grad",
-             "            for i, p in enumerate(group[\"params\"]):\n                if p.grad is None:\n"
-             "                    continue\n                d_p = p.grad"),
-            ("                    state = self.state[p]\n", "                    state = self.state[i]\n"))),
-    Mutant("weight-decay-into-grad",
-           "adding weight decay with d_p += ... changes p.grad itself (d_p is the same array); torch leaves "
-           "the gradient alone: d_p = d_p + weight_decay * p.data makes a new array.",
-           (("                    d_p = d_p + weight_decay * p.data\n", "                    d_p += weight_decay * p.data\n"),)),
-    Mutant("buffer-aliases-grad",
-           "the first momentum buffer must be a copy of the gradient; storing p.grad itself means the next "
-           "in-place update of the buffer changes the gradient too.",
-           ((_FIRST_BUFFER, "                        state[\"momentum_buffer\"] = d_p\n"),)),
-    Mutant("momentum-buffer-a-numpy-scalar",
-           "for a 0-dim parameter, NumPy arithmetic on 0-dim arrays (d_p + weight_decay * p.data) returns a "
-           "NumPy scalar, and its .copy() is a scalar too: the buffer then cannot change in place (*= on it "
-           "stores a new scalar). Make the first buffer with np.array(d_p), an array whatever the shape, as "
-           "torch's buffer is always a tensor.",
-           ((_FIRST_BUFFER, "                        state[\"momentum_buffer\"] = d_p.copy()\n"),)),
-    Mutant("sgd-hyperparameters-unchecked",
-           "torch.optim.SGD refuses a negative lr, momentum or weight_decay with ValueError; check them "
-           "before calling the base constructor.",
-           (("        if lr < 0:\n", "        if False:\n"), ("        if momentum < 0:\n", "        if False:\n"),
-            ("        if weight_decay < 0:\n", "        if False:\n"))),
-    Mutant("split-by-name",
-           "chapter 3's rule reads the shape, not the name: a parameter with p.data.ndim < 2 gets no weight "
-           "decay. In an nn.Sequential a LayerNorm's scale is named like '2.weight', and a rule by name decays it.",
-           (("        if param.data.ndim < 2 or name in no_decay_names:\n",
-             "        if name.endswith(\"bias\") or \"norm\" in name.lower() or name in no_decay_names:\n"),)),
-    Mutant("scalar-parameters-decay",
-           "a 0-dim parameter (a learned scale or temperature) has fewer than two dimensions too: the rule "
-           "is p.data.ndim < 2, not ndim == 1.",
-           (("        if param.data.ndim < 2 or name in no_decay_names:\n",
-             "        if param.data.ndim == 1 or name in no_decay_names:\n"),)),
-    Mutant("no-decay-names-ignored",
-           "a parameter named in no_decay_names (an embedding table, say) goes to the group without decay "
-           "whatever its shape.",
-           (("        if param.data.ndim < 2 or name in no_decay_names:\n",
-             "        if param.data.ndim < 2:\n"),)),
-    Mutant("decay-groups-swapped",
-           "the first group holds the parameters that decay (with weight_decay), the second the vectors, "
-           "scalars and named exceptions (weight_decay 0.0).",
-           (("    return [{\"params\": decay, \"weight_decay\": weight_decay}, {\"params\": no_decay, \"weight_decay\": 0.0}]\n",
-             "    return [{\"params\": no_decay, \"weight_decay\": weight_decay}, {\"params\": decay, \"weight_decay\": 0.0}]\n"),)),
-))
+MUTANTS = load_mutants("param_groups")  # param_groups.mutants.toml
 
 
 # -- both sides of a comparison ------------------------------------------------------------------------

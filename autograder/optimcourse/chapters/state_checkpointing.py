@@ -31,7 +31,7 @@ from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (noteb
 from ..course import REFERENCES_DIR
 from ..guard import DelegationError
 from ..interop import from_torch_state_dict, to_torch_state_dict
-from ..mutants import Mutant, MutantLibrary
+from ..mutants import load_mutants
 from ..scenarios import ObserveScenario
 from ..side import (copy_folder, given_piece, is_torch, list_folder, make_class, materialize, read, set_attrs,
                     student_folder, torch_side)
@@ -41,100 +41,7 @@ from .momentum_adam_adamw import trajectory
 
 _PACK_IDS = "                ids.setdefault(id(p), len(ids))\n"
 
-MUTANTS = MutantLibrary("state_checkpointing", (
-    Mutant("ids-restart-per-group",
-           "parameter ids count across groups: the second group's first parameter gets the id after the "
-           "first group's last one, not 0 again (otherwise two parameters share an id).",
-           (("        for group in self.param_groups:\n            packed = ",
-             "        for group in self.param_groups:\n            ids = {}\n            packed = "),
-            ("                if p in self.state and self.state[p]:\n                    state[ids[id(p)]]",
-             "                if p in self.state and self.state[p]:\n                    state[group[\"params\"].index(p)]"))),
-    Mutant("state-dict-live-references",
-           "state_dict() returns a snapshot here: copy the state (copy.deepcopy). Torch hands out its live "
-           "tensors, so the next step changes a state dict you were about to save.",
-           (("                    state[ids[id(p)]] = copy.deepcopy(self.state[p])\n",
-             "                    state[ids[id(p)]] = dict(self.state[p])\n"),)),
-    Mutant("load-aliases-arrays",
-           "load_state_dict copies what it loads: an optimizer sharing arrays with the state dict changes "
-           "whenever the dict does (and the dict with every step).",
-           (("            self.state[params_by_id[key]] = copy.deepcopy(entry)\n",
-             "            self.state[params_by_id[key]] = dict(entry)\n"),)),
-    Mutant("hyperparameters-not-restored",
-           "like torch, load_state_dict takes the hyperparameters from the state dict (every key of a "
-           "saved group except 'params'); keeping the optimizer's own, such as a new lr, is not resuming.",
-           (("            {**{key: copy.deepcopy(value) for key, value in saved.items() if key != \"params\"},\n"
-             "             \"params\": group[\"params\"]}\n            for group, saved in zip(self.param_groups, saved_groups)]\n",
-             "            {**group}\n            for group, saved in zip(self.param_groups, saved_groups)]\n"),)),
-    Mutant("step-counter-not-saved",
-           "Adam's state includes 'step', the count its bias correction uses; a state dict without it "
-           "restarts the correction at step 1 after resuming.",
-           (("                    state[ids[id(p)]] = copy.deepcopy(self.state[p])\n",
-             "                    state[ids[id(p)]] = {k: copy.deepcopy(v) for k, v in self.state[p].items() if k != \"step\"}\n"),)),
-    Mutant("amsgrad-buffer-dropped",
-           "every state entry is saved, max_exp_avg_sq included: AMSGrad's running maximum is state too.",
-           (("                    state[ids[id(p)]] = copy.deepcopy(self.state[p])\n",
-             "                    state[ids[id(p)]] = {k: copy.deepcopy(v) for k, v in self.state[p].items() "
-             "if k != \"max_exp_avg_sq\"}\n"),)),
-    Mutant("shapes-unchecked",
-           "check each state array against its parameter's shape before loading anything: torch does not, "
-           "and fails only at the next step(), far from the cause.",
-           (("                if isinstance(value, np.ndarray) and value.shape != shape:\n",
-             "                if False:\n"),)),
-    Mutant("group-count-unchecked",
-           "a state dict with another number of parameter groups does not fit: raise ValueError (as torch "
-           "does) instead of loading what zip() happens to pair up.",
-           (("        if len(saved_groups) != len(self.param_groups):\n", "        if False:\n"),)),
-    Mutant("group-size-unchecked",
-           "a saved group with another number of parameters does not fit: raise ValueError (as torch does).",
-           (("            if len(saved[\"params\"]) != len(group[\"params\"]):\n", "            if False:\n"),)),
-    Mutant("unknown-id-accepted",
-           "state for an id that no group lists belongs to no parameter here: refuse it with ValueError.",
-           (("            if key not in params_by_id:\n                raise ValueError(",
-             "            if key not in params_by_id:\n                continue\n                raise ValueError("),
-            ("        for key, entry in state_dict[\"state\"].items():\n            self.state[",
-             "        for key, entry in state_dict[\"state\"].items():\n            if key not in params_by_id:\n"
-             "                continue\n            self.state["))),
-    Mutant("checks-after-changing",
-           "check everything before changing anything: a refused state dict must leave the optimizer as "
-           "it was, not half loaded.",
-           (("        for key, entry in state_dict[\"state\"].items():\n            if key not in params_by_id:\n"
-             "                raise ValueError(",
-             "        self.state = defaultdict(dict)\n"
-             "        for key, entry in state_dict[\"state\"].items():\n            if key not in params_by_id:\n"
-             "                raise ValueError("),)),
-    Mutant("hyperparameters-before-checks",
-           "check everything before changing anything: a refused state dict must leave the optimizer as "
-           "it was, its hyperparameters (lr, betas, ...) included.",
-           (("        params_by_id = {}\n",
-             "        for group, saved in zip(self.param_groups, saved_groups):\n"
-             "            group.update({key: value for key, value in saved.items() if key != \"params\"})\n"
-             "        params_by_id = {}\n"),)),
-    Mutant("checkpoint-adds-npz-suffix",
-           "np.savez(path, ...) appends '.npz' to a name without it; open the file yourself "
-           "(open(path, 'wb')) so that the checkpoint is written exactly where asked.",
-           (("    with open(path, \"wb\") as f:\n        np.savez(f, **arrays)\n", "    np.savez(path, **arrays)\n"),)),
-    Mutant("checkpoint-allows-pickle",
-           "np.load(path, allow_pickle=True) would unpickle object arrays, which can run code from the file: "
-           "load with allow_pickle=False and refuse such a file with ValueError.",
-           (("np.load(path, allow_pickle=False)", "np.load(path, allow_pickle=True)"),)),
-    Mutant("checkpoint-loads-params-first",
-           "restore the parameters only after the optimizer state has been accepted: a refused checkpoint "
-           "must leave the parameters as they were too.",
-           (("    optimizer.load_state_dict({\"state\": state, \"param_groups\": param_groups})  # checks before it changes\n"
-             "    for p, value in zip(params, saved):\n        p.data[...] = value\n",
-             "    for p, value in zip(params, saved):\n        p.data[...] = value\n"
-             "    optimizer.load_state_dict({\"state\": state, \"param_groups\": param_groups})\n"),)),
-    Mutant("checkpoint-rebinds-params",
-           "restore the values in place (p.data[...] = saved): binding p.data to the loaded array leaves "
-           "whoever holds the old array (a model, another optimizer) with the old values.",
-           (("        p.data[...] = value\n    return extra\n", "        p.data = value\n    return extra\n"),)),
-    Mutant("checkpoint-betas-as-list",
-           "JSON has no tuples: betas come back as a list; turn the group's lists back into tuples, or "
-           "the loaded hyperparameters differ from the saved ones.",
-           (("        param_groups = [{key: tuple(value) if isinstance(value, list) and key != \"params\" else value\n"
-             "                         for key, value in group.items()} for group in meta[\"param_groups\"]]\n",
-             "        param_groups = meta[\"param_groups\"]\n"),)),
-))
+MUTANTS = load_mutants("state_checkpointing")  # state_checkpointing.mutants.toml
 
 NAMES = ("SGD", "Adam", "AdamW")
 #: the hyperparameters the course's optimizers keep, in their order (torch's groups have a few more flags)

@@ -17,94 +17,13 @@ import torch.nn.functional as F
 from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, learning_rate, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
 from ..given import Parameter
 from ..guard import DelegationError
-from ..mutants import Mutant, MutantLibrary
+from ..mutants import load_mutants
 from ..scenarios import Backward, ObserveScenario, OptimizerScenario, Step, TorchParameter, ZeroGrad
 from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
-MUTANTS = MutantLibrary("zero_grad", (
-    Mutant("zero-grad-ignores-set-to-none",
-           "zero_grad_(params) must set every grad to None by default (set_to_none=True); only "
-           "set_to_none=False fills the gradients with zeros. A None grad makes step() skip the parameter.",
-           (("        if set_to_none:\n            p.grad = None\n        else:\n            p.grad[...] = 0.0\n",
-             "        p.grad[...] = 0.0\n"),)),
-    Mutant("zero-grad-always-none",
-           "zero_grad_(params, set_to_none=False) keeps each gradient array and fills it with zeros in "
-           "place; only set_to_none=True sets the grads to None.",
-           (("        if set_to_none:\n            p.grad = None\n        else:\n            p.grad[...] = 0.0\n",
-             "        p.grad = None\n"),)),
-    Mutant("zero-grad-new-array",
-           "with set_to_none=False, torch zeroes the existing gradient in place (p.grad[...] = 0.0); "
-           "binding a new zeros array leaves anyone holding the old .grad with stale values.",
-           (("            p.grad[...] = 0.0\n", "            p.grad = np.zeros_like(p.grad)\n"),)),
-    Mutant("zero-grad-creates-grads",
-           "zero_grad_ only clears gradients that exist: a parameter whose grad is None keeps None, "
-           "even with set_to_none=False, so step() still skips it.",
-           (("        if p.grad is None:\n            continue\n        if set_to_none:",
-             "        if p.grad is None:\n            p.grad = np.zeros_like(p.data)\n        if set_to_none:"),)),
-    Mutant("accumulate-overwrites",
-           "backward() adds the new gradient to the one already in .grad; replacing it loses the "
-           "gradients of the earlier backward passes (the w**2 example: 2, then 4, not 2 again).",
-           (("    else:\n        param.grad += grad\n", "    else:\n        param.grad = np.array(grad, dtype=np.float64)\n"),)),
-    Mutant("accumulate-aliases-caller",
-           "param.grad = grad keeps the caller's array: when the caller reuses it, or a later += adds "
-           "into it, both change. Store a copy the first time: np.array(grad, dtype=np.float64).",
-           (("        param.grad = np.array(grad, dtype=np.float64)\n    else:",
-             "        param.grad = grad\n    else:"),)),
-    Mutant("accumulate-rebinds",
-           "param.grad = param.grad + grad makes a new array; backward() adds into the existing .grad "
-           "in place (param.grad += grad), so whoever holds it sees the sum.",
-           (("        param.grad += grad\n", "        param.grad = param.grad + grad\n"),)),
-    Mutant("accumulate-shape-unchecked",
-           "a gradient must have the parameter's shape; NumPy would broadcast a wrong one silently. "
-           "Raise RuntimeError naming both shapes before touching .grad, as backward() does.",
-           (("    if grad.shape != param.data.shape:\n", "    if False:\n"),)),
-    Mutant("mse-missing-factor-2",
-           "the derivative of r**2 is 2 * r: both gradients of the mean squared error carry a factor 2.",
-           (("    grad_w = 2.0 * x.T @ residual / n\n    grad_b = 2.0 * residual.sum() / n\n",
-             "    grad_w = x.T @ residual / n\n    grad_b = residual.sum() / n\n"),)),
-    Mutant("mse-sum-not-mean",
-           "the loss is the mean over the batch (F.mse_loss's default), so its gradient is divided by "
-           "the number of samples n.",
-           (("    grad_w = 2.0 * x.T @ residual / n\n    grad_b = 2.0 * residual.sum() / n\n",
-             "    grad_w = 2.0 * x.T @ residual\n    grad_b = 2.0 * residual.sum()\n"),)),
-    Mutant("mse-sign-flipped",
-           "the residual is prediction minus target (x @ w + b - y); the other order flips the sign of "
-           "both gradients, so the optimizer climbs the loss.",
-           (("    residual = x @ w + b - y\n", "    residual = y - (x @ w + b)\n"),)),
-    Mutant("forgot-zero-grad",
-           "without clearing first, the gradients of the previous step are still in .grad and are added "
-           "to this step's: call zero_grad_ before the first micro-batch.",
-           (("    zero_grad_([w, b])\n", ""),)),
-    Mutant("zero-grad-per-micro-batch",
-           "clearing inside the loop throws away every micro-batch's gradient but the last; clear once, "
-           "before the loop.",
-           (("    zero_grad_([w, b])\n    for x_part, y_part in", "    for x_part, y_part in"),
-            ("        grad_w, grad_b = mse_gradients(", "        zero_grad_([w, b])\n        grad_w, grad_b = mse_gradients("))),
-    Mutant("step-per-micro-batch",
-           "optimizer.step() belongs after the loop: one update from the accumulated gradient. Stepping "
-           "after every micro-batch makes k small updates from partial sums instead.",
-           (("        accumulate_grad_(b, share * grad_b)\n    optimizer.step()\n",
-             "        accumulate_grad_(b, share * grad_b)\n        optimizer.step()\n"),)),
-    Mutant("not-divided-by-k",
-           "each micro-batch's loss is a mean over its own samples; summing k of them gives about k times "
-           "the full-batch gradient. Weight each micro-batch's gradient by its share of the batch, "
-           "len(y_part) / len(y) (1 / micro_batches when the pieces are equal).",
-           (("        accumulate_grad_(w, share * grad_w)\n        accumulate_grad_(b, share * grad_b)\n",
-             "        accumulate_grad_(w, grad_w)\n        accumulate_grad_(b, grad_b)\n"),)),
-    Mutant("divided-by-k-with-unequal-micro-batches",
-           "dividing each micro-batch's mean by micro_batches is right only when the pieces are equal: "
-           "when the batch does not divide evenly, the samples of the shorter pieces count for more. "
-           "Weight each piece by its share of the batch, len(y_part) / len(y) (chapter 2).",
-           (("        share = len(y_part) / len(y)\n", "        share = 1 / micro_batches\n"),)),
-    Mutant("divided-twice",
-           "the micro-batch gradients were already weighted by their share of the batch; dividing the "
-           "accumulated gradient by micro_batches again makes the step k times too small.",
-           (("        accumulate_grad_(b, share * grad_b)\n    optimizer.step()\n",
-             "        accumulate_grad_(b, share * grad_b)\n    w.grad /= micro_batches\n"
-             "    b.grad /= micro_batches\n    optimizer.step()\n"),)),
-))
+MUTANTS = load_mutants("zero_grad")  # zero_grad.mutants.toml
 
 
 # -- the optimizer the tests drive: plain SGD with weight decay, written here ------------------------
