@@ -2,6 +2,7 @@
 
 Copy this file into your course folder (beside gradebook.db), or pass it with --config.
 """
+
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 # Test cells must stay quiet on stderr: nbgrader scores any stderr output as a failure, so a

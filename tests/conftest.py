@@ -1,4 +1,5 @@
 """Shared fixtures: the assignments and their mutant libraries, by id; a headless chromium."""
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,17 @@ from optimcourse.mutants import MutantLibrary
 environment.put_scripts_on_path()
 
 
+#: the marks of the tests that run the real tools (nbgrader, course-grade, jupyter-book, a browser, Binder)
+#: or otherwise take minutes: together, the end-to-end tier, which `pytest -m "not e2e"` leaves out
+E2E_MARKS = ("nbgrader", "book", "site", "slow")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(mark) for mark in E2E_MARKS):
+            item.add_marker(pytest.mark.e2e)
+
+
 def library(assignment: Assignment) -> MutantLibrary:
     return assignment.mutant_library()
 
@@ -24,16 +36,22 @@ ALL_MUTANTS = [pytest.param(a, m, id=f"{a.id}:{m.name}") for a in ASSIGNMENTS fo
 ASSIGNMENT_PARAMS = [pytest.param(a, id=a.id) for a in ASSIGNMENTS]
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's, installed by optimcourse.setup
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's, installed by optimcourse.system_packages
 # Chromium's own calls home are refused on a closed network, many at a time: keep it quiet
-FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", "--disable-quic"]
+FLAGS = [
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        why = f"no chromium at {CHROMIUM}: run `python3 -m optimcourse.setup`"
+        why = f"no chromium at {CHROMIUM}: run `python3 -m optimcourse.system_packages`"
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser tests: {why}")
         pytest.skip(why)

@@ -3,6 +3,7 @@
 Fast enough to try every mutant of every chapter on every test run; ``test_nbgrader.py`` shows
 on a sample that the real ``nbgrader autograde`` agrees with it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,11 @@ from optimcourse.remote.proxy import Session
 from optimcourse.remote.verdicts import run_cell
 
 # what students hand in: shared with the grading benchmark
-with_solution_code, solution_code, stub_code = (notebooks.with_solution_code, notebooks.solution_code,
-                                                notebooks.stub_code)
+with_solution_code, solution_code, stub_code = (
+    notebooks.with_solution_code,
+    notebooks.solution_code,
+    notebooks.stub_code,
+)
 
 
 @dataclass
@@ -50,7 +54,7 @@ def run(nb: nbformat.NotebookNode) -> list[CellResult]:
         with contextlib.redirect_stdout(io.StringIO()):
             try:
                 exec(compile(cell.source, f"<cell {cell.get('id', '?')}>", "exec"), namespace)
-            except BaseException as exc:  # noqa: BLE001 -- a kernel records every failure
+            except BaseException as exc:
                 error = f"{type(exc).__name__}: {exc}"
         if notebooks.is_test(cell):
             results.append(CellResult(grading["grade_id"], float(grading["points"]), not error, error))
@@ -60,8 +64,11 @@ def run(nb: nbformat.NotebookNode) -> list[CellResult]:
 def graded_points(assignment: Assignment) -> dict[str, float]:
     """Each graded test cell's points, by grade id."""
     nb = notebooks.read(assignment.exercise_path())
-    return {notebooks.grading(c)["grade_id"]: float(notebooks.grading(c)["points"])
-            for c in nb.cells if notebooks.is_test(c)}
+    return {
+        notebooks.grading(c)["grade_id"]: float(notebooks.grading(c)["points"])
+        for c in nb.cells
+        if notebooks.is_test(c)
+    }
 
 
 def warning_solution_code(assignment: Assignment) -> dict[str, str]:
@@ -97,7 +104,7 @@ def _kernel(commands: Any, channel: socket.socket) -> None:
             with contextlib.redirect_stdout(io.StringIO()):
                 try:
                     exec(compile(payload, "<cell>", "exec"), namespace)
-                except BaseException:  # noqa: BLE001 -- as a kernel, go on to the next cell
+                except BaseException:
                     pass
         elif kind == "serve":
             try:
@@ -132,8 +139,14 @@ def run_trusted(nb: nbformat.NotebookNode, assignment: Assignment, seconds: floa
             session.done()
             commands.recv()
             grading = notebooks.grading(cell)
-            results.append(CellResult(grading["grade_id"], float(grading["points"]), verdict.passed,
-                                      "" if verdict.passed else f"{verdict.ename}: {verdict.evalue}"))
+            results.append(
+                CellResult(
+                    grading["grade_id"],
+                    float(grading["points"]),
+                    verdict.passed,
+                    "" if verdict.passed else f"{verdict.ename}: {verdict.evalue}",
+                )
+            )
     finally:
         commands.send(("quit", None))
         child.join(timeout=10)

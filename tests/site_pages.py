@@ -4,6 +4,7 @@ The build is the README's command, run in the repository, so its execution cache
 developer's builds and CI's first step: after either, it runs no page and takes seconds. A lock keeps
 two test processes from building the same folder at once.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -37,13 +38,18 @@ def executed_pages() -> list[str]:
     """The pages that run when the site is built: Markdown notebooks (a kernelspec in the front matter).
 
     The exercise pages are shown as handed out, and plain Markdown pages have nothing to run."""
-    return [page for page in toc_pages() if (REPO_ROOT / f"{page}.md").exists()
-            and "\nkernelspec:" in (REPO_ROOT / f"{page}.md").read_text().split("\n---", 2)[0]]
+    return [
+        page
+        for page in toc_pages()
+        if (REPO_ROOT / f"{page}.md").exists()
+        and "\nkernelspec:" in (REPO_ROOT / f"{page}.md").read_text().split("\n---", 2)[0]
+    ]
 
 
 def jupyter_book(*args: str, cwd: Path = REPO_ROOT, timeout: int = 1200) -> subprocess.CompletedProcess:
-    return subprocess.run([environment.script("jupyter-book"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [environment.script("jupyter-book"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def build_at_root(*extra: str) -> subprocess.CompletedProcess:

@@ -1,6 +1,7 @@
 """course-grade against students who try things: each gets the score its code earns (plain nbgrader's,
 where nbgrader has a rule for the notebook), the batch completes, the others are unaffected, and nothing outside a
 submission's own folder is reached."""
+
 from __future__ import annotations
 
 import copy
@@ -18,18 +19,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 from nbgrader.api import Gradebook
-from conftest import library
-from test_course_grade import CH1, course_grade, scores, write_class
-from test_nbgrader import nbgrader, scratch_course
 
 import notebook_runner as nr
+from conftest import library
 from optimcourse import notebooks
 from optimcourse.chapters import manual_updates as checks
 from optimcourse.course import PACKAGE_DIR, REPO_ROOT
 from optimcourse.grading import execute, sandbox
+from optimcourse.grading.settings import gradebook_url
+from test_course_grade import CH1, course_grade, scores, write_class
+from test_nbgrader import nbgrader, scratch_course
 
 pytestmark = pytest.mark.nbgrader
 WHY_NOT = sandbox.problem()
+# a cell's time in the class below: an honest cell needs far less, even on a loaded machine, and a
+# looping one costs its author this much
+CELL_SECONDS = 15
 
 
 @pytest.fixture
@@ -92,9 +97,13 @@ def test_students_who_try_things_get_what_the_rules_give(tmp_path):
     secret = tmp_path / "instructor-home" / "secret.txt"
     secret.parent.mkdir()
     secret.write_text("not for students")
-    looked_at = {"solutions": str(CH1.solution_path()), "gradebook": str(course / "gradebook.db"),
-                 "classmate": str(course / ".workers" / "0" / "submitted"), "home": str(secret),
-                 "repository": str(REPO_ROOT / "README.md")}
+    looked_at = {
+        "solutions": str(CH1.solution_path()),
+        "gradebook": str(course / "gradebook.db"),
+        "classmate": str(course / ".workers" / "0" / "submitted"),
+        "home": str(secret),
+        "repository": str(REPO_ROOT / "README.md"),
+    }
     students = {
         "ref": nr.solution_code(CH1),
         "net": with_prefix(f"""
@@ -107,8 +116,8 @@ except OSError:
         "peek": with_prefix(f"""
 import os
 print("SEEN", sorted(name for name, path in {looked_at!r}.items() if os.path.exists(path)))
-for target in ({str(course / 'gradebook.db')!r}, {str(secret)!r}, {str(REPO_ROOT / 'tamper.txt')!r},
-               {str(PACKAGE_DIR / 'tamper.txt')!r}, "/tamper.txt"):
+for target in ({str(course / "gradebook.db")!r}, {str(secret)!r}, {str(REPO_ROOT / "tamper.txt")!r},
+               {str(PACKAGE_DIR / "tamper.txt")!r}, "/tamper.txt"):
     try:
         with open(target, "a") as f:
             f.write("x")
@@ -137,8 +146,20 @@ for _ in range(kids):  # reaped, so that the limit says how many could run at on
     }
     submitted = write_class(tmp_path / "in", students)
     # these students import os and socket: the sandbox holds whatever the code does
-    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2", "--wall-seconds", "40",
-                        "--max-processes", "128", "--memory-mb", "2048")
+    done = course_grade(
+        CH1.id,
+        submitted,
+        "--course",
+        course,
+        "--jobs",
+        "2",
+        "--wall-seconds",
+        "40",
+        "--max-processes",
+        "128",
+        "--memory-mb",
+        "2048",
+    )
     listener.close()
     assert done.returncode == 0, done.stderr[-3000:]
     assert "7 graded now" in done.stdout
@@ -154,7 +175,7 @@ for _ in range(kids):  # reaped, so that the limit says how many could run at on
     assert f"WROTE {PACKAGE_DIR / 'tamper.txt'}" not in outputs(course, "peek")
     assert "WROTE /tamper.txt" not in outputs(course, "peek")
     assert not (PACKAGE_DIR / "tamper.txt").exists()
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         assert len(gb.assignment_submissions(CH1.id)) == len(students)
     forked = int(outputs(course, "forks").split("FORKED ")[1].split()[0])
     assert forked < 128
@@ -175,8 +196,13 @@ def test_without_bubblewrap_it_refuses_unless_told_no_sandbox(tmp_path):
     env = dict(os.environ, PATH=str(bare))
     import subprocess
 
-    done = subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", CH1.id, str(submitted), "--course",
-                           str(tmp_path / "course")], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "optimcourse.grading.cli", CH1.id, str(submitted), "--course", str(tmp_path / "course")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 2
     assert "bubblewrap (bwrap) is not installed" in done.stderr and "--no-sandbox" in done.stderr
     assert not (tmp_path / "course").exists()
@@ -240,13 +266,17 @@ def _loops_in_hidden_tests(code: dict[str, str]) -> dict[str, str]:
 
     checks.check_sgd_update(counting, ns["Parameter"])
     looping = dict(code)
-    looping["sgd-update"] = code["sgd-update"].replace("def sgd_update_(params, lr):", f"""_calls = [0]
+    looping["sgd-update"] = code["sgd-update"].replace(
+        "def sgd_update_(params, lr):",
+        f"""_calls = [0]
 
 
 def sgd_update_(params, lr):
     _calls[0] += 1
     while _calls[0] > {calls[0]}:  # the visible test has had its calls: only hidden tests get here
-        pass""", 1)
+        pass""",
+        1,
+    )
     return looping
 
 
@@ -278,26 +308,45 @@ def sgd_update_(params, lr):
     own: dict = {"np": np}
     exec(hidden_loop["parameter"] + "\n" + hidden_loop["sgd-update"], own)
     checks.check_sgd_update(own["sgd_update_"], own["Parameter"])  # the student's own (visible) test passes
-    patched = _before(mutant, "parameter", "\n".join(f"checks.{name} = lambda *args, **kwargs: None" for name in (
-        "check_parameter", "check_sgd_update", "check_sgd_step", "check_sgd_zero_grad", "check_sgd_validation")))
+    patched = _before(
+        mutant,
+        "parameter",
+        "\n".join(
+            f"checks.{name} = lambda *args, **kwargs: None"
+            for name in (
+                "check_parameter",
+                "check_sgd_update",
+                "check_sgd_step",
+                "check_sgd_zero_grad",
+                "check_sgd_validation",
+            )
+        ),
+    )
     students: dict[str, bytes] = {
-        "deleted-test": _edited(reference, _delete_test), "edited-test": _edited(stub, _empty_test),
-        "markdown-test": _edited(stub, _to_markdown), "more-points": _edited(reference, _more_points),
-        "split-cell": _edited(reference, _split_solution), "shuffled": _edited(reference, _shuffle),
-        "newer-format": _edited(reference, _newer_format), "fake-pass": _edited(fake), "mutant": _edited(mutant),
-        "warns": _edited(nr.warning_solution_code(CH1)), "empty": b"",
+        "deleted-test": _edited(reference, _delete_test),
+        "edited-test": _edited(stub, _empty_test),
+        "markdown-test": _edited(stub, _to_markdown),
+        "more-points": _edited(reference, _more_points),
+        "split-cell": _edited(reference, _split_solution),
+        "shuffled": _edited(reference, _shuffle),
+        "newer-format": _edited(reference, _newer_format),
+        "fake-pass": _edited(fake),
+        "mutant": _edited(mutant),
+        "warns": _edited(nr.warning_solution_code(CH1)),
+        "empty": b"",
         "loops": _edited(_before(reference, "sgd-update", "while True:\n    pass")),
         "hidden-loop": _edited(hidden_loop),
         "import-raises": _edited(_before(reference, "sgd-update", "from numpy import no_such_name")),
         # and those who reach for torch or the checker (plain nbgrader gives the last full marks)
-        "by-torch": _edited(by_torch), "sys-exit": _edited(_before(reference, "sgd-update", "import sys\nsys.exit()")),
+        "by-torch": _edited(by_torch),
+        "sys-exit": _edited(_before(reference, "sgd-update", "import sys\nsys.exit()")),
         "allclose-patched": _edited(_before(mutant, "parameter", "np.allclose = np.isclose = lambda *a, **k: True")),
         "checker-patched": _edited(patched),
     }
     fooled_plain = {"by-torch", "checker-patched"}  # torch does the step; the checker is replaced
     submitted = write_class(tmp_path / "in", students)
     course = tmp_path / "course"
-    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2", "--cell-seconds", "5")
+    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2", "--cell-seconds", str(CELL_SECONDS))
     assert done.returncode == 1 and f"{submitted}/empty/{CH1.id}/{CH1.notebook}.ipynb: the file is empty" in done.stderr
     ours = scores(course)
     total = {s: sum(v.values()) for s, v in ours.items()}
@@ -306,8 +355,13 @@ def sgd_update_(params, lr):
     plain = scratch_course(tmp_path / "plain")
     shutil.copytree(submitted, plain / "submitted", ignore=shutil.ignore_patterns("empty"))
     nbgrader(plain, "generate_assignment", CH1.id, "--force")
-    run = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", CH1.id, "--force", "--Execute.timeout=5"],
-                         cwd=plain, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", CH1.id, "--force", f"--Execute.timeout={CELL_SECONDS}"],
+        cwd=plain,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     # nbgrader fails on the split cell (and exits 1): whatever it left for that student is no grade
     assert run.returncode == 1 and "for student 'split-cell'" in run.stdout + run.stderr
     theirs = {s: v for s, v in scores(plain).items() if s != "split-cell"}
@@ -321,14 +375,19 @@ def sgd_update_(params, lr):
     assert total["edited-test"] == total["markdown-test"] == total["fake-pass"] == total["empty"] == 0
     assert total["mutant"] < 10
     # an endless loop, or an import that raises, costs the cells it breaks and no more
-    for student, error in (("loops", "CellTimeoutError"), ("hidden-loop", "CellTimeoutError"),
-                           ("import-raises", "ImportError")):
+    for student, error in (
+        ("loops", "CellTimeoutError"),
+        ("hidden-loop", "CellTimeoutError"),
+        ("import-raises", "ImportError"),
+    ):
         assert ours[student]["parameter-holds-a-float64-copy"] == 1 and ours[student]["sgd-update-matches-torch"] == 0
         assert error in outputs(course, student)
     # the checks run in the grader: the kernel has no torch, and replacing its checker or NumPy's comparison
     # changes nothing the grader decides, where plain nbgrader gives the replaced checker full marks
     assert ours["by-torch"]["sgd-update-matches-torch"] == ours["by-torch"]["sgd-step-matches-torch"] == 0
-    assert total["by-torch"] <= 2 and "torch is not available while your notebook is graded" in outputs(course, "by-torch")
+    assert total["by-torch"] <= 2 and "torch is not available while your notebook is graded" in outputs(
+        course, "by-torch"
+    )
     assert total["checker-patched"] == total["allclose-patched"] == total["mutant"] < 10
     assert sum(theirs["checker-patched"].values()) == 10
     assert sum(theirs["allclose-patched"].values()) == total["mutant"]

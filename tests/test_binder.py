@@ -7,6 +7,7 @@ in its own prefix, where postBuild edits it, and not in this one's. This one may
 environment (the README's set-up makes one) or the system Python: a .pth file puts its packages on the
 new environment's path either way (``--system-site-packages`` alone reaches only the base Python's).
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -19,8 +20,8 @@ import subprocess
 import sys
 import sysconfig
 import time
-from pathlib import Path
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -29,8 +30,11 @@ from optimcourse.course import ASSIGNMENTS, REPO_ROOT
 
 pytestmark = pytest.mark.site
 STUDENT_SERVER_EXTENSIONS = {"nbgrader.server_extensions.validate_assignment"}
-INSTRUCTOR_SERVER_EXTENSIONS = {"nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.assignment_list",
-                                "nbgrader.server_extensions.course_list"}
+INSTRUCTOR_SERVER_EXTENSIONS = {
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+}
 FIRST = ASSIGNMENTS[0]
 
 
@@ -50,16 +54,28 @@ def binder(tmp_path_factory):
             (repo / path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / path, repo / path)
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    inner = subprocess.run([venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    inner = subprocess.run(
+        [venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     outer = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     (Path(inner) / "course-environment.pth").write_text("".join(f"{path}\n" for path in outer))
-    env = {**os.environ, "HOME": str(home), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "VIRTUAL_ENV": str(venv)}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(venv),
+    }
     env.pop("JUPYTER_CONFIG_DIR", None)
     pins = [*binder_pins(), *(f"{p}=={importlib.metadata.version(p)}" for p in ("jupyter_core", "jupyter_server"))]
-    install = subprocess.run([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
-                              *pins], env=env, capture_output=True, text=True)
+    install = subprocess.run(
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", *pins],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     post = subprocess.run(["bash", "binder/postBuild"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert post.returncode == 0, post.stdout[-3000:] + post.stderr[-3000:]
@@ -68,8 +84,9 @@ def binder(tmp_path_factory):
 
 def test_postbuild_leaves_students_the_validate_extension_only(binder):
     repo, env, venv = binder
-    listed = subprocess.run([venv / "bin" / "jupyter", "server", "extension", "list"], env=env,
-                            capture_output=True, text=True)
+    listed = subprocess.run(
+        [venv / "bin" / "jupyter", "server", "extension", "list"], env=env, capture_output=True, text=True
+    )
     text = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)  # the list is coloured
     for name in STUDENT_SERVER_EXTENSIONS:
         assert f"{name} enabled" in text, text
@@ -80,8 +97,13 @@ def test_postbuild_leaves_students_the_validate_extension_only(binder):
     assert "@jupyter/nbgrader:validate-assignment" not in disabled
     assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:menu"} <= disabled
     # the package the notebooks import is this copy of the repository's
-    where = subprocess.run([venv / "bin" / "python", "-c", "import optimcourse; print(optimcourse.__file__)"],
-                           env=env, capture_output=True, text=True, cwd="/")
+    where = subprocess.run(
+        [venv / "bin" / "python", "-c", "import optimcourse; print(optimcourse.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
     assert where.stdout.strip().startswith(str(repo)), where.stdout + where.stderr
 
 
@@ -92,10 +114,23 @@ def lab(binder):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([venv / "bin" / "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                               "--ServerApp.token=", "--ServerApp.disable_check_xsrf=True", "--allow-root",
-                               f"--ServerApp.root_dir={repo}"], cwd=repo, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            venv / "bin" / "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--ServerApp.token=",
+            "--ServerApp.disable_check_xsrf=True",
+            "--allow-root",
+            f"--ServerApp.root_dir={repo}",
+        ],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while True:

@@ -1,4 +1,5 @@
 """optimcourse.blocks: a mutant's edit is found at any indentation and replaced re-indented."""
+
 from __future__ import annotations
 
 import io
@@ -6,19 +7,20 @@ import re
 import tokenize
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from optimcourse import blocks
 from optimcourse.course import ASSIGNMENTS
 from optimcourse.mutants import Mutant, load_mutants
 
-SOURCE = '''class SGD:
+SOURCE = """class SGD:
     def step(self):
         for p in self.params:
             if p.grad is None:
                 continue
             p.data -= self.lr * p.grad
-'''
+"""
 
 
 def edit(source: str, find: str, replace: str) -> str:
@@ -71,7 +73,7 @@ def _halve(source: str) -> str:
         width = len(line) - len(line.lstrip(" "))
         if number in statements:
             shift = width - width // 2
-        out.append(line[min(shift, width):] if line.strip() else line)
+        out.append(line[min(shift, width) :] if line.strip() else line)
     return "".join(out)
 
 
@@ -106,8 +108,10 @@ def test_any_uniform_indentation_finds_the_block(base, unit, tabs):
     indent = (lambda n: "\t" * n) if tabs else (lambda n: " " * (n * unit))
     source = f"{' ' * base}for p in ps:\n{' ' * base}{indent(1)}x = p\n{' ' * base}{indent(1)}y = x\n"
     got = edit(source, "for p in ps:\n    x = p\n", "for p in ps:\n    if p:\n        x = p\n")
-    assert got == (f"{' ' * base}for p in ps:\n{' ' * base}{indent(1)}if p:\n"
-                   f"{' ' * base}{indent(2)}x = p\n{' ' * base}{indent(1)}y = x\n")
+    assert got == (
+        f"{' ' * base}for p in ps:\n{' ' * base}{indent(1)}if p:\n"
+        f"{' ' * base}{indent(2)}x = p\n{' ' * base}{indent(1)}y = x\n"
+    )
 
 
 def test_a_mutants_file_that_is_not_mutants_is_refused_by_name(tmp_path):

@@ -1,5 +1,6 @@
 """The website builds with warnings as errors, every page executed on a clean build and none on a
 rebuild with no change, and shows no raw placeholders."""
+
 from __future__ import annotations
 
 import base64
@@ -8,8 +9,8 @@ import hashlib
 import io
 import re
 import subprocess
-import tarfile
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -22,8 +23,8 @@ from optimcourse.course import REPO_ROOT
 from site_pages import RAW, executed_pages, jupyter_book, toc_pages
 
 sys.path.insert(0, str(REPO_ROOT / "book" / "_ext"))
-import course_cache  # noqa: E402
-import page_scripts  # noqa: E402
+import course_cache
+import page_scripts
 
 pytestmark = pytest.mark.book
 CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
@@ -89,8 +90,14 @@ def serves(data: bytes):
 
 
 def test_the_sites_own_mathjax_and_mermaid_are_fetched_once_checked_and_trimmed(tmp_path, monkeypatch):
-    data = tarball({"dist/mermaid.esm.min.mjs": b"export default 1", "dist/chunks/mermaid.esm.min/a.mjs": b"chunk",
-                    "dist/chunks/mermaid.esm.min/a.mjs.map": b"map", "dist/mermaid.js": b"not kept"})
+    data = tarball(
+        {
+            "dist/mermaid.esm.min.mjs": b"export default 1",
+            "dist/chunks/mermaid.esm.min/a.mjs": b"chunk",
+            "dist/chunks/mermaid.esm.min/a.mjs.map": b"map",
+            "dist/mermaid.js": b"not kept",
+        }
+    )
     good = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
     version, _, patterns, root = page_scripts.PACKAGES["mermaid"]
     monkeypatch.setitem(page_scripts.PACKAGES, "mermaid", (version, good, patterns, root))
@@ -115,8 +122,11 @@ def test_the_book_builds_without_warnings_and_every_number_is_rendered(tmp_path)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert executed(done.stdout) == len(executed_pages())  # a clean build runs every page but the exercises
     alone = {Path(page).stem for page, _, beside in book_benchmark.pages_run(done.stdout) if not beside}
-    assert alone == {Path(page).name for page in executed_pages()
-                     if "course: {execute_alone: true}" in (REPO_ROOT / f"{page}.md").read_text()}
+    assert alone == {
+        Path(page).name
+        for page in executed_pages()
+        if "course: {execute_alone: true}" in (REPO_ROOT / f"{page}.md").read_text()
+    }
     assert {"07-foreach-fused", "09-memory-questions"} <= alone  # the pages that time something
     html = tmp_path / "_build" / "html"
     for page in toc_pages():
@@ -160,7 +170,8 @@ def test_pages_run_side_by_side_and_a_failing_one_still_fails_the_build_with_its
     book.mkdir()
     (book / "_config.yml").write_text(
         "title: t\nexecute:\n  execute_notebooks: cache\nsphinx:\n  local_extensions:\n"
-        f"    course_cache: {REPO_ROOT / 'book' / '_ext'}\n  config:\n    nb_execution_raise_on_error: true\n")
+        f"    course_cache: {REPO_ROOT / 'book' / '_ext'}\n  config:\n    nb_execution_raise_on_error: true\n"
+    )
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: good\n  - file: bad\n")
     (book / "intro.md").write_text(PAGE % ("Intro", "print('intro ran')"))
     (book / "good.md").write_text(PAGE % ("Good", "print(6 * 7)"))

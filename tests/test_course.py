@@ -1,4 +1,5 @@
 """The course's registry: one lookup finds an assignment by either of its names."""
+
 from __future__ import annotations
 
 import pytest

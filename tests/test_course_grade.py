@@ -1,5 +1,6 @@
 """course-grade: a class graded in parallel gets exactly what plain sequential nbgrader gives; a rerun
 grades nothing and writes the same CSV; a killed run resumes; unusable input is refused by name."""
+
 from __future__ import annotations
 
 import csv
@@ -15,15 +16,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import library
 from nbgrader.api import Gradebook
-from test_nbgrader import nbgrader, scratch_course
-from test_submissions import flip_a_byte
 
 import notebook_runner as nr
+from conftest import library
 from optimcourse import notebooks
 from optimcourse.course import ASSIGNMENTS
 from optimcourse.grading import cli, sandbox
+from optimcourse.grading.settings import gradebook_url
+from test_nbgrader import nbgrader, scratch_course
+from test_submissions import flip_a_byte
 
 pytestmark = pytest.mark.nbgrader
 CH1 = ASSIGNMENTS[0]
@@ -34,8 +36,12 @@ UNSANDBOXED = ["--no-sandbox"] if sandbox.problem() is not None and not os.envir
 
 
 def course_grade(*args: str | Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", *map(str, args), *UNSANDBOXED],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "optimcourse.grading.cli", *map(str, args), *UNSANDBOXED],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def write_class(root: Path, students: dict[str, str | bytes]) -> Path:
@@ -53,14 +59,21 @@ def write_class(root: Path, students: dict[str, str | bytes]) -> Path:
 
 def a_class() -> dict[str, str | bytes]:
     mutants = library(CH1).mutants
-    return {"ada": nr.solution_code(CH1), "ben": nr.stub_code(CH1), "cy": nr.solution_code(CH1, mutants[0]),
-            "dee": nr.solution_code(CH1, mutants[3]), "eve": b"{ this is not json"}
+    return {
+        "ada": nr.solution_code(CH1),
+        "ben": nr.stub_code(CH1),
+        "cy": nr.solution_code(CH1, mutants[0]),
+        "dee": nr.solution_code(CH1, mutants[3]),
+        "eve": b"{ this is not json",
+    }
 
 
 def scores(course: Path) -> dict[str, dict[str, float | None]]:
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        return {s.id: {g.name: g.score for sub in gb.student_submissions(s.id) for nb in sub.notebooks
-                       for g in nb.grades} for s in gb.students}
+    with Gradebook(gradebook_url(course)) as gb:
+        return {
+            s.id: {g.name: g.score for sub in gb.student_submissions(s.id) for nb in sub.notebooks for g in nb.grades}
+            for s in gb.students
+        }
 
 
 def test_unusable_input_is_refused_naming_the_problem_and_nothing_is_made(tmp_path):
@@ -123,7 +136,7 @@ def test_a_class_graded_in_parallel_matches_sequential_nbgrader_and_a_rerun_chan
     forced = course_grade(CH1.id, submitted, "--course", course, "--jobs", "1", "--force")
     assert "4 graded now" in forced.stdout
     assert (course / "grades.csv").read_text() == first_csv
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         assert len(gb.assignment_submissions(CH1.id)) == 5  # graded twice, recorded once
 
 
@@ -131,9 +144,23 @@ def test_a_killed_run_resumes_without_regrading_or_losing_anything(tmp_path):
     students = {f"s{k}": nr.solution_code(CH1) if k % 2 else nr.stub_code(CH1) for k in range(4)}
     submitted = write_class(tmp_path / "in", students)
     course = tmp_path / "course"
-    run = subprocess.Popen([sys.executable, "-m", "optimcourse.grading.cli", CH1.id, str(submitted), "--course",
-                            str(course), "--jobs", "1", *UNSANDBOXED], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "optimcourse.grading.cli",
+            CH1.id,
+            str(submitted),
+            "--course",
+            str(course),
+            "--jobs",
+            "1",
+            *UNSANDBOXED,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     state = course / cli.STATE_FILE
     deadline = time.monotonic() + 600
     while not (state.exists() and len(json.loads(state.read_text() or "{}")) >= 1):
@@ -150,7 +177,7 @@ def test_a_killed_run_resumes_without_regrading_or_losing_anything(tmp_path):
     assert f"{4 - len(kept)} graded now" in resumed.stdout
     totals = {s: sum(v.values()) for s, v in scores(course).items()}
     assert totals == {s: (10.0 if int(s[1:]) % 2 else 0.0) for s in students}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         assert len(gb.assignment_submissions(CH1.id)) == 4
 
 
@@ -159,8 +186,10 @@ def test_an_lms_zip_of_flat_files_grades_like_the_folder(tmp_path):
     archive = tmp_path / "download.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for student, code in (("ada", nr.solution_code(CH1)), ("ben", nr.stub_code(CH1))):
-            z.writestr(f"{student}_12345_67890_{CH1.notebook}.ipynb",
-                       notebooks.dumps(notebooks.normalized(nr.with_solution_code(exercise, code))))
+            z.writestr(
+                f"{student}_12345_67890_{CH1.notebook}.ipynb",
+                notebooks.dumps(notebooks.normalized(nr.with_solution_code(exercise, code))),
+            )
         z.writestr("__MACOSX/._ada_12345_67890_manual_updates.ipynb", b"\x00\x05")
     course = tmp_path / "course"
     done = course_grade(CH1.id, archive, "--course", course, "--jobs", "2")
@@ -175,8 +204,12 @@ def test_one_bad_file_costs_only_its_student_and_the_class_is_graded(tmp_path):
     not recorded, so that the next run, with the zip downloaded again, grades it."""
     exercise = nr.read(CH1.exercise_path())
     solved = notebooks.dumps(notebooks.normalized(nr.with_solution_code(exercise, nr.solution_code(CH1)))).encode()
-    names = {"ada": f"ada_1_{CH1.notebook}.ipynb", "José": f"José_2_{CH1.notebook} (1).ipynb",
-             "cy": f"cy_3_{CH1.notebook}.ipynb", "bad id": f"dee lee_4_{CH1.notebook}.ipynb"}
+    names = {
+        "ada": f"ada_1_{CH1.notebook}.ipynb",
+        "José": f"José_2_{CH1.notebook} (1).ipynb",
+        "cy": f"cy_3_{CH1.notebook}.ipynb",
+        "bad id": f"dee lee_4_{CH1.notebook}.ipynb",
+    }
     archive = tmp_path / "download.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
         for name in names.values():
@@ -211,7 +244,7 @@ def test_kernel_sockets_live_where_a_unix_socket_path_fits(tmp_path):
     try:
         assert sandbox.run_folder(shallow) == shallow / "run"
         assert not run.is_relative_to(deep) and len(str(run / "kernel-65535")) < sandbox.SOCKET_PATH_MAX
-        assert f"c.KernelManager.ip = {str(run / 'kernel')!r}" in config
+        assert config.KernelManager.ip == str(run / "kernel")
     finally:
         shutil.rmtree(shallow, ignore_errors=True)
         shutil.rmtree(run, ignore_errors=True)

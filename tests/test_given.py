@@ -1,5 +1,6 @@
 """What later exercises import (``optimcourse.given``) passes the checks of the exercise that builds it,
 and the registry of torch's own test configurations reads what torch's tests run."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,25 +20,24 @@ from optimcourse.verify import verify
 ALL_SEEDS = VISIBLE_SEEDS + HIDDEN_SEEDS
 
 
-@pytest.fixture
-def given_allowed(monkeypatch):
-    """Lift the ban on given classes in their own exercise's checks: here the given class is under test."""
-    monkeypatch.setattr(given, "TAUGHT_IN", {})
+def test_each_given_piece_is_the_reference_of_the_exercise_that_teaches_it():
+    # one source per piece: the gates grade each reference with its own exercise's checks
+    from optimcourse.references import manual_updates, momentum_adam_adamw, param_groups
 
-
-def test_the_given_parameter_passes_exercise_1s_checks(given_allowed):
-    ch1.check_parameter(given.Parameter, seeds=ALL_SEEDS)
-
-
-def test_the_given_optimizer_builds_groups_and_refuses_bad_input_like_torch(given_allowed):
-    ch3.check_optimizer_groups(given.Optimizer, seeds=ALL_SEEDS)
-    ch3.check_optimizer_validation(given.Optimizer, seeds=ALL_SEEDS)
+    assert given.Parameter is manual_updates.Parameter
+    assert given.Optimizer is param_groups.Optimizer
+    assert (given.SGD, given.Adam, given.AdamW) == (
+        momentum_adam_adamw.SGD,
+        momentum_adam_adamw.Adam,
+        momentum_adam_adamw.AdamW,
+    )
+    assert param_groups.required is given.required  # handed out by exercise 3, torch's sentinel
 
 
 def test_a_student_may_not_hand_in_the_given_class_of_their_own_exercise():
-    with pytest.raises(AssertionError, match="called Parameter.__init__ in given.py"):
+    with pytest.raises(AssertionError, match="called Parameter.__init__ in manual_updates.py"):
         ch1.check_parameter(given.Parameter)
-    with pytest.raises(AssertionError, match="called Optimizer.__init__ in given.py"):
+    with pytest.raises(AssertionError, match="called Optimizer.__init__ in param_groups.py"):
         ch3.check_optimizer_groups(given.Optimizer)
 
     class Sneaky(given.Adam):  # exercise 4's answer, reached through optimcourse.given
@@ -65,7 +65,7 @@ class _TorchIdle(torch.optim.Optimizer):
         pass
 
 
-def test_the_given_optimizer_zero_grad_clears_every_group_like_torch(given_allowed):
+def test_the_given_optimizer_zero_grad_clears_every_group_like_torch():
     cases = []
     for seed in ALL_SEEDS:
         init, grads = problem(seed)
@@ -75,12 +75,18 @@ def test_the_given_optimizer_zero_grad_clears_every_group_like_torch(given_allow
             return [{"params": params[:split]}, {"params": params[split:], "lr": 0.5}]
 
         actions = (Step(tuple(grads[0])), ZeroGrad(False), Step(tuple(grads[1])), ZeroGrad(True), ZeroGrad(False))
-        cases.append(OptimizerScenario(
-            title="torch.optim.Optimizer.zero_grad over two groups", init=init, actions=actions,
-            build=lambda impl, params, groups=groups: _Idle(groups(params), {"lr": 0.1}),
-            build_torch=lambda params, groups=groups: _TorchIdle(groups(params), {"lr": 0.1})))
-    # the scenario builds given.Optimizer whatever the names: no mutant library can tell them apart
-    verify("given.Optimizer.zero_grad", cases, {"Parameter": given.Parameter}, MutantLibrary("param_groups", ()))
+        cases.append(
+            OptimizerScenario(
+                title="torch.optim.Optimizer.zero_grad over two groups",
+                init=init,
+                actions=actions,
+                build=lambda impl, params, groups=groups: _Idle(groups(params), {"lr": 0.1}),
+                build_torch=lambda params, groups=groups: _TorchIdle(groups(params), {"lr": 0.1}),
+            )
+        )
+    # the scenario builds given.Optimizer whatever the names: no mutant library can tell them apart, and
+    # none is checked here ("given" is no exercise), so the course's own classes may run
+    verify("given.Optimizer.zero_grad", cases, {"Parameter": given.Parameter}, MutantLibrary("given", ()))
 
 
 def test_torch_test_configs_are_read_from_torch_and_construct():
@@ -96,8 +102,10 @@ def test_torch_test_configs_are_read_from_torch_and_construct():
 
 
 def test_an_unreadable_torch_config_is_an_error_not_a_gap():
-    source = ('def optim_inputs_func_sgd(device, dtype=None):\n'
-              '    return [OptimizerInput(params=None, kwargs={"lr": some_function()}, desc="odd")]\n')
+    source = (
+        "def optim_inputs_func_sgd(device, dtype=None):\n"
+        '    return [OptimizerInput(params=None, kwargs={"lr": some_function()}, desc="odd")]\n'
+    )
     with pytest.raises(ValueError, match="cannot read the configuration 'odd'"):
         parse_configs(source, "SGD")
     with pytest.raises(ValueError, match="optim_inputs_func_rmsprop is not defined"):

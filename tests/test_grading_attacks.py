@@ -13,6 +13,7 @@ held to what it should get:
 - no file of the course's ``feedback/`` or ``autograded/`` holds the grading secret, the hidden seeds
   derived from it, or a line of the reference solution that is not in the student's own notebook.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,12 +29,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_course_grade import course_grade, scores
 
 import notebook_runner as nr
 from optimcourse import cases, notebooks
 from optimcourse.course import Assignment, get_assignment
 from optimcourse.grading import sandbox
+from test_course_grade import course_grade, scores
 
 pytestmark = pytest.mark.nbgrader
 
@@ -274,7 +275,9 @@ class _Passing:
         return lambda *args, **kwargs: print(f"OK: {name} passed")
 """
 
-REBIND_CHECKS = FAKE_CHECKS + """
+REBIND_CHECKS = (
+    FAKE_CHECKS
+    + """
 import sys
 
 match _Passing():
@@ -292,6 +295,7 @@ for _name in dir(optimcourse.chapters):
     if not _name.startswith("_"):
         setattr(optimcourse.chapters, _name, _Passing())
 """
+)
 
 PATCH_NUMPY = """
 np.allclose = lambda *args, **kwargs: True
@@ -663,6 +667,7 @@ def _replace(old: str, new: str, count: int = 1) -> Callable[[str], str]:
     def change(source: str) -> str:
         assert old in source, f"{old!r} is not in the reference"
         return source.replace(old, new, count)
+
     return change
 
 
@@ -679,10 +684,12 @@ def _chain(*changes: Callable[[str], str]) -> Callable[[str], str]:
         for c in changes:
             source = c(source)
         return source
+
     return change
 
 
 # -- notebook edits (the JSON a student saves) -----------------------------------------------------------
+
 
 def _tests(nb: nbformat.NotebookNode) -> list:
     return [c for c in nb.cells if notebooks.is_test(c)]
@@ -694,11 +701,13 @@ def _index_of(nb: nbformat.NotebookNode, grade_id: str) -> int:
 
 def add_cell(source: str, after: str | None = None, kind: str = "code") -> Callable[[nbformat.NotebookNode], None]:
     """A cell of the student's own, after the cell ``after`` (a grade id), or at the end."""
+
     def edit(nb: nbformat.NotebookNode) -> None:
         cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
         cell.pop("id", None)
         at = len(nb.cells) if after is None else _index_of(nb, after) + 1
         nb.cells.insert(at, cell)
+
     return edit
 
 
@@ -760,6 +769,7 @@ def other_kernel(nb: nbformat.NotebookNode) -> None:
 
 def split_cell(grade_id: str, marker: str) -> Callable[[nbformat.NotebookNode], None]:
     """The solution cell ``grade_id`` split in two in the editor at the line that starts with ``marker``."""
+
     def edit(nb: nbformat.NotebookNode) -> None:
         at = _index_of(nb, grade_id)
         cell = nb.cells[at]
@@ -769,12 +779,14 @@ def split_cell(grade_id: str, marker: str) -> Callable[[nbformat.NotebookNode], 
         second.pop("id", None)
         cell.source, second.source = "".join(lines[:cut]), "".join(lines[cut:])
         nb.cells.insert(at + 1, second)
+
     return edit
 
 
 def saved_with_outputs(shuffle: bool) -> Callable[[nbformat.NotebookNode], None]:
     """Outputs from an earlier session in every code cell (test cells included, some of them failures), and
     execution counts as cells run out of order leave them."""
+
     def edit(nb: nbformat.NotebookNode) -> None:
         code_cells = [c for c in nb.cells if c.cell_type == "code"]
         counts = list(range(1, len(code_cells) + 1))
@@ -783,10 +795,14 @@ def saved_with_outputs(shuffle: bool) -> Callable[[nbformat.NotebookNode], None]
         for n, cell in zip(counts, code_cells):
             cell.execution_count = n
             if notebooks.is_test(cell) and n % 2:
-                cell.outputs = [nbformat.v4.new_output("error", ename="NotImplementedError", evalue="",
-                                                       traceback=["NotImplementedError"])]
+                cell.outputs = [
+                    nbformat.v4.new_output(
+                        "error", ename="NotImplementedError", evalue="", traceback=["NotImplementedError"]
+                    )
+                ]
             else:
                 cell.outputs = [_ok_output(f"out of cell {n}\n")]
+
     return edit
 
 
@@ -794,10 +810,12 @@ def _compose(*edits: Callable[[nbformat.NotebookNode], None]) -> Callable[[nbfor
     def edit(nb: nbformat.NotebookNode) -> None:
         for e in edits:
             e(nb)
+
     return edit
 
 
 # -- the entries -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -830,8 +848,9 @@ def ref(assignment: Assignment, **cells: str) -> dict[str, str]:
     return code
 
 
-def given_swap(assignment: Assignment, during: tuple[int, ...] | None = None,
-               honest: tuple[str, ...] = ()) -> dict[str, str]:
+def given_swap(
+    assignment: Assignment, during: tuple[int, ...] | None = None, honest: tuple[str, ...] = ()
+) -> dict[str, str]:
     """Do-nothing classes (the reference for the cells in ``honest``), each reported by the kernel's agent as the
     course's given piece of its name while the graded cells numbered ``during`` (from 1; None: all) run."""
     classes = {"parameter": "Parameter", "sgd-class": "SGD", "sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
@@ -853,6 +872,8 @@ SGD4 = REF[CH4.id]["sgd"]
 PARAM_OK = frozenset({"parameter-holds-a-float64-copy"})
 # what chapter 1's honest SGD class earns beside a wrong sgd_update_ (its step reuses sgd_update_)
 SGD1_OK = frozenset({"sgd-zero-grad-matches-torch", "sgd-rejects-bad-input"})
+
+
 def _entries() -> list[Entry]:
     e: list[Entry] = []
     add = e.append
@@ -860,43 +881,100 @@ def _entries() -> list[Entry]:
     add(Entry("c1-lazy", CH1, lazy(CH1)))
     add(Entry("c1-untouched", CH1, nr.stub_code(CH1)))
     for how, get in GET_TORCH.items():
-        add(Entry(f"c1-torch-{how}", CH1, ref(CH1, sgd_update=get + TORCH_UPDATE),
-                  earns=PARAM_OK | SGD1_OK))
-    add(Entry("c1-torch-without-profiler", CH1, ref(CH1, sgd_update=PROFILE + GET_TORCH["import"] + TORCH_UPDATE),
-              earns=PARAM_OK | SGD1_OK))
+        add(Entry(f"c1-torch-{how}", CH1, ref(CH1, sgd_update=get + TORCH_UPDATE), earns=PARAM_OK | SGD1_OK))
+    add(
+        Entry(
+            "c1-torch-without-profiler",
+            CH1,
+            ref(CH1, sgd_update=PROFILE + GET_TORCH["import"] + TORCH_UPDATE),
+            earns=PARAM_OK | SGD1_OK,
+        )
+    )
     add(Entry("c1-checks-rebound", CH1, lazy(CH1, parameter=P1 + REBIND_CHECKS), earns=PARAM_OK))
-    add(Entry("c1-numpy-patched", CH1, lazy(CH1, parameter=P1, sgd_update=PATCH_NUMPY + LAZY1["sgd-update"]),
-              earns=PARAM_OK))
-    add(Entry("c1-classes-patched", CH1, lazy(CH1, parameter=P1, sgd_class=LAZY1["sgd-class"] + PATCH_CLASSES),
-              earns=PARAM_OK))
-    add(Entry("c1-input-transformer", CH1, lazy(CH1, parameter=P1 + TRANSFORMER), earns=PARAM_OK,
-              edit=add_cell("print(_cells_seen)")))
+    add(
+        Entry(
+            "c1-numpy-patched",
+            CH1,
+            lazy(CH1, parameter=P1, sgd_update=PATCH_NUMPY + LAZY1["sgd-update"]),
+            earns=PARAM_OK,
+        )
+    )
+    add(
+        Entry(
+            "c1-classes-patched",
+            CH1,
+            lazy(CH1, parameter=P1, sgd_class=LAZY1["sgd-class"] + PATCH_CLASSES),
+            earns=PARAM_OK,
+        )
+    )
+    add(
+        Entry(
+            "c1-input-transformer",
+            CH1,
+            lazy(CH1, parameter=P1 + TRANSFORMER),
+            earns=PARAM_OK,
+            edit=add_cell("print(_cells_seen)"),
+        )
+    )
     add(Entry("c1-frames-and-gc", CH1, lazy(CH1, parameter=P1, sgd_update=FRAMES), earns=PARAM_OK))
-    add(Entry("c1-always-equal", CH1, lazy(CH1, parameter=P1, sgd_update=ALWAYS_EQUAL + """
+    add(
+        Entry(
+            "c1-always-equal",
+            CH1,
+            lazy(
+                CH1,
+                parameter=P1,
+                sgd_update=ALWAYS_EQUAL
+                + """
 def sgd_update_(params, lr):
     for p in params:
         if p.grad is not None:
             p.data = p.data.view(_AlwaysEqualArray)
             p.grad = _AlwaysEqual(p.data.shape)
-"""), earns=PARAM_OK))
-    add(Entry("c1-exits", CH1, lazy(CH1, parameter=P1, sgd_update=EXITS, sgd_class="raise SystemExit\n"),
-              earns=PARAM_OK))
-    add(Entry("c1-stop-iteration", CH1, lazy(CH1, parameter=P1, sgd_update=STOPS, sgd_class="pass\n"),
-              earns=PARAM_OK))
-    add(Entry("c1-fake-ok", CH1, lazy(CH1, parameter=P1 + FAKE_OK, sgd_update=FAKE_OK + LAZY1["sgd-update"]),
-              earns=PARAM_OK))
-    add(Entry("c1-files-written", CH1, lazy(CH1, parameter=P1 + WRITE_FILES.format(notebook=CH1.notebook)),
-              earns=PARAM_OK))
+""",
+            ),
+            earns=PARAM_OK,
+        )
+    )
+    add(
+        Entry(
+            "c1-exits", CH1, lazy(CH1, parameter=P1, sgd_update=EXITS, sgd_class="raise SystemExit\n"), earns=PARAM_OK
+        )
+    )
+    add(Entry("c1-stop-iteration", CH1, lazy(CH1, parameter=P1, sgd_update=STOPS, sgd_class="pass\n"), earns=PARAM_OK))
+    add(
+        Entry(
+            "c1-fake-ok",
+            CH1,
+            lazy(CH1, parameter=P1 + FAKE_OK, sgd_update=FAKE_OK + LAZY1["sgd-update"]),
+            earns=PARAM_OK,
+        )
+    )
+    add(
+        Entry(
+            "c1-files-written", CH1, lazy(CH1, parameter=P1 + WRITE_FILES.format(notebook=CH1.notebook)), earns=PARAM_OK
+        )
+    )
     add(Entry("c1-environment", CH1, lazy(CH1, parameter=P1 + ENV_SECRET), earns=PARAM_OK))
     # a Parameter that passes its visible case is called on the hidden ones too
     add(Entry("c1-spy", CH1, lazy(CH1, parameter=P1 + SPY), earns=PARAM_OK, edit=add_cell(SPY_PRINT), spies=True))
-    add(Entry("c1-read-solutions", CH1, lazy(CH1, parameter=P1 + READ_SOLUTIONS.format(id=CH1.id,
-                                                                                     notebook=CH1.notebook)),
-              earns=PARAM_OK))
+    add(
+        Entry(
+            "c1-read-solutions",
+            CH1,
+            lazy(CH1, parameter=P1 + READ_SOLUTIONS.format(id=CH1.id, notebook=CH1.notebook)),
+            earns=PARAM_OK,
+        )
+    )
     # the test cells themselves, in the notebook's JSON (nbgrader restores them from its gradebook)
-    for name, edit in (("tests-edited", mangled_edited), ("tests-deleted", mangled_deleted),
-                       ("tests-demoted", mangled_demoted), ("tests-raw", mangled_raw),
-                       ("tests-twins-first", mangled_duplicated_first), ("other-kernel", other_kernel)):
+    for name, edit in (
+        ("tests-edited", mangled_edited),
+        ("tests-deleted", mangled_deleted),
+        ("tests-demoted", mangled_demoted),
+        ("tests-raw", mangled_raw),
+        ("tests-twins-first", mangled_duplicated_first),
+        ("other-kernel", other_kernel),
+    ):
         add(Entry(f"c1-{name}", CH1, lazy(CH1), edit=edit, keep_json=True))
     # the course's own Parameter and SGD (exercise 4's) named by the agent for the student's do-nothing classes,
     # while the Parameter check (graded cell 1) and SGD's validation (graded cell 5) run
@@ -907,12 +985,21 @@ def sgd_update_(params, lr):
     add(Entry("c4-untouched", CH4, nr.stub_code(CH4)))
     for how in ("import", "thread", "module-chains", "unmasked"):
         add(Entry(f"c4-torch-{how}", CH4, lazy(CH4, sgd=GET_TORCH[how] + TORCH_OPTIMIZERS, adam="", adamw="")))
-    add(Entry("c4-checks-rebound-numpy-patched", CH4,
-              lazy(CH4, sgd=LAZY4["sgd"] + REBIND_CHECKS + PATCH_NUMPY)))
+    add(Entry("c4-checks-rebound-numpy-patched", CH4, lazy(CH4, sgd=LAZY4["sgd"] + REBIND_CHECKS + PATCH_NUMPY)))
     add(Entry("c4-classes-patched", CH4, lazy(CH4, adamw=LAZY4["adamw"] + PATCH_CLASSES)))
-    add(Entry("c4-input-transformer", CH4, lazy(CH4, sgd=TRANSFORMER + LAZY4["sgd"]),
-              edit=add_cell("print(_cells_seen)")))
-    add(Entry("c4-always-equal-state", CH4, lazy(CH4, sgd=ALWAYS_EQUAL + """
+    add(
+        Entry(
+            "c4-input-transformer", CH4, lazy(CH4, sgd=TRANSFORMER + LAZY4["sgd"]), edit=add_cell("print(_cells_seen)")
+        )
+    )
+    add(
+        Entry(
+            "c4-always-equal-state",
+            CH4,
+            lazy(
+                CH4,
+                sgd=ALWAYS_EQUAL
+                + """
 class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False):
@@ -925,70 +1012,149 @@ class SGD(Optimizer):
                 if p.grad is not None:
                     self.state[p]["momentum_buffer"] = _AlwaysEqual(p.data.shape)
                     p.data = p.data.view(_AlwaysEqualArray)
-""")))
-    add(Entry("c4-environment-and-files", CH4,
-              lazy(CH4, sgd=ENV_SECRET + WRITE_FILES.format(notebook=CH4.notebook) + LAZY4["sgd"])))
+""",
+            ),
+        )
+    )
+    add(
+        Entry(
+            "c4-environment-and-files",
+            CH4,
+            lazy(CH4, sgd=ENV_SECRET + WRITE_FILES.format(notebook=CH4.notebook) + LAZY4["sgd"]),
+        )
+    )
     # correct code that keeps what the grader sends it: it reaches the hidden cases
     add(Entry("c4-spy", CH4, ref(CH4, sgd=SPY + SGD4), earns=None, edit=add_cell(SPY_PRINT), spies=True))
-    add(Entry("c4-read-solutions", CH4, lazy(CH4, sgd=READ_SOLUTIONS.format(id=CH4.id, notebook=CH4.notebook)
-                                                + LAZY4["sgd"])))
-    add(Entry("c4-tests-twins-and-outputs", CH4, lazy(CH4), edit=_compose(mangled_duplicated_first, mangled_edited),
-              keep_json=True))
+    add(
+        Entry(
+            "c4-read-solutions",
+            CH4,
+            lazy(CH4, sgd=READ_SOLUTIONS.format(id=CH4.id, notebook=CH4.notebook) + LAZY4["sgd"]),
+        )
+    )
+    add(
+        Entry(
+            "c4-tests-twins-and-outputs",
+            CH4,
+            lazy(CH4),
+            edit=_compose(mangled_duplicated_first, mangled_edited),
+            keep_json=True,
+        )
+    )
     # the same while the two validation cells (graded cells 2 and 5) run
     add(Entry("c4-given-swap", CH4, given_swap(CH4, during=(2, 5))))
 
     # ---- mixed ----
-    add(Entry("m1-honest-class-patched-update", CH1,
-              ref(CH1, sgd_update=PATCH_NUMPY + REBIND_CHECKS + LAZY1["sgd-update"]), earns=PARAM_OK | SGD1_OK))
-    add(Entry("m4-honest-sgd-swapped-adam", CH4,
-              given_swap(CH4, honest=("sgd",), during=(5,)),
-              earns=frozenset({"sgd-matches-torch", "sgd-rejects-bad-hyperparameters"})))
-    add(Entry("m4-honest-adam-torch-sgd", CH4,
-              ref(CH4, sgd=GET_TORCH["thread"] + TORCH_OPTIMIZERS.replace(
-                  'SGD, Adam, AdamW = _torch_class("SGD"), _torch_class("Adam"), _torch_class("AdamW")',
-                  'SGD = _torch_class("SGD")')),
-              earns=frozenset({"adam-matches-torch", "adam-amsgrad-matches-torch", "adam-rejects-bad-hyperparameters",
-                               "adamw-matches-torch"})))
+    add(
+        Entry(
+            "m1-honest-class-patched-update",
+            CH1,
+            ref(CH1, sgd_update=PATCH_NUMPY + REBIND_CHECKS + LAZY1["sgd-update"]),
+            earns=PARAM_OK | SGD1_OK,
+        )
+    )
+    add(
+        Entry(
+            "m4-honest-sgd-swapped-adam",
+            CH4,
+            given_swap(CH4, honest=("sgd",), during=(5,)),
+            earns=frozenset({"sgd-matches-torch", "sgd-rejects-bad-hyperparameters"}),
+        )
+    )
+    add(
+        Entry(
+            "m4-honest-adam-torch-sgd",
+            CH4,
+            ref(
+                CH4,
+                sgd=GET_TORCH["thread"]
+                + TORCH_OPTIMIZERS.replace(
+                    'SGD, Adam, AdamW = _torch_class("SGD"), _torch_class("Adam"), _torch_class("AdamW")',
+                    'SGD = _torch_class("SGD")',
+                ),
+            ),
+            earns=frozenset(
+                {
+                    "adam-matches-torch",
+                    "adam-amsgrad-matches-torch",
+                    "adam-rejects-bad-hyperparameters",
+                    "adamw-matches-torch",
+                }
+            ),
+        )
+    )
 
     # ---- honest idioms, chapter 1 ----
     future = "from __future__ import annotations\n\n"
     honest1 = {
         "future-annotations": {k: _prefix(future) for k in ("parameter", "sgd-update", "sgd-class")},
-        "class-name-repr": {"parameter": _suffix("""
+        "class-name-repr": {
+            "parameter": _suffix("""
     def __repr__(self):
         return f"{self.__class__.__name__}(data={self.data!r}, grad={self.grad!r})"
-"""), "sgd-class": _suffix("""
+"""),
+            "sgd-class": _suffix("""
     def __repr__(self):
         return f"{type(self).__name__}(lr={self.lr}, {len(self.params)} parameters)"
-""")},
-        "slots": {"parameter": _replace("    def __init__(self, data):", '    __slots__ = ("data", "grad")\n\n'
-                                        "    def __init__(self, data):"),
-                  "sgd-class": _replace("    def __init__(self, params, lr=1e-3):",
-                                        '    __slots__ = ("params", "lr")\n\n    def __init__(self, params, lr=1e-3):')},
-        "dunder-in-messages": {"sgd-class": _chain(
-            _replace('raise ValueError(f"Invalid learning rate: {lr}")',
-                     'raise ValueError(f"SGD.__init__: Invalid learning rate: {lr} (see __doc__ and __class__)")'),
-            _replace('raise ValueError("optimizer got an empty parameter list")',
-                     'raise ValueError(f"{type(self).__name__}.__init__(): optimizer got an empty parameter list")'))},
-        "string-annotations": {"sgd-update": _replace("def sgd_update_(params, lr):",
-                                                      'def sgd_update_(params: "list[Parameter]", lr: "float") -> "None":'),
-                               "parameter": _replace("    def __init__(self, data):",
-                                                     '    def __init__(self, data: "np.ndarray | float") -> "None":')},
-        "getattr-min": {"sgd-class": _replace('        if lr < 0:\n            raise ValueError(f"Invalid learning rate: {lr}")',
-                                              '        for name, value in (("lr", lr),):\n'
-                                              '            if value < getattr(self, "_min_" + name):\n'
-                                              '                raise ValueError(f"Invalid learning rate: {value}")')},
-        "vars": {"sgd-class": _suffix("""
+"""),
+        },
+        "slots": {
+            "parameter": _replace(
+                "    def __init__(self, data):", '    __slots__ = ("data", "grad")\n\n    def __init__(self, data):'
+            ),
+            "sgd-class": _replace(
+                "    def __init__(self, params, lr=1e-3):",
+                '    __slots__ = ("params", "lr")\n\n    def __init__(self, params, lr=1e-3):',
+            ),
+        },
+        "dunder-in-messages": {
+            "sgd-class": _chain(
+                _replace(
+                    'raise ValueError(f"Invalid learning rate: {lr}")',
+                    'raise ValueError(f"SGD.__init__: Invalid learning rate: {lr} (see __doc__ and __class__)")',
+                ),
+                _replace(
+                    'raise ValueError("optimizer got an empty parameter list")',
+                    'raise ValueError(f"{type(self).__name__}.__init__(): optimizer got an empty parameter list")',
+                ),
+            )
+        },
+        "string-annotations": {
+            "sgd-update": _replace(
+                "def sgd_update_(params, lr):", 'def sgd_update_(params: "list[Parameter]", lr: "float") -> "None":'
+            ),
+            "parameter": _replace(
+                "    def __init__(self, data):", '    def __init__(self, data: "np.ndarray | float") -> "None":'
+            ),
+        },
+        "getattr-min": {
+            "sgd-class": _replace(
+                '        if lr < 0:\n            raise ValueError(f"Invalid learning rate: {lr}")',
+                '        for name, value in (("lr", lr),):\n'
+                '            if value < getattr(self, "_min_" + name):\n'
+                '                raise ValueError(f"Invalid learning rate: {value}")',
+            )
+        },
+        "vars": {
+            "sgd-class": _suffix("""
     def __repr__(self):
         return f"SGD({vars(self)})"
 
     def hyperparameters(self):
         return {k: v for k, v in vars(self).items() if k != "params"}
-""")},
-        "type-hints": {"sgd-update": _chain(_prefix("from typing import Iterable\n\n"),
-                                            _replace("def sgd_update_(params, lr):",
-                                                     "def sgd_update_(params: Iterable[Parameter], lr: float) -> None:"))},
-        "helpers-and-asserts": {"sgd-update": lambda s: '''
+""")
+        },
+        "type-hints": {
+            "sgd-update": _chain(
+                _prefix("from typing import Iterable\n\n"),
+                _replace(
+                    "def sgd_update_(params, lr):", "def sgd_update_(params: Iterable[Parameter], lr: float) -> None:"
+                ),
+            )
+        },
+        "helpers-and-asserts": {
+            "sgd-update": lambda s: (
+                '''
 def _has_grad(p) -> bool:
     return p.grad is not None
 
@@ -1000,110 +1166,200 @@ def sgd_update_(params, lr):
         before = p.data
         p.data -= lr * p.grad
         assert p.data is before
-'''},
-        "print-debugging": {"sgd-update": _replace("        p.data -= lr * p.grad",
-                                                   '        print("before", p.data, "grad", p.grad)\n'
-                                                   "        p.data -= lr * p.grad\n"
-                                                   '        print("after", p.data)'),
-                            "sgd-class": _replace("        sgd_update_(self.params, self.lr)",
-                                                  '        print(f"step with lr={self.lr}")\n'
-                                                  "        sgd_update_(self.params, self.lr)")},
-        "errstate": {"sgd-update": _replace("        p.data -= lr * p.grad",
-                                            '        with np.errstate(over="raise", invalid="ignore"):\n'
-                                            "            p.data -= lr * p.grad")},
-        "unicode-names": {"sgd-update": lambda s: '''
+'''
+            )
+        },
+        "print-debugging": {
+            "sgd-update": _replace(
+                "        p.data -= lr * p.grad",
+                '        print("before", p.data, "grad", p.grad)\n'
+                "        p.data -= lr * p.grad\n"
+                '        print("after", p.data)',
+            ),
+            "sgd-class": _replace(
+                "        sgd_update_(self.params, self.lr)",
+                '        print(f"step with lr={self.lr}")\n        sgd_update_(self.params, self.lr)',
+            ),
+        },
+        "errstate": {
+            "sgd-update": _replace(
+                "        p.data -= lr * p.grad",
+                '        with np.errstate(over="raise", invalid="ignore"):\n            p.data -= lr * p.grad',
+            )
+        },
+        "unicode-names": {
+            "sgd-update": lambda s: (
+                """
 def sgd_update_(params, lr):
     η = lr
     for θ in params:
         if θ.grad is not None:
             θ.data -= η * θ.grad
-'''},
-        "step-with-closure": {"sgd-class": _replace('    def step(self):\n        """Update every parameter that has a gradient."""\n'
-                                                     "        sgd_update_(self.params, self.lr)",
-                                                     '    def step(self, closure=None):\n        """Update every parameter that has a gradient."""\n'
-                                                     "        loss = closure() if closure is not None else None\n"
-                                                     "        sgd_update_(self.params, self.lr)\n        return loss")},
+"""
+            )
+        },
+        "step-with-closure": {
+            "sgd-class": _replace(
+                '    def step(self):\n        """Update every parameter that has a gradient."""\n'
+                "        sgd_update_(self.params, self.lr)",
+                '    def step(self, closure=None):\n        """Update every parameter that has a gradient."""\n'
+                "        loss = closure() if closure is not None else None\n"
+                "        sgd_update_(self.params, self.lr)\n        return loss",
+            )
+        },
     }
     # the min of the getattr idiom is a class attribute
-    honest1["getattr-min"]["sgd-class"] = _chain(honest1["getattr-min"]["sgd-class"],
-                                                 _replace("    def __init__(self, params, lr=1e-3):",
-                                                          "    _min_lr = 0.0\n\n    def __init__(self, params, lr=1e-3):"))
+    honest1["getattr-min"]["sgd-class"] = _chain(
+        honest1["getattr-min"]["sgd-class"],
+        _replace(
+            "    def __init__(self, params, lr=1e-3):", "    _min_lr = 0.0\n\n    def __init__(self, params, lr=1e-3):"
+        ),
+    )
     for name, changes in honest1.items():
         add(Entry(f"a1-{name}", CH1, _edit_ref(CH1, changes), earns=None))
     # cells of the student's own, and notebooks as an editor leaves them
     scratch = {
-        "matplotlib": add_cell("import matplotlib\nimport matplotlib.pyplot as plt\n\n"
-                               "plt.plot([1, 2, 3], [3, 1, 2])\nplt.title('loss')\nplt.show()\n"),
-        "torch-in-scratch-cell": add_cell("import torch  # to compare by hand\nprint(torch.__version__)", after="setup"),
-        "timeit": add_cell("p = Parameter(np.ones(100))\np.grad = np.ones(100)\n%timeit -n 20 -r 2 sgd_update_([p], 0.1)",
-                           after="sgd-update"),
-        "own-check-call": add_cell("checks.check_sgd_update(sgd_update_, Parameter)  # my own run of the test",
-                                   after="sgd-update"),
+        "matplotlib": add_cell(
+            "import matplotlib\nimport matplotlib.pyplot as plt\n\n"
+            "plt.plot([1, 2, 3], [3, 1, 2])\nplt.title('loss')\nplt.show()\n"
+        ),
+        "torch-in-scratch-cell": add_cell(
+            "import torch  # to compare by hand\nprint(torch.__version__)", after="setup"
+        ),
+        "timeit": add_cell(
+            "p = Parameter(np.ones(100))\np.grad = np.ones(100)\n%timeit -n 20 -r 2 sgd_update_([p], 0.1)",
+            after="sgd-update",
+        ),
+        "own-check-call": add_cell(
+            "checks.check_sgd_update(sgd_update_, Parameter)  # my own run of the test", after="sgd-update"
+        ),
         "raising-scratch-cell": add_cell("assert False, 'a scratch cell that fails'", after="parameter"),
-        "extra-markdown": _compose(add_cell("My notes: **in place** means `-=`.", after="parameter", kind="markdown"),
-                                   add_cell("## Scratch\n\n$\\theta$", kind="markdown")),
+        "extra-markdown": _compose(
+            add_cell("My notes: **in place** means `-=`.", after="parameter", kind="markdown"),
+            add_cell("## Scratch\n\n$\\theta$", kind="markdown"),
+        ),
         "split-cell": split_cell("sgd-class", "    def zero_grad"),
         "saved-with-outputs": saved_with_outputs(shuffle=False),
         "run-out-of-order": saved_with_outputs(shuffle=True),
-        "shell-and-magics": add_cell("%%time\nimport subprocess\nprint(subprocess.run(['ls'], capture_output=True).stdout)\n"
-                                     "get_ipython().run_line_magic('who', '')", after="sgd-class"),
+        "shell-and-magics": add_cell(
+            "%%time\nimport subprocess\nprint(subprocess.run(['ls'], capture_output=True).stdout)\n"
+            "get_ipython().run_line_magic('who', '')",
+            after="sgd-class",
+        ),
     }
     for name, edit in scratch.items():
-        add(Entry(f"a1-{name}", CH1, dict(REF[CH1.id]), earns=None, edit=edit,
-                  keep_json=name in ("split-cell", "saved-with-outputs", "run-out-of-order")))
+        add(
+            Entry(
+                f"a1-{name}",
+                CH1,
+                dict(REF[CH1.id]),
+                earns=None,
+                edit=edit,
+                keep_json=name in ("split-cell", "saved-with-outputs", "run-out-of-order"),
+            )
+        )
 
     # ---- honest idioms, chapter 4 ----
     honest4 = {
         "reference": {},
         "future-annotations": {k: _prefix(future) for k in ("sgd", "adam", "adamw")},
-        "two-argument-super": {"sgd": _replace("super().__init__(params,", "super(SGD, self).__init__(params,"),
-                               "adamw": _replace("super().__init__(params,", "super(AdamW, self).__init__(params,")},
-        "getattr-min-and-vars": {"adam": _chain(
-            _replace("    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,\n",
-                     "    _min_lr = _min_eps = _min_weight_decay = 0.0\n\n"
-                     "    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,\n"),
-            _replace("        if not 0.0 <= lr:\n            raise ValueError(f\"Invalid learning rate: {lr}\")",
-                     "        for name, value in ((\"lr\", lr),):\n"
-                     "            if value < getattr(self, \"_min_\" + name):\n"
-                     "                raise ValueError(f\"Invalid learning rate: {value}\")"),
-            _suffix("""
+        "two-argument-super": {
+            "sgd": _replace("super().__init__(params,", "super(SGD, self).__init__(params,"),
+            "adamw": _replace("super().__init__(params,", "super(AdamW, self).__init__(params,"),
+        },
+        "getattr-min-and-vars": {
+            "adam": _chain(
+                _replace(
+                    "    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,\n",
+                    "    _min_lr = _min_eps = _min_weight_decay = 0.0\n\n"
+                    "    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,\n",
+                ),
+                _replace(
+                    '        if not 0.0 <= lr:\n            raise ValueError(f"Invalid learning rate: {lr}")',
+                    '        for name, value in (("lr", lr),):\n'
+                    '            if value < getattr(self, "_min_" + name):\n'
+                    '                raise ValueError(f"Invalid learning rate: {value}")',
+                ),
+                _suffix("""
     def __repr__(self):
         return f"{self.__class__.__name__}({ {k: v for k, v in vars(self).items() if k == 'defaults'} })"
-"""))},
-        "helpers-and-errstate": {"adam": _chain(
-            _prefix('''
+"""),
+            )
+        },
+        "helpers-and-errstate": {
+            "adam": _chain(
+                _prefix('''
 def _bias_corrections(beta1, beta2, step):
     """c1, c2 of step ``step``."""
     return 1 - beta1 ** step, 1 - beta2 ** step
 
 
 '''),
-            _replace("                bias_correction1 = 1 - beta1 ** step\n                bias_correction2 = 1 - beta2 ** step",
-                     "                bias_correction1, bias_correction2 = _bias_corrections(beta1, beta2, step)"),
-            _replace("                p.data -= lr / bias_correction1 * exp_avg / denom",
-                     "                with np.errstate(divide='ignore', invalid='ignore'):\n"
-                     "                    p.data -= lr / bias_correction1 * exp_avg / denom"))},
-        "slots-in-subclass": {"adamw": _replace("    def __init__(self, params,", "    __slots__ = ()\n\n    def __init__(self, params,")},
-        "print-and-asserts": {"sgd": _replace("                p.data -= lr * d_p",
-                                              "                assert d_p.shape == p.data.shape\n"
-                                              "                print('step', p, lr)\n"
-                                              "                p.data -= lr * d_p")},
-        "setdefault-state": {"sgd": _replace("                    state = self.state[p]",
-                                             "                    state = self.state.setdefault(p, {})")},
+                _replace(
+                    "                bias_correction1 = 1 - beta1 ** step\n"
+                    "                bias_correction2 = 1 - beta2 ** step",
+                    "                bias_correction1, bias_correction2 = _bias_corrections(beta1, beta2, step)",
+                ),
+                _replace(
+                    "                p.data -= lr / bias_correction1 * exp_avg / denom",
+                    "                with np.errstate(divide='ignore', invalid='ignore'):\n"
+                    "                    p.data -= lr / bias_correction1 * exp_avg / denom",
+                ),
+            )
+        },
+        "slots-in-subclass": {
+            "adamw": _replace("    def __init__(self, params,", "    __slots__ = ()\n\n    def __init__(self, params,")
+        },
+        "print-and-asserts": {
+            "sgd": _replace(
+                "                p.data -= lr * d_p",
+                "                assert d_p.shape == p.data.shape\n"
+                "                print('step', p, lr)\n"
+                "                p.data -= lr * d_p",
+            )
+        },
+        "setdefault-state": {
+            "sgd": _replace(
+                "                    state = self.state[p]", "                    state = self.state.setdefault(p, {})"
+            )
+        },
     }
     for name, changes in honest4.items():
         add(Entry(f"a4-{name}", CH4, _edit_ref(CH4, changes), earns=None))
-    add(Entry("a4-torch-scratch-and-plot", CH4, dict(REF[CH4.id]), earns=None,
-              edit=_compose(add_cell("import torch\ntorch.manual_seed(0)", after="setup"),
-                            add_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"))))
-    add(Entry("a4-split-and-saved-with-outputs", CH4, dict(REF[CH4.id]), earns=None, keep_json=True,
-              edit=_compose(split_cell("adam", "    def apply_weight_decay"), saved_with_outputs(shuffle=True))))
+    add(
+        Entry(
+            "a4-torch-scratch-and-plot",
+            CH4,
+            dict(REF[CH4.id]),
+            earns=None,
+            edit=_compose(
+                add_cell("import torch\ntorch.manual_seed(0)", after="setup"),
+                add_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"),
+            ),
+        )
+    )
+    add(
+        Entry(
+            "a4-split-and-saved-with-outputs",
+            CH4,
+            dict(REF[CH4.id]),
+            earns=None,
+            keep_json=True,
+            edit=_compose(split_cell("adam", "    def apply_weight_decay"), saved_with_outputs(shuffle=True)),
+        )
+    )
     # notebooks that break the kernel's side of grading (its agent, its messaging, nbgrader's cell metadata):
     # graded all the same, the cells they break scoring 0
     add(Entry("z1-agent-blocked", CH1, lazy(CH1, parameter=P1 + BLOCK_AGENT), earns=PARAM_OK))
     add(Entry("z1-given-swap-everywhere", CH1, given_swap(CH1)))
-    add(Entry("z1-builtins-patched", CH1, lazy(CH1, parameter=P1, sgd_update=PATCH_BUILTINS + LAZY1["sgd-update"]),
-              earns=PARAM_OK))
+    add(
+        Entry(
+            "z1-builtins-patched",
+            CH1,
+            lazy(CH1, parameter=P1, sgd_update=PATCH_BUILTINS + LAZY1["sgd-update"]),
+            earns=PARAM_OK,
+        )
+    )
     add(Entry("z1-tests-renamed", CH1, lazy(CH1), edit=mangled_renamed, keep_json=True))
     add(Entry("z1-tests-made-answers", CH1, lazy(CH1), edit=mangled_made_solutions, keep_json=True))
     return e
@@ -1134,6 +1390,7 @@ def write_submissions(root: Path, entries: list[Entry]) -> Path:
 
 
 # -- what must not reach a student -------------------------------------------------------------------------
+
 
 def _text_of(path: Path) -> str:
     """A feedback page's text as a reader sees it (tags gone, entities decoded), or a notebook's sources and outputs."""
@@ -1191,8 +1448,19 @@ def graded(tmp_path_factory) -> Graded:
     secret = f"term secret {secrets.token_hex(12)}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(cases.GRADING_SEED_VARIABLE, secret)
-        done = course_grade("all", submitted, "--course", course, "--jobs", "2", "--cell-seconds", "60",
-                            "--wall-seconds", "600", timeout=3600)
+        done = course_grade(
+            "all",
+            submitted,
+            "--course",
+            course,
+            "--jobs",
+            "2",
+            "--cell-seconds",
+            "60",
+            "--wall-seconds",
+            "600",
+            timeout=3600,
+        )
     result = Graded(course, secret, submitted, done.stdout, done.stderr, done.returncode)
     if (course / "gradebook.db").exists():
         result.scores = scores(course)
@@ -1235,8 +1503,10 @@ def test_each_notebook_gets_what_its_own_code_earns_and_sees_nothing_of_the_inst
     for path in files:
         text = _text_of(path)
         for secret in _forbidden(graded.secret):
-            assert secret not in text, (f"{path} shows the grading secret, a hidden seed drawn from it or an account "
-                                        f"of the grading machine: {secret!r}")
+            assert secret not in text, (
+                f"{path} shows the grading secret, a hidden seed drawn from it or an account "
+                f"of the grading machine: {secret!r}"
+            )
         shown = sorted(line for line in reference if line in text)
         assert not shown, f"{path} shows the reference solution's code: {shown[:5]}"
     if entry.spies:  # it prints the inputs it was given: its own draws, which no other notebook gets
@@ -1244,9 +1514,11 @@ def test_each_notebook_gets_what_its_own_code_earns_and_sees_nothing_of_the_inst
         answers = [cell.source for cell in nb.cells if notebooks.is_solution(cell)]
         own = _hidden_draws(graded.secret, cases.submission_salt(entry.name, entry.assignment.id, answers))
         changed = answers[:-1] + [answers[-1] + "\n# one more line"]
-        others = (_hidden_draws(graded.secret)  # the term's draws, unsalted
-                  + _hidden_draws(graded.secret, cases.submission_salt(entry.name, entry.assignment.id, changed))
-                  + _hidden_draws(graded.secret, cases.submission_salt("a-classmate", entry.assignment.id, answers)))
+        others = (
+            _hidden_draws(graded.secret)  # the term's draws, unsalted
+            + _hidden_draws(graded.secret, cases.submission_salt(entry.name, entry.assignment.id, changed))
+            + _hidden_draws(graded.secret, cases.submission_salt("a-classmate", entry.assignment.id, answers))
+        )
         text = "\n".join(_text_of(p) for p in files)
         assert any(d in text for d in own), f"{entry.name}: the spy printed none of the draws its code was given"
         seen = [d for d in others if d in text]
@@ -1258,8 +1530,9 @@ def _hidden_draws(secret: str, salt: str = "") -> list[str]:
     out = []
     for seed in cases.hidden_seeds({cases.GRADING_SEED_VARIABLE: secret}, salt):
         init, grads = cases.problem(seed)
-        out += [repr(float(v.flat[0])) for v in init if v.size] + [repr(float(g.flat[0])) for g in grads[0]
-                                                                   if g is not None and g.size]
+        out += [repr(float(v.flat[0])) for v in init if v.size] + [
+            repr(float(g.flat[0])) for g in grads[0] if g is not None and g.size
+        ]
     return out
 
 
@@ -1269,8 +1542,9 @@ def test_no_file_for_students_holds_the_grading_secret(graded):
     for path in files:
         text = path.read_bytes().decode(errors="replace")
         for secret in _forbidden(graded.secret):
-            assert secret not in text, (f"{path} holds the grading secret, a hidden seed drawn from it or an account "
-                                        "of the grading machine")
+            assert secret not in text, (
+                f"{path} holds the grading secret, a hidden seed drawn from it or an account of the grading machine"
+            )
     digest = hashlib.sha256(graded.secret.encode()).hexdigest()
     assert not any(digest in p.read_bytes().decode(errors="replace") for p in files)
 

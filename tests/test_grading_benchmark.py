@@ -1,5 +1,6 @@
 """The grading benchmark runs and prints what the instructors' guide reports (on one chapter: the full run takes
 about ten minutes). Its figures are measured, not asserted: a benchmark is not a timed test."""
+
 from __future__ import annotations
 
 import re
@@ -23,9 +24,24 @@ def test_the_class_has_every_kind_of_submission_for_each_chapter(tmp_path):
 
 @pytest.mark.skipif(sandbox.problem() is not None, reason="the benchmark times course-grade with its sandbox")
 def test_the_benchmark_prints_its_table_and_the_runs_agree(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "optimcourse.grading.benchmark", "--chapters", "01",
-                           "--per-chapter", "2", "--jobs", "2", "--workdir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimcourse.grading.benchmark",
+            "--chapters",
+            "01",
+            "--per-chapter",
+            "2",
+            "--jobs",
+            "2",
+            "--workdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert re.search(r"plain nbgrader autograde, sequential, no sandbox +[\d.]+ +[\d.]+ +1\.00  yes", out)
@@ -35,6 +51,10 @@ def test_the_benchmark_prints_its_table_and_the_runs_agree(tmp_path):
 
 
 def test_it_refuses_a_subset_of_chapters_course_grade_cannot_take():
-    done = subprocess.run([sys.executable, "-m", "optimcourse.grading.benchmark", "--chapters", "01", "02"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "optimcourse.grading.benchmark", "--chapters", "01", "02"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "--chapters: one chapter or all of them" in done.stderr

@@ -1,6 +1,7 @@
 """course-grade wherever Python is installed: from a virtual environment that is not activated, and
 from a Python that is not a virtual environment; a kernel that cannot start grades nobody, says why,
 and leaves every submission for the next run."""
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
-from test_adversarial_submissions import needs_the_sandbox  # noqa: F401  (a fixture)
-from test_course_grade import CH1, UNSANDBOXED, scores, write_class
 
 import notebook_runner as nr
 from optimcourse import environment
 from optimcourse.course import PACKAGE_DIR
 from optimcourse.grading import cli, execute, workers
+from optimcourse.grading.settings import gradebook_url
+from test_adversarial_submissions import needs_the_sandbox  # noqa: F401  (a fixture)
+from test_course_grade import CH1, UNSANDBOXED, scores, write_class
 
 pytestmark = pytest.mark.nbgrader
 IN_A_VENV = sys.prefix != sys.base_prefix
@@ -43,9 +45,21 @@ def test_course_grade_from_a_venv_that_is_not_activated(tmp_path):
     assert Path(sys.executable).resolve() != Path(sys.executable).absolute() or not Path(sys.executable).is_symlink()
     course = tmp_path / "course"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")} | {"PATH": SYSTEM_PATH}
-    done = subprocess.run([str(environment.scripts_dir() / "course-grade"), CH1.id, str(two_students(tmp_path)),
-                           "--course", str(course), "--jobs", "2"], env=env, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run(
+        [
+            str(environment.scripts_dir() / "course-grade"),
+            CH1.id,
+            str(two_students(tmp_path)),
+            "--course",
+            str(course),
+            "--jobs",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert totals(course) == {"ref": 10.0, "untouched": 0.0}
 
@@ -58,16 +72,36 @@ def test_course_grade_from_a_python_that_is_not_a_venv(tmp_path):
     site = sysconfig.get_paths()["purelib"]
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     # what a system or --prefix install has in its own prefix: alembic on PATH, nbconvert's templates
-    env |= {"PYTHONPATH": os.pathsep.join([site, str(PACKAGE_DIR.parent)]),
-            "PATH": os.pathsep.join([str(environment.scripts_dir()), SYSTEM_PATH]),
-            "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
-    probe = subprocess.run([str(base), "-c", "import sys, ipykernel; print(sys.prefix == sys.base_prefix)"], env=env,
-                           capture_output=True, text=True)
+    env |= {
+        "PYTHONPATH": os.pathsep.join([site, str(PACKAGE_DIR.parent)]),
+        "PATH": os.pathsep.join([str(environment.scripts_dir()), SYSTEM_PATH]),
+        "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter"),
+    }
+    probe = subprocess.run(
+        [str(base), "-c", "import sys, ipykernel; print(sys.prefix == sys.base_prefix)"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert probe.stdout.strip() == "True", probe.stderr
     course = tmp_path / "course"
-    done = subprocess.run([str(base), "-m", "optimcourse.grading.cli", CH1.id, str(two_students(tmp_path)),
-                           "--course", str(course), "--jobs", "1"], env=env, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run(
+        [
+            str(base),
+            "-m",
+            "optimcourse.grading.cli",
+            CH1.id,
+            str(two_students(tmp_path)),
+            "--course",
+            str(course),
+            "--jobs",
+            "1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert totals(course) == {"ref": 10.0, "untouched": 0.0}
 
@@ -84,9 +118,24 @@ def test_a_kernel_that_cannot_start_grades_nobody_says_why_and_the_next_run_grad
     code = [nr.solution_code(CH1), nr.stub_code(CH1)]
     submitted = write_class(tmp_path / "in", {f"s{k}": code[k % 2] for k in range(students)})
     course = tmp_path / "course"
-    done = subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", CH1.id, str(submitted), "--course",
-                           str(course), "--jobs", "1", *UNSANDBOXED], env=env, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimcourse.grading.cli",
+            CH1.id,
+            str(submitted),
+            "--course",
+            str(course),
+            "--jobs",
+            "1",
+            *UNSANDBOXED,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 1, done.stderr[-3000:]
     # the real cause, not nbgrader's "see the above traceback"
     assert "the kernel could not start" in done.stderr
@@ -95,13 +144,28 @@ def test_a_kernel_that_cannot_start_grades_nobody_says_why_and_the_next_run_grad
     if students == 4:  # a run whose kernels cannot start stops instead of failing every submission in turn
         assert "none of the first 3 submissions could be graded" in done.stderr
     # nobody graded: no zero in the gradebook, no feedback, nothing marked as done
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         assert gb.assignment_submissions(CH1.id) == []
     assert not list((course / "feedback").glob("*/*/*.html"))
     assert json.loads((course / cli.STATE_FILE).read_text() if (course / cli.STATE_FILE).exists() else "{}") == {}
 
-    again = subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", CH1.id, str(submitted), "--course",
-                            str(course), "--jobs", "2", *UNSANDBOXED], capture_output=True, text=True, timeout=900)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimcourse.grading.cli",
+            CH1.id,
+            str(submitted),
+            "--course",
+            str(course),
+            "--jobs",
+            "2",
+            *UNSANDBOXED,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"{students} graded now" in again.stdout
     assert totals(course) == {f"s{k}": (10.0 if k % 2 == 0 else 0.0) for k in range(students)}
@@ -148,11 +212,15 @@ CHAINED_LOG = """[ERROR] There was an error processing assignment: /course/submi
 
 
 def test_the_reason_given_is_the_exception_nbgrader_logged_not_its_see_above():
-    reason = workers.failure({"success": False, "log": CHAINED_LOG,
-                              "error": "NbGraderException: Please see the the above traceback"})
-    assert reason.splitlines()[0] == ("optimcourse.grading.execute.KernelStartError: the kernel could not start; "
-                                      "it printed:")
+    reason = workers.failure(
+        {"success": False, "log": CHAINED_LOG, "error": "NbGraderException: Please see the the above traceback"}
+    )
+    assert reason.splitlines()[0] == (
+        "optimcourse.grading.execute.KernelStartError: the kernel could not start; it printed:"
+    )
     assert reason.splitlines()[-1].strip() == "ImportError: no ipykernel" and "nbclient/client.py" not in reason
-    assert workers.failure({"success": False, "log": "[ERROR] No notebooks were matched"}) == \
-        "[ERROR] No notebooks were matched"
+    assert (
+        workers.failure({"success": False, "log": "[ERROR] No notebooks were matched"})
+        == "[ERROR] No notebooks were matched"
+    )
     assert workers.failure({"success": False}) == "nbgrader failed, and logged no reason"

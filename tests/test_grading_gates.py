@@ -3,12 +3,13 @@
 Each notebook's own test cells are run exactly as written (``notebook_runner``); the real
 ``nbgrader autograde`` is shown to agree in ``test_nbgrader.py``.
 """
+
 from __future__ import annotations
 
 import pytest
-from conftest import ALL_MUTANTS, ASSIGNMENT_PARAMS, library
 
 import notebook_runner as nr
+from conftest import ALL_MUTANTS, ASSIGNMENT_PARAMS, library
 
 MIN_MUTANTS = 6
 
@@ -54,4 +55,5 @@ def test_mutant_loses_points_and_the_visible_failure_names_it(assignment, mutant
     failures = [r for r in visible if not r.passed]
     assert failures, f"{mutant.name} passes every visible test"
     assert any(f"'{mutant.name}'" in r.message for r in failures), (
-        f"no visible failure names {mutant.name!r}:\n" + "\n\n".join(r.message for r in failures))
+        f"no visible failure names {mutant.name!r}:\n" + "\n\n".join(r.message for r in failures)
+    )

@@ -1,4 +1,5 @@
 """The comparison engine itself: delegation guard, silence on success, hints, trace semantics."""
+
 from __future__ import annotations
 
 import math
@@ -104,15 +105,23 @@ def test_param_groups_reference_matches_torch_on_random_layouts_and_a_small_lr_e
 def test_failure_message_names_step_parameter_and_difference():
     ref = reference()
 
-    def late_bug(params, lr, calls=[0]):  # correct for two steps, then doubles the lr
+    def late_bug(params, lr, calls=None):  # correct for two steps, then doubles the lr
+        if calls is None:
+            calls = [0]
         calls[0] += 1
         ref["sgd_update_"](params, lr if calls[0] <= 2 else 2 * lr)
 
     with pytest.raises(AssertionError) as info:
         ch1.check_sgd_update(late_bug, ref["Parameter"])
     message = str(info.value)
-    for part in ("after step 3: parameter 0", "expected (torch)", "got (yours)", "max |difference|",
-                 "lr=0.1", "no known mistake matches"):
+    for part in (
+        "after step 3: parameter 0",
+        "expected (torch)",
+        "got (yours)",
+        "max |difference|",
+        "lr=0.1",
+        "no known mistake matches",
+    ):
         assert part in message, (part, message)
 
 
@@ -159,7 +168,6 @@ def test_a_mutant_edit_must_match_exactly_once():
         Mutant("x", "", (("a", "b"),)).apply("a a")
 
 
-
 def _hints(library: MutantLibrary, check, names: tuple[str, ...], edits, seeds) -> list[str]:
     """The mistakes named when ``check`` fails on the chapter's reference with a student's ``edits``."""
     student = library.impl(Mutant("a-student", "", tuple(edits)))
@@ -168,20 +176,30 @@ def _hints(library: MutantLibrary, check, names: tuple[str, ...], edits, seeds) 
     return [m.name for m in library.mutants if f"'{m.name}'" in str(failure.value)]
 
 
-ZERO_GRAD_BODY = ("            if p.grad is None:\n                continue\n            if set_to_none:\n"
-                  "                p.grad = None\n            else:\n                p.grad[...] = 0.0\n")
+ZERO_GRAD_BODY = (
+    "            if p.grad is None:\n                continue\n            if set_to_none:\n"
+    "                p.grad = None\n            else:\n                p.grad[...] = 0.0\n"
+)
 
 
 @pytest.mark.parametrize("seeds", [ch1.VISIBLE_SEEDS, ch1.HIDDEN_SEEDS], ids=["visible", "hidden"])
-@pytest.mark.parametrize("line, named", [
-    # replaces every array, and np.zeros_like(None) makes a gradient where torch keeps None
-    ("            p.grad = None if set_to_none else np.zeros_like(p.grad)\n", "zero-grad-zeros-like-none"),
-    # skips None, but replaces the arrays it should fill in place
-    ("            if p.grad is not None:\n                p.grad = None if set_to_none else np.zeros_like(p.grad)\n",
-     "zero-grad-replaces-the-array"),
-])
+@pytest.mark.parametrize(
+    "line, named",
+    [
+        # replaces every array, and np.zeros_like(None) makes a gradient where torch keeps None
+        ("            p.grad = None if set_to_none else np.zeros_like(p.grad)\n", "zero-grad-zeros-like-none"),
+        # skips None, but replaces the arrays it should fill in place
+        (
+            "            if p.grad is not None:\n"
+            "                p.grad = None if set_to_none else np.zeros_like(p.grad)\n",
+            "zero-grad-replaces-the-array",
+        ),
+    ],
+)
 def test_the_hint_names_the_zero_grad_mistake_the_code_made(seeds, line, named):
-    assert _hints(ch1.MUTANTS, ch1.check_sgd_zero_grad, ("SGD", "Parameter"), [(ZERO_GRAD_BODY, line)], seeds) == [named]
+    assert _hints(ch1.MUTANTS, ch1.check_sgd_zero_grad, ("SGD", "Parameter"), [(ZERO_GRAD_BODY, line)], seeds) == [
+        named
+    ]
 
 
 @pytest.mark.parametrize("seeds", [ch6.VISIBLE_SEEDS, ch6.HIDDEN_SEEDS], ids=["visible", "hidden"])
@@ -190,11 +208,13 @@ def test_np_fmin_is_named_as_the_nan_it_drops_not_as_a_threshold_test(seeds):
     test also leaves gradients just below max_norm unscaled, which the same check holds against torch."""
     edits = [("    clip_coef = np.minimum(clip_coef, 1.0)", "    clip_coef = np.fmin(clip_coef, 1.0)")]
     assert _hints(ch6.MUTANTS, ch6.check_clip_grad_norm_nonfinite, ("clip_grad_norm_",), edits, seeds) == [
-        "nan-not-spread"]
+        "nan-not-spread"
+    ]
 
 
 def test_a_mutant_that_parts_from_the_student_after_the_first_difference_is_not_named():
     """Two mistakes give the same first wrong value; only the one whose whole trace is the student's is named."""
+
     class Scenario:
         def __init__(self, fn_values):
             self.fn_values = fn_values
@@ -309,10 +329,13 @@ def test_students_get_arrays_where_torch_has_tensors(assignment):
 
     def tracer(frame, event, arg):
         # calls into the student's code (here the reference, run as a notebook runs it) from the checks
-        if event == "call" and frame.f_code.co_filename == "<reference>" and (
-                frame.f_back is None or frame.f_back.f_code.co_filename != "<reference>"):
+        if (
+            event == "call"
+            and frame.f_code.co_filename == "<reference>"
+            and (frame.f_back is None or frame.f_back.f_code.co_filename != "<reference>")
+        ):
             code = frame.f_code
-            for name in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+            for name in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]:
                 found.update((code.co_qualname, w) for w in _numpy_scalars(frame.f_locals.get(name), name))
         return None
 
@@ -340,16 +363,21 @@ def test_masks_and_counts_are_shown_as_they_are_and_compared_as_numbers():
     assert not agree(np.array([True, True]), np.array([True, False]))
 
 
-@pytest.mark.parametrize("mutant, rule", [
-    ("checkpoint-adds-npz-suffix", "expected (the course's rule): True"),  # which file save_checkpoint writes
-    ("shapes-unchecked", "the course's rule raised ValueError"),  # torch does not check a state's shape
-])
+@pytest.mark.parametrize(
+    "mutant, rule",
+    [
+        ("checkpoint-adds-npz-suffix", "expected (the course's rule): True"),  # which file save_checkpoint writes
+        ("shapes-unchecked", "the course's rule raised ValueError"),  # torch does not check a state's shape
+    ],
+)
 def test_a_failure_says_when_the_expected_value_is_the_courses_rule_not_torchs(mutant, rule):
     from optimcourse.chapters import state_checkpointing as ch5
 
     impl = ch5.MUTANTS.impl(next(m for m in ch5.MUTANTS.mutants if m.name == mutant))
     check = ch5.check_checkpoint_files if mutant.startswith("checkpoint") else ch5.check_load_state_dict_validation
-    args = [impl["StateDict"], impl["save_checkpoint"], impl["load_checkpoint"]][:3 if mutant.startswith("checkpoint") else 1]
+    args = [impl["StateDict"], impl["save_checkpoint"], impl["load_checkpoint"]][
+        : 3 if mutant.startswith("checkpoint") else 1
+    ]
     with pytest.raises(AssertionError) as failure:
         check(*args)
     assert rule in str(failure.value) and "torch did not raise" not in str(failure.value)

@@ -4,6 +4,7 @@ and a socket, files as large as they can write, a flood of output, CPU burnt in 
 kernel that plants things in the sandbox's run folder for the next kernel. The class is graded in one run:
 it completes, each student gets what the honest parts of the notebook earn, and nothing of the grader's
 reaches a student's folders."""
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from test_adversarial_submissions import needs_the_sandbox, outputs, with_prefix  # noqa: F401  (a fixture)
-from test_course_grade import CH1, course_grade, scores, write_class
 
 import notebook_runner as nr
 from optimcourse import notebooks
 from optimcourse.grading import execute, merge, sandbox
 from optimcourse.grading.output_cap import NAME_BYTES, OutputCap, error_size
+from test_adversarial_submissions import needs_the_sandbox, outputs, with_prefix  # noqa: F401  (a fixture)
+from test_course_grade import CH1, course_grade, scores, write_class
 
 MARK = secrets.token_hex(12)  # in the instructor's files only: a student's folder that holds it got one of them
 FILE_MB, TMP_MB, NOTEBOOK_OUTPUT_MB, CPU_SECONDS = 8, 24, 2, 10
@@ -51,9 +52,14 @@ def with_prefixes(prefixes: dict[int, str]) -> dict[str, str]:
 
 
 def hostile_class(course: Path, secret: Path, host_file: Path, victim: Path) -> dict[str, dict[str, str]]:
-    links = {"gradebook.db": str(course / "gradebook.db"), "secret.txt": str(secret), "host.txt": str(host_file),
-             "home": str(secret.parent)}
-    burn = with_prefix("""
+    links = {
+        "gradebook.db": str(course / "gradebook.db"),
+        "secret.txt": str(secret),
+        "host.txt": str(host_file),
+        "home": str(secret.parent),
+    }
+    burn = with_prefix(
+        """
 import hashlib, threading
 def burn():
     block = b"x" * (1 << 20)
@@ -64,14 +70,22 @@ for t in threads:
     t.start()
 for t in threads:
     t.join()
-""", cell=2)
+""",
+        cell=2,
+    )
     # 50 MB at once, 3 MB in small pieces, 3 MB on stderr: a cell keeps 1 MB, the notebook 2
-    flood = with_prefixes({0: 'print("x" * 50_000_000)', 1: 'for _ in range(3000):\n    print("y" * 999)',
-                           2: 'import sys\nsys.stderr.write("z" * 3_000_000)'})
+    flood = with_prefixes(
+        {
+            0: 'print("x" * 50_000_000)',
+            1: 'for _ in range(3000):\n    print("y" * 999)',
+            2: 'import sys\nsys.stderr.write("z" * 3_000_000)',
+        }
+    )
     return {
         "ref": nr.solution_code(CH1),
         # sorted first, so that with one worker every other kernel runs after it, in its run folder
-        "a-plant": with_prefix(f"""
+        "a-plant": with_prefix(
+            f"""
 import os, signal, time
 from ipykernel import get_connection_file
 connection = get_connection_file()
@@ -94,7 +108,9 @@ attempt("log-fifo", lambda: (os.path.exists(log) and os.remove(log), os.mkfifo(l
 print("PLANTED", planted, flush=True)
 time.sleep(1)  # the message leaves the kernel before it dies
 os.kill(os.getpid(), signal.SIGKILL)
-""", cell=2),
+""",
+            cell=2,
+        ),
         "links": with_prefix(f"""
 import os
 for name, target in {links!r}.items():
@@ -141,7 +157,7 @@ print("FILLED", fill("."), fill("/tmp"), fill("/dev/shm"))
 def student_files(course: Path) -> list[Path]:
     """Every entry of every autograded/ and feedback/ folder of the course, the workers' included."""
     found = []
-    for root, dirs, files in os.walk(course):
+    for root, _dirs, _files in os.walk(course):
         if Path(root).name in ("autograded", "feedback"):
             for inner, subdirs, names in os.walk(root):
                 found += [Path(inner) / name for name in subdirs + names]
@@ -167,10 +183,27 @@ def test_hostile_files_and_floods_cost_their_authors_only(tmp_path):
     modes = {path: path.stat().st_mode for path in (secret, host_file, victim)}
     students = hostile_class(course, secret, host_file, victim)
     submitted = write_class(tmp_path / "in", students)
-    done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "1",
-                        "--wall-seconds", "300", "--cell-seconds", "60", "--cpu-seconds", str(CPU_SECONDS),
-                        "--file-mb", str(FILE_MB), "--tmp-mb", str(TMP_MB),
-                        "--notebook-output-mb", str(NOTEBOOK_OUTPUT_MB), timeout=1500)
+    done = course_grade(
+        CH1.id,
+        submitted,
+        "--course",
+        course,
+        "--jobs",
+        "1",
+        "--wall-seconds",
+        "300",
+        "--cell-seconds",
+        "60",
+        "--cpu-seconds",
+        str(CPU_SECONDS),
+        "--file-mb",
+        str(FILE_MB),
+        "--tmp-mb",
+        str(TMP_MB),
+        "--notebook-output-mb",
+        str(NOTEBOOK_OUTPUT_MB),
+        timeout=1500,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"{len(students)} graded now" in done.stdout and (course / "grades.csv").exists()
     total = {s: sum(v.values()) for s, v in scores(course).items()}
@@ -218,8 +251,10 @@ def test_hostile_files_and_floods_cost_their_authors_only(tmp_path):
     for cell in cells:
         assert len(json.dumps(cell.get("outputs", []))) < (1 << 20) + (16 << 10)
     by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in cells}
-    last = ["".join(by_id[name]["outputs"][-1].get("data", {}).get("text/plain", ""))
-            for name in list(nr.solution_code(CH1))[:3]]
+    last = [
+        "".join(by_id[name]["outputs"][-1].get("data", {}).get("text/plain", ""))
+        for name in list(nr.solution_code(CH1))[:3]
+    ]
     assert all(NOTE in note for note in last), f"each flooding cell ends with a note: {last}"
     assert "a cell keeps at most 1 MB" in last[0] and "a cell keeps at most 1 MB" in last[1]
     assert "a notebook keeps at most 2 MB" in last[2]
@@ -311,6 +346,7 @@ def test_cleared_output_frees_its_room_and_display_updates_count_every_copy():
     assert cap.admit(message("stream", name="stdout", text="b" * 900), 0)["content"]["text"] == "b" * 900
     cap.admit(message("clear_output", wait=True), 0)  # nbclient clears at the next output
     assert cap.admit(message("stream", name="stdout", text="c" * 900), 0)["content"]["text"] == "c" * 900
+
     def shown(kind: str, text: str) -> dict:
         return message(kind, data={"text/plain": text}, metadata={}, transient={"display_id": "shown"})
 

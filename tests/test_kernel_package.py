@@ -1,17 +1,18 @@
 """What a student's kernel sees of the course under course-grade (optimcourse/grading/kernel_package.py):
 each chapter's kernel has every given piece its exercise imports, and every reference scores full marks
 and every untouched exercise 0 through it, in every chapter."""
+
 from __future__ import annotations
 
 import ast
 
 import pytest
-from test_course_grade import course_grade, scores
 
 import notebook_runner as nr
 from optimcourse import cases, notebooks
 from optimcourse.course import ASSIGNMENTS, get_assignment
 from optimcourse.grading import kernel_package
+from test_course_grade import course_grade, scores
 
 
 def given_imports(assignment) -> set[str]:
@@ -37,16 +38,17 @@ def test_each_kernel_has_the_given_pieces_its_exercise_imports(assignment):
 
 
 @pytest.mark.nbgrader
-def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_under_course_grade(tmp_path,
-                                                                                             monkeypatch):
+def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_under_course_grade(tmp_path, monkeypatch):
     # the notebooks run here and under course-grade must draw the same hidden cases: the default ones
     monkeypatch.delenv(cases.GRADING_SEED_VARIABLE, raising=False)
     submitted = tmp_path / "submitted"
     for assignment in ASSIGNMENTS:
         exercise = nr.read(assignment.exercise_path())
         for student, code in (("reference", nr.solution_code(assignment)), ("untouched", nr.stub_code(assignment))):
-            notebooks.write(nr.with_solution_code(exercise, code),
-                            submitted / student / assignment.id / f"{assignment.notebook}.ipynb")
+            notebooks.write(
+                nr.with_solution_code(exercise, code),
+                submitted / student / assignment.id / f"{assignment.notebook}.ipynb",
+            )
     # chapter 5's code reads and writes files, which live in the sandbox: every mistake must score there what
     # it scores in a notebook
     files = get_assignment("state_checkpointing")
@@ -61,13 +63,21 @@ def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_und
     assert done.returncode == 0, done.stderr[-3000:]
     got = scores(course)
     points = {cell: full for assignment in ASSIGNMENTS for cell, full in nr.graded_points(assignment).items()}
-    lost = {cell: (got["reference"].get(cell), full) for cell, full in points.items()
-            if got["reference"].get(cell) != full}
+    lost = {
+        cell: (got["reference"].get(cell), full) for cell, full in points.items() if got["reference"].get(cell) != full
+    }
     assert not lost, f"the references lost points under course-grade (cell: (score, points)): {lost}"
     gained = {cell: score for cell, score in got["untouched"].items() if score}
     assert not gained, f"untouched exercises scored under course-grade: {gained}"
-    differ = {student: {cell: (got[student].get(cell), passed) for cell, passed in cells.items()
-                        if bool(got[student].get(cell)) != passed}
-              for student, cells in in_notebook.items()}
+    differ = {
+        student: {
+            cell: (got[student].get(cell), passed)
+            for cell, passed in cells.items()
+            if bool(got[student].get(cell)) != passed
+        }
+        for student, cells in in_notebook.items()
+    }
     differ = {student: cells for student, cells in differ.items() if cells}
-    assert not differ, f"chapter 5's mistakes score otherwise under course-grade (cell: (score, passed in a notebook)): {differ}"
+    assert not differ, (
+        f"chapter 5's mistakes score otherwise under course-grade (cell: (score, passed in a notebook)): {differ}"
+    )

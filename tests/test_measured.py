@@ -1,4 +1,5 @@
 """Figures recorded by the benchmark commands: what is written is what the guides read back."""
+
 from __future__ import annotations
 
 from optimcourse import measured

@@ -1,5 +1,6 @@
 """Chapter 9: the reference against torch on random draws, near misses that must fail, the facts about
 torch's state the exercise rests on, and what the hidden cases cover."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +8,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_harness import reference
 
 from optimcourse.cases import DEFAULT_HIDDEN_SEEDS
 from optimcourse.chapters import memory_questions as ch9
+from test_harness import reference
 
 SEEDS = st.integers(1, 2**31 - 1)
 SHAPES = st.lists(st.lists(st.integers(1, 7), min_size=0, max_size=3).map(tuple), min_size=1, max_size=5)
@@ -34,17 +35,20 @@ def test_near_misses_fail():
     with pytest.raises(AssertionError, match="differs from torch.optim.Adam's exp_avg"):
         ch9.check_bias_correction(lambda beta, t: (1 - beta**t) * (1 + 1e-6))
     with pytest.raises(AssertionError, match="differs from the state of real torch.optim"):
-        ch9.check_state_bytes(ref["bytes_per_element"],
-                              lambda n, *a, **k: ref["optimizer_state_bytes"](n + 1, *a, **k))
+        ch9.check_state_bytes(ref["bytes_per_element"], lambda n, *a, **k: ref["optimizer_state_bytes"](n + 1, *a, **k))
     with pytest.raises(AssertionError, match="differs from torch.optim.Adam and torch.optim.AdamW"):
         ch9.check_one_step_decay(lambda p, g, lr, wd, d: ref["one_step_decay"](p, g, lr * (1 + 1e-5), wd, d))
     with pytest.raises(AssertionError, match="differs from the course's rule"):  # no refusal of other names
-        ch9.check_state_bytes(ref["bytes_per_element"],
-                              lambda n, name, *a, **k: ref["optimizer_state_bytes"](n, name if name in ch9.OPTIMIZERS
-                                                                                    else "SGD", *a, **k))
+        ch9.check_state_bytes(
+            ref["bytes_per_element"],
+            lambda n, name, *a, **k: ref["optimizer_state_bytes"](
+                n, name if name in ch9.OPTIMIZERS else "SGD", *a, **k
+            ),
+        )
 
 
 # -- what torch keeps, as the exercise counts it -----------------------------------------------------
+
 
 @settings(max_examples=15, deadline=None)
 @given(shapes=SHAPES, dtype=st.sampled_from(ch9.DTYPES), amsgrad=st.booleans())
@@ -86,12 +90,19 @@ def test_bias_corrections_read_from_torch_are_the_closed_form():
 
 # -- what the hidden cases cover -----------------------------------------------------------------------
 
+
 def test_hidden_state_cases_cover_every_variant_and_dtype_on_every_seed():
     for seed in ch9.HIDDEN_SEEDS:
         configs = ch9._state_configs(seed)
         variants = {(c.optimizer, c.amsgrad if c.optimizer != "SGD" else c.momentum != 0) for c in configs}
-        assert variants == {("SGD", False), ("SGD", True), ("Adam", False), ("Adam", True), ("AdamW", False),
-                            ("AdamW", True)}
+        assert variants == {
+            ("SGD", False),
+            ("SGD", True),
+            ("Adam", False),
+            ("Adam", True),
+            ("AdamW", False),
+            ("AdamW", True),
+        }
         assert {c.dtype for c in configs} == set(ch9.DTYPES)
         assert {c.count_grads for c in configs} == {True, False}
         assert len(ch9._model_shapes(seed)) >= 3

@@ -1,6 +1,7 @@
 """A submission whose nbgrader cell metadata a student changed is mended before nbgrader sees it, and
 graded: each graded cell gets the release's metadata back, any other cell's nbgrader metadata is dropped,
 and a notebook that needs nothing (or is no notebook) is passed on byte for byte."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ from typing import Any
 
 import nbformat
 import pytest
-from test_course_grade import course_grade, scores, write_class
 
 import notebook_runner as nr
 from optimcourse import notebooks
 from optimcourse.course import ASSIGNMENTS
 from optimcourse.grading import mend
+from test_course_grade import course_grade, scores, write_class
 
 CH1 = ASSIGNMENTS[0]
 # the released notebook nbgrader generates is the exercise, normalized (test_nbgrader.py checks it)
@@ -46,6 +47,7 @@ def each_test(change: Callable[[nbformat.NotebookNode], None]) -> Callable[[nbfo
         for cell in nb.cells:
             if notebooks.is_test(cell):
                 change(cell)
+
     return edit
 
 
@@ -87,9 +89,20 @@ def test_changed_points_locks_checksums_and_flags_are_the_releases_again():
     assert_restored(content, ["".join(c["source"]) for c in cells(content)])
 
 
-@pytest.mark.parametrize("value", ["a test", None, 3, ["x"], {"points": 5}, {"grade_id": 7, "grade": True},
-                                   {"grade_id": ["parameter"]}, {"grade_id": "my-own-cell", "solution": True}],
-                         ids=["string", "null", "number", "list", "no-id", "int-id", "list-id", "unknown-id"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a test",
+        None,
+        3,
+        ["x"],
+        {"points": 5},
+        {"grade_id": 7, "grade": True},
+        {"grade_id": ["parameter"]},
+        {"grade_id": "my-own-cell", "solution": True},
+    ],
+    ids=["string", "null", "number", "list", "no-id", "int-id", "list-id", "unknown-id"],
+)
 def test_metadata_that_names_no_graded_cell_is_dropped_and_the_cell_kept(value):
     def tamper(nb: nbformat.NotebookNode) -> None:
         nb.cells[FIRST_TEST].metadata["nbgrader"] = value
@@ -126,9 +139,11 @@ def test_a_notebook_that_needs_nothing_comes_back_byte_for_byte():
         assert mend.mend(content, RELEASE) is content
 
 
-@pytest.mark.parametrize("content", [b"", b"{ this is not json", b"\xff\xfe\x00", b"[]", b'{"cells": 3}', b"null",
-                                     b"[" * 100_000 + b"]" * 100_000],
-                         ids=["empty", "not-json", "not-utf8", "a-list", "cells-not-a-list", "null", "nested-too-deep"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{ this is not json", b"\xff\xfe\x00", b"[]", b'{"cells": 3}', b"null", b"[" * 100_000 + b"]" * 100_000],
+    ids=["empty", "not-json", "not-utf8", "a-list", "cells-not-a-list", "null", "nested-too-deep"],
+)
 def test_content_that_is_no_notebook_comes_back_unchanged(content):
     assert mend.mend(content, RELEASE) is content
 
@@ -136,11 +151,11 @@ def test_content_that_is_no_notebook_comes_back_unchanged(content):
 def test_a_mended_notebook_is_written_as_the_split_mending_writes_it():
     def tamper(nb: nbformat.NotebookNode) -> None:
         nb.cells[FIRST_TEST].metadata.nbgrader.points = 9
-        nb.cells.append(nbformat.v4.new_markdown_cell("Notes: θ ← θ − η∇"))
+        nb.cells.append(nbformat.v4.new_markdown_cell("Notes: θ ← θ − η∇"))  # noqa: RUF001 (non-ASCII on purpose)
 
     out = mend.mend(handed_in(tamper), RELEASE)
     assert out == (json.dumps(json.loads(out), indent=1, ensure_ascii=False) + "\n").encode()
-    assert "θ ← θ − η∇".encode() in out
+    assert "θ ← θ − η∇".encode() in out  # noqa: RUF001
 
 
 def test_an_unreadable_release_is_an_error_not_a_stripped_submission():
@@ -158,9 +173,14 @@ def test_notebooks_with_renamed_or_answered_test_cells_are_graded_not_left_out(t
         edit(nb)
         return (json.dumps(nb, indent=1) + "\n").encode()
 
-    submitted = write_class(tmp_path / "in", {"renamed": reference(mangled_renamed),
-                                              "answers": reference(mangled_made_solutions),
-                                              "untouched": CH1.exercise_path().read_bytes()})
+    submitted = write_class(
+        tmp_path / "in",
+        {
+            "renamed": reference(mangled_renamed),
+            "answers": reference(mangled_made_solutions),
+            "untouched": CH1.exercise_path().read_bytes(),
+        },
+    )
     course = tmp_path / "course"
     done = course_grade(CH1.id, submitted, "--course", course, "--jobs", "2")
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,5 @@
 """Notebooks are stored without outputs, with stable metadata and well-formed grading cells."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ import pytest
 from optimcourse import notebooks
 from optimcourse.course import ASSIGNMENTS, REPO_ROOT
 
-TRACKED = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=REPO_ROOT, capture_output=True,
-                         text=True, check=True).stdout.split()
+TRACKED = subprocess.run(
+    ["git", "ls-files", "*.ipynb"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+).stdout.split()
 
 
 def problems(text: str) -> list[str]:

@@ -1,15 +1,16 @@
 """The README's promises: CI runs its two commands, pins hold, the repository URL is set once."""
+
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from importlib import metadata
 
+import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-
-import yaml
 
 from optimcourse.course import REPO_ROOT
 
@@ -35,8 +36,11 @@ def test_the_readme_gives_exactly_two_commands_build_and_test_each_in_its_own_vi
 
 
 def test_ci_runs_the_readme_commands_verbatim():
-    ci = [line for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
-          if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))]
+    ci = [
+        line
+        for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))
+    ]
     assert ci == setup_commands()
 
 
@@ -62,9 +66,9 @@ def test_requirements_pin_the_whole_environment():
             differ[name] = (version, dist.version)
         for text in dist.requires or []:
             req = Requirement(text)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                if canonicalize_name(req.name) not in lock:
-                    missing.add(f"{req.name} (needed by {name})")
+            needed = req.marker is None or req.marker.evaluate({"extra": ""})
+            if needed and canonicalize_name(req.name) not in lock:
+                missing.add(f"{req.name} (needed by {name})")
     assert not missing, f"not pinned in requirements.txt: {sorted(missing)}; run .ci/lock"
     assert not differ, f"installed versions differ from requirements.txt: {differ}"
     binder = (REPO_ROOT / "binder" / "requirements.txt").read_text()
@@ -80,7 +84,9 @@ def test_the_binder_badge_points_at_the_configured_repository():
 
 
 def test_the_repository_url_is_written_only_in_the_config_and_the_readme_badge():
-    slug = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["repository"]["url"].removeprefix("https://github.com/")
+    slug = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["repository"]["url"].removeprefix(
+        "https://github.com/"
+    )
     found = subprocess.run(["git", "grep", "-l", slug.rstrip("/")], cwd=REPO_ROOT, capture_output=True, text=True)
     assert set(found.stdout.split()) == {"_config.yml", "README.md"}, found.stdout
 
@@ -93,3 +99,18 @@ def test_binder_pins_the_course_versions():
     course, binder = pins("requirements.txt"), pins("binder/requirements.txt")
     assert binder.pop("torch") == course["torch"] + "+cpu"
     assert all(course[name] == version for name, version in binder.items()), (binder, course)
+
+
+def test_the_fast_tier_leaves_out_every_end_to_end_test():
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "not e2e", "-p", "no:cacheprovider"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert done.returncode == 0 and collected, done.stdout[-2000:] + done.stderr[-2000:]
+    slow_files = ("test_nbgrader.py", "test_site.py", "test_book.py", "test_course_grade.py", "test_binder.py")
+    assert not [line for line in collected if line.split("::")[0].endswith(slow_files)]
+    assert not [line for line in collected if "every_variant_scores_the_same_through_the_channel" in line]
+    assert any("test_grading_gates.py" in line for line in collected)

@@ -9,6 +9,7 @@ has. A full-page screenshot of each page is saved under `_build/screenshots/`. T
 must find "AdamW", the sidebar must list the pages of `_toc.yml` in its order, and Sphinx's
 linkcheck must find no broken link.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,6 +20,7 @@ import re
 import subprocess
 import threading
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -35,7 +37,7 @@ CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
     # ES modules (mermaid) must come as JavaScript; Python 3.11 does not know .mjs
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript"}
+    extensions_map: ClassVar = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript"}
 
     def log_message(self, *args):
         pass
@@ -82,9 +84,14 @@ class Visit:
 
 def typeset(page) -> list[str]:
     """Wait until MathJax has typeset the page and mermaid has drawn every diagram; what never came."""
-    waits = [("MathJax never started", ".math", "window.MathJax && MathJax.startup && MathJax.startup.promise"),
-             ("a mermaid diagram was never drawn", ".mermaid",
-              "[...document.querySelectorAll('.mermaid')].every(d => d.querySelector('svg'))")]
+    waits = [
+        ("MathJax never started", ".math", "window.MathJax && MathJax.startup && MathJax.startup.promise"),
+        (
+            "a mermaid diagram was never drawn",
+            ".mermaid",
+            "[...document.querySelectorAll('.mermaid')].every(d => d.querySelector('svg'))",
+        ),
+    ]
     missing = []
     for problem, selector, ready in waits:
         if page.locator(selector).count():
@@ -128,8 +135,10 @@ def wide_code(page) -> list[str]:
         lines = block["lines"] or ["(no single line: the block itself is wider)"]
         shown = "\n".join(f"    {len(line)} chars: {line}" for line in lines[:3])
         more = f"\n    ... and {len(lines) - 3} more" if len(lines) > 3 else ""
-        problems.append(f"a code block wider than its column ({block['scroll']} px in {block['client']} px, "
-                        f"which holds {block['holds']} characters):\n{shown}{more}")
+        problems.append(
+            f"a code block wider than its column ({block['scroll']} px in {block['client']} px, "
+            f"which holds {block['holds']} characters):\n{shown}{more}"
+        )
     return problems
 
 
@@ -144,31 +153,46 @@ def local_target(url: str, base: str, root: Path) -> tuple[Path, str] | None:
     return path, unquote(parts.fragment)
 
 
-def page_problems(visit: "Visit", base: str, root: Path) -> list[str]:
+def page_problems(visit: Visit, base: str, root: Path) -> list[str]:
     """Everything wrong with the page in ``visit`` (served from ``root`` at ``base``) that a reader would see."""
     page = visit.page
     problems = typeset(page)
     problems += visit.problems
     text = page.locator("article.bd-article").inner_text()
-    if "Traceback (most recent call last)" in text or page.locator("article .output.traceback, article .output.error").count():
+    if (
+        "Traceback (most recent call last)" in text
+        or page.locator("article .output.traceback, article .output.error").count()
+    ):
         problems.append("a traceback or an error in an output")
-    prose = page.evaluate("(() => { const a = document.querySelector('article.bd-article').cloneNode(true);"
-                          " a.querySelectorAll('pre, code, .highlight').forEach(c => c.remove());"
-                          " return a.textContent; })()")  # code may well contain `\\(` or `{`
+    prose = page.evaluate(
+        "(() => { const a = document.querySelector('article.bd-article').cloneNode(true);"
+        " a.querySelectorAll('pre, code, .highlight').forEach(c => c.remove());"
+        " return a.textContent; })()"
+    )  # code may well contain `\\(` or `{`
     if RAW.search(prose):
         problems.append(f"raw text {RAW.search(prose).group(0)!r}")
-    untypeset = page.evaluate("[...document.querySelectorAll('.math')]"
-                              ".filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)")
+    untypeset = page.evaluate(
+        "[...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)"
+    )
     if untypeset or re.search(r"\$\$|\\\(|\\\[", prose):
         problems.append(f"formulas left as TeX: {untypeset[:3]}")
-    diagrams = page.evaluate("[...document.querySelectorAll('.mermaid')].map(d => "
-                             "[!!d.querySelector('svg'), (d.querySelector('svg title') || {}).textContent || ''])")
-    problems += ["a mermaid diagram not drawn, or without accTitle" for drawn, title in diagrams if not (drawn and title)]
+    diagrams = page.evaluate(
+        "[...document.querySelectorAll('.mermaid')].map(d => "
+        "[!!d.querySelector('svg'), (d.querySelector('svg title') || {}).textContent || ''])"
+    )
+    problems += [
+        "a mermaid diagram not drawn, or without accTitle" for drawn, title in diagrams if not (drawn and title)
+    ]
     problems += wide_code(page)
-    images = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth, i.alt])")
+    images = page.evaluate(
+        "[...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth, i.alt])"
+    )
     problems += [f"image {src} did not load" for src, width, _ in images if not width]
-    problems += [f"image {src} has no alt text" for src, _, alt in images
-                 if not alt.strip() or re.search(r"\.(png|svg|jpe?g)$", alt)]
+    problems += [
+        f"image {src} has no alt text"
+        for src, _, alt in images
+        if not alt.strip() or re.search(r"\.(png|svg|jpe?g)$", alt)
+    ]
     for url in page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)"):
         target = local_target(url, base, root)
         if target is None:
@@ -205,14 +229,19 @@ def test_page_in_a_browser(site, browser, page_name):
         assert not problems, f"{page_name}: " + "\n".join(problems)
 
         links = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
-        binder = [url for url in links if urlsplit(url).netloc == urlsplit(CONFIG["launch_buttons"]["binderhub_url"]).netloc
-                  and "/v2/" in url]
+        binder = [
+            url
+            for url in links
+            if urlsplit(url).netloc == urlsplit(CONFIG["launch_buttons"]["binderhub_url"]).netloc and "/v2/" in url
+        ]
         for url in binder:
             repo, branch, path = binder_notebook(url)
             assert f"https://github.com/{repo}" == CONFIG["repository"]["url"].rstrip("/"), url
             assert branch == CONFIG["repository"]["branch"] == "main", url
-            opens_notebooks = (path in TRACKED and path.endswith(".ipynb")  # a notebook, or a folder of them
-                               or any(t.startswith(f"{path}/") and t.endswith(".ipynb") for t in TRACKED))
+            opens_notebooks = (
+                (path in TRACKED and path.endswith(".ipynb"))  # a notebook, or a folder of them
+                or any(t.startswith(f"{path}/") and t.endswith(".ipynb") for t in TRACKED)
+            )
             assert opens_notebooks, f"{page_name}: Binder opens {path}, not a notebook in the repository"
         if page_name in CHAPTER_NOTEBOOK:  # the rocket and the box both open the chapter's own exercise
             assert binder and {binder_notebook(u)[2] for u in binder} == {CHAPTER_NOTEBOOK[page_name]}, page_name
@@ -223,8 +252,9 @@ def test_page_in_a_browser(site, browser, page_name):
 
 def test_the_search_page_finds_adamw(site, browser):
     with Visit(browser, f"{site}search.html?q=AdamW") as visit:
-        visit.page.wait_for_function("document.querySelectorAll('#search-results ul.search li').length > 0",
-                                     timeout=20_000)
+        visit.page.wait_for_function(
+            "document.querySelectorAll('#search-results ul.search li').length > 0", timeout=20_000
+        )
         hits = visit.page.evaluate("[...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)")
         assert any("04-momentum-adam-adamw.html" in hit for hit in hits), hits
         assert not visit.problems, "\n".join(visit.problems)
@@ -232,13 +262,20 @@ def test_the_search_page_finds_adamw(site, browser):
 
 def test_the_sidebar_lists_the_pages_of_the_toc_in_order(site, browser):
     with Visit(browser, f"{site}{toc_pages()[0]}.html") as visit:
-        hrefs = visit.page.evaluate("[...document.querySelectorAll('.bd-sidenav a.reference.internal')]"
-                                    ".map(a => new URL(a.getAttribute('href'), location.href).pathname)")
+        hrefs = visit.page.evaluate(
+            "[...document.querySelectorAll('.bd-sidenav a.reference.internal')]"
+            ".map(a => new URL(a.getAttribute('href'), location.href).pathname)"
+        )
     listed = [href.lstrip("/").removesuffix(".html") for href in hrefs]
     assert listed == toc_pages(), "the sidebar and _toc.yml disagree"
-    built = {p.relative_to(HTML).with_suffix("").as_posix() for p in HTML.glob("**/*.html")
-             if not p.relative_to(HTML).parts[0].startswith(("_", "."))}
-    assert built - {"index", "genindex", "search"} == set(toc_pages()), "pages built that _toc.yml does not list, or the reverse"
+    built = {
+        p.relative_to(HTML).with_suffix("").as_posix()
+        for p in HTML.glob("**/*.html")
+        if not p.relative_to(HTML).parts[0].startswith(("_", "."))
+    }
+    assert built - {"index", "genindex", "search"} == set(toc_pages()), (
+        "pages built that _toc.yml does not list, or the reverse"
+    )
 
 
 def test_linkcheck_finds_no_broken_link_and_marks_external_ones_unchecked():
@@ -270,21 +307,36 @@ overlong = [ONES]
 
 def test_the_page_checks_catch_every_fault_of_a_broken_page(browser, tmp_path):
     (tmp_path / "broken.html").write_text(BROKEN)
-    (tmp_path / "dot.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>')
+    (tmp_path / "dot.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>'
+    )
     with serving(tmp_path) as base, Visit(browser, f"{base}broken.html") as visit:
         found = "\n".join(page_problems(visit, base, tmp_path))
-    for fault in ("MathJax never started", "a mermaid diagram was never drawn", "script error", "HTTP 404",
-                  "a traceback", "raw text '{glue:text}'", "formulas left as TeX", "image missing.png did not load",
-                  "image dot.svg has no alt text", "nowhere.html, which the site lacks", "#no-such-anchor",
-                  "a code block wider than its column", "chars: overlong = [1.0, 1.0"):
+    for fault in (
+        "MathJax never started",
+        "a mermaid diagram was never drawn",
+        "script error",
+        "HTTP 404",
+        "a traceback",
+        "raw text '{glue:text}'",
+        "formulas left as TeX",
+        "image missing.png did not load",
+        "image dot.svg has no alt text",
+        "nowhere.html, which the site lacks",
+        "#no-such-anchor",
+        "a code block wider than its column",
+        "chars: overlong = [1.0, 1.0",
+    ):
         assert fault in found, f"{fault!r} not reported; found:\n{found}"
 
 
 def test_linkcheck_fails_on_a_broken_internal_link_and_lists_external_ones_as_ignored(tmp_path):
     # MyST resolves internal links as cross-references, so a broken one is a warning of the linkcheck
     # build itself (an error, with -W); Sphinx's link report lists only the external ones
-    (tmp_path / "_config.yml").write_text('title: t\nexecute:\n  execute_notebooks: "off"\nsphinx:\n  config:\n'
-                                          f'    linkcheck_ignore: {json.dumps(CONFIG["sphinx"]["config"]["linkcheck_ignore"])}\n')
+    (tmp_path / "_config.yml").write_text(
+        'title: t\nexecute:\n  execute_notebooks: "off"\nsphinx:\n  config:\n'
+        f"    linkcheck_ignore: {json.dumps(CONFIG['sphinx']['config']['linkcheck_ignore'])}\n"
+    )
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
     (tmp_path / "intro.md").write_text("# Intro\n\nSee [the next page](no-such-page.md) and <https://example.com>.\n")
     done = jupyter_book("build", ".", "-W", "--keep-going", "--builder", "linkcheck", cwd=tmp_path)

@@ -1,5 +1,6 @@
 """What course-grade takes from a class's folder or zip: one bad file costs only its own student, is named
 with the reason, and the others are taken; only an input with nothing gradable in it is refused whole."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,12 @@ def notebook(tag: str) -> bytes:
     return json.dumps({"cells": [], "metadata": {"tag": tag}, "nbformat": 4, "nbformat_minor": 5}).encode()
 
 
-def make_zip(path: Path, members: dict[str, bytes], dates: dict[str, tuple[int, ...]] | None = None,
-             compression: int = zipfile.ZIP_DEFLATED) -> Path:
+def make_zip(
+    path: Path,
+    members: dict[str, bytes],
+    dates: dict[str, tuple[int, ...]] | None = None,
+    compression: int = zipfile.ZIP_DEFLATED,
+) -> Path:
     with zipfile.ZipFile(path, "w", compression) as z:
         for name, data in members.items():
             z.writestr(zipfile.ZipInfo(name, date_time=(dates or {}).get(name, EARLY)), data, compression)
@@ -51,7 +56,7 @@ def take(path: Path, **kwargs: int) -> tuple[dict[str, bytes], dict[str, submiss
 
 def data_start(raw: bytes, info: zipfile.ZipInfo) -> int:
     """Where a member's data begins: after its local header, its name and its extra field."""
-    name_length, extra_length = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    name_length, extra_length = struct.unpack("<HH", raw[info.header_offset + 26 : info.header_offset + 30])
     return info.header_offset + 30 + name_length + extra_length
 
 
@@ -70,8 +75,8 @@ def declare_size(archive: Path, member: str, size: int) -> None:
         info = z.getinfo(member)
     raw = bytearray(archive.read_bytes())
     struct.pack_into("<I", raw, info.header_offset + 22, size)  # the local header's
-    at = raw.find(b"PK\x01\x02" + bytes(raw[info.header_offset + 4:info.header_offset + 6]))
-    while raw[at + 46:at + 46 + len(info.filename.encode())] != info.filename.encode():
+    at = raw.find(b"PK\x01\x02" + bytes(raw[info.header_offset + 4 : info.header_offset + 6]))
+    while raw[at + 46 : at + 46 + len(info.filename.encode())] != info.filename.encode():
         at = raw.find(b"PK\x01\x02", at + 4)
     struct.pack_into("<I", raw, at + 24, size)  # the central directory's, which zipfile reads
     archive.write_bytes(bytes(raw))
@@ -96,8 +101,11 @@ def bytes_read_from_zips() -> Iterator[list[int]]:
 
 
 def test_a_member_with_a_bad_crc_costs_only_its_student_and_is_named(tmp_path):
-    archive = make_zip(tmp_path / "class.zip", {f"ada_1_{NB}": notebook("ada"), f"ben_1_{NB}": notebook("ben"),
-                                                f"cy_1_{NB}": notebook("cy")}, compression=zipfile.ZIP_STORED)
+    archive = make_zip(
+        tmp_path / "class.zip",
+        {f"ada_1_{NB}": notebook("ada"), f"ben_1_{NB}": notebook("ben"), f"cy_1_{NB}": notebook("cy")},
+        compression=zipfile.ZIP_STORED,
+    )
     flip_a_byte(archive, f"ben_1_{NB}")
     taken, notices = take(archive)
     assert taken == {"ada": notebook("ada"), "cy": notebook("cy")}
@@ -132,8 +140,9 @@ def test_a_member_whose_declared_size_lies_is_read_no_further_than_the_cap(tmp_p
 
 
 def test_a_notebook_over_the_cap_in_a_folder_is_refused(tmp_path):
-    root = make_folder(tmp_path / "in", {f"ada/{CH1.id}/{NB}": notebook("ada"),
-                                         f"ben/{CH1.id}/{NB}": notebook("ben") + b" " * 5000})
+    root = make_folder(
+        tmp_path / "in", {f"ada/{CH1.id}/{NB}": notebook("ada"), f"ben/{CH1.id}/{NB}": notebook("ben") + b" " * 5000}
+    )
     taken, notices = take(root, max_bytes=1000)
     assert taken == {"ada": notebook("ada")}
     assert "larger than the" in notices[f"{root}/ben/{CH1.id}/{NB}"].reason
@@ -141,21 +150,30 @@ def test_a_notebook_over_the_cap_in_a_folder_is_refused(tmp_path):
 
 def test_student_ids_in_any_script_are_taken(tmp_path):
     nfd = unicodedata.normalize("NFD", "Zoë")  # as a zip made on macOS spells it
-    archive = make_zip(tmp_path / "class.zip", {f"José_1_{NB}": notebook("josé"), f"{nfd}_2_{NB}": notebook("zoë"),
-                                                f"Łukasz.K-2/{CH1.id}/{NB}": notebook("łukasz")})
+    archive = make_zip(
+        tmp_path / "class.zip",
+        {
+            f"José_1_{NB}": notebook("josé"),
+            f"{nfd}_2_{NB}": notebook("zoë"),
+            f"Łukasz.K-2/{CH1.id}/{NB}": notebook("łukasz"),
+        },
+    )
     taken, notices = take(archive)
     assert taken == {"José": notebook("josé"), "Zoë": notebook("zoë"), "Łukasz.K-2": notebook("łukasz")}
     assert notices == {}
 
 
 def test_an_id_that_cannot_be_used_costs_only_that_submission(tmp_path):
-    archive = make_zip(tmp_path / "class.zip", {
-        f"ada_1_{NB}": notebook("ada"),
-        f"José Pérez_1_{NB}": notebook("space"),
-        f"../{CH1.id}/{NB}": notebook("dots"),
-        f"_1_{NB}": notebook("empty"),
-        f"b\x1b[2Jen_1_{NB}": notebook("escape"),
-    })
+    archive = make_zip(
+        tmp_path / "class.zip",
+        {
+            f"ada_1_{NB}": notebook("ada"),
+            f"José Pérez_1_{NB}": notebook("space"),
+            f"../{CH1.id}/{NB}": notebook("dots"),
+            f"_1_{NB}": notebook("empty"),
+            f"b\x1b[2Jen_1_{NB}": notebook("escape"),
+        },
+    )
     taken, notices = take(archive)
     assert taken == {"ada": notebook("ada")}
     assert "'José Pérez' cannot be a student id: it has ' '" in notices[f"{archive}:José Pérez_1_{NB}"].reason
@@ -169,9 +187,13 @@ def test_an_id_that_cannot_be_used_costs_only_that_submission(tmp_path):
 
 def test_of_two_attempts_the_most_recent_is_graded_and_the_other_named(tmp_path):
     resubmitted = f"ada_2_{CH1.notebook}-1.ipynb"  # an LMS numbers a second file of the same name
-    members = {f"ada_1_{NB}": notebook("ada early"), resubmitted: notebook("ada late"),
-               f"ben_1_{NB}": notebook("ben one"), f"submitted/ben/{CH1.id}/{NB}": notebook("ben two"),
-               f"cy_1_{NB}": notebook("cy")}
+    members = {
+        f"ada_1_{NB}": notebook("ada early"),
+        resubmitted: notebook("ada late"),
+        f"ben_1_{NB}": notebook("ben one"),
+        f"submitted/ben/{CH1.id}/{NB}": notebook("ben two"),
+        f"cy_1_{NB}": notebook("cy"),
+    }
     archive = make_zip(tmp_path / "class.zip", members, {resubmitted: LATE})  # the rest are EARLY: ben's two tie
     taken, notices = take(archive)
     assert taken == {"ada": notebook("ada late"), "cy": notebook("cy")}
@@ -184,8 +206,9 @@ def test_of_two_attempts_the_most_recent_is_graded_and_the_other_named(tmp_path)
 
 
 def test_in_a_folder_the_most_recently_modified_attempt_is_graded(tmp_path):
-    root = make_folder(tmp_path / "in", {f"ada/{CH1.id}/{NB}": notebook("ada old"),
-                                         f"ada_99_{NB}": notebook("ada new")})
+    root = make_folder(
+        tmp_path / "in", {f"ada/{CH1.id}/{NB}": notebook("ada old"), f"ada_99_{NB}": notebook("ada new")}
+    )
     os.utime(root / f"ada/{CH1.id}/{NB}", (1_700_000_000, 1_700_000_000))
     taken, notices = take(root)
     assert taken == {"ada": notebook("ada new")}
@@ -193,13 +216,16 @@ def test_in_a_folder_the_most_recently_modified_attempt_is_graded(tmp_path):
 
 
 def test_copies_names_are_graded_unless_the_notebook_itself_is_there(tmp_path):
-    root = make_folder(tmp_path / "in", {
-        f"ada/{CH1.id}/{CH1.notebook} (1).ipynb": notebook("ada"),
-        f"ben/{CH1.id}/{NB}": notebook("ben"),
-        f"ben/{CH1.id}/{CH1.notebook}-Copy1.ipynb": notebook("ben copy"),
-        f"cy_12_{CH1.notebook}(2).ipynb": notebook("cy"),
-        f"dee_12_{CH1.notebook}-Copy2.ipynb": notebook("dee"),
-    })
+    root = make_folder(
+        tmp_path / "in",
+        {
+            f"ada/{CH1.id}/{CH1.notebook} (1).ipynb": notebook("ada"),
+            f"ben/{CH1.id}/{NB}": notebook("ben"),
+            f"ben/{CH1.id}/{CH1.notebook}-Copy1.ipynb": notebook("ben copy"),
+            f"cy_12_{CH1.notebook}(2).ipynb": notebook("cy"),
+            f"dee_12_{CH1.notebook}-Copy2.ipynb": notebook("dee"),
+        },
+    )
     taken, notices = take(root)
     assert taken == {"ada": notebook("ada"), "ben": notebook("ben"), "cy": notebook("cy"), "dee": notebook("dee")}
     copy = notices.pop(f"{root}/ben/{CH1.id}/{CH1.notebook}-Copy1.ipynb")
@@ -208,21 +234,26 @@ def test_copies_names_are_graded_unless_the_notebook_itself_is_there(tmp_path):
 
 
 def test_a_notebook_that_fits_no_assignment_is_named_and_hidden_files_are_not(tmp_path):
-    archive = make_zip(tmp_path / "class.zip", {
-        f"ada_1_{NB}": notebook("ada"),
-        f"ada/{CH1.id}/scratch.ipynb": notebook("scratch"),
-        "ben_1_manual_update.ipynb": notebook("typo"),
-        f"cy/week1/{NB}": notebook("folder"),
-        NB: notebook("nobody's"),
-        f"__MACOSX/._ada_1_{NB}": b"\x00\x05",
-        f"ada/{CH1.id}/.ipynb_checkpoints/{CH1.notebook}-checkpoint.ipynb": notebook("checkpoint"),
-        f"ada/{CH2.id}/{CH2.notebook}.ipynb": notebook("another assignment's"),
-        "notes.txt": b"not a notebook",
-    })
+    archive = make_zip(
+        tmp_path / "class.zip",
+        {
+            f"ada_1_{NB}": notebook("ada"),
+            f"ada/{CH1.id}/scratch.ipynb": notebook("scratch"),
+            "ben_1_manual_update.ipynb": notebook("typo"),
+            f"cy/week1/{NB}": notebook("folder"),
+            NB: notebook("nobody's"),
+            f"__MACOSX/._ada_1_{NB}": b"\x00\x05",
+            f"ada/{CH1.id}/.ipynb_checkpoints/{CH1.notebook}-checkpoint.ipynb": notebook("checkpoint"),
+            f"ada/{CH2.id}/{CH2.notebook}.ipynb": notebook("another assignment's"),
+            "notes.txt": b"not a notebook",
+        },
+    )
     taken, notices = take(archive)
     assert taken == {"ada": notebook("ada")}
-    assert set(notices) == {f"{archive}:{name}" for name in (f"ada/{CH1.id}/scratch.ipynb", "ben_1_manual_update.ipynb",
-                                                            f"cy/week1/{NB}", NB)}
+    assert set(notices) == {
+        f"{archive}:{name}"
+        for name in (f"ada/{CH1.id}/scratch.ipynb", "ben_1_manual_update.ipynb", f"cy/week1/{NB}", NB)
+    }
     assert f"grades only {NB}" in notices[f"{archive}:ada/{CH1.id}/scratch.ipynb"].reason
     assert "fits no assignment" in notices[f"{archive}:ben_1_manual_update.ipynb"].reason
     assert all(n.ungraded for n in notices.values())
@@ -266,8 +297,11 @@ def test_members_the_grader_does_not_unpack_are_named(tmp_path):
 
 
 def test_an_input_with_nothing_gradable_is_refused_with_every_file_named(tmp_path):
-    archive = make_zip(tmp_path / "class.zip", {f"ada_1_{NB}": notebook("ada"), f"ben x_1_{NB}": notebook("ben")},
-                       compression=zipfile.ZIP_STORED)
+    archive = make_zip(
+        tmp_path / "class.zip",
+        {f"ada_1_{NB}": notebook("ada"), f"ben x_1_{NB}": notebook("ben")},
+        compression=zipfile.ZIP_STORED,
+    )
     flip_a_byte(archive, f"ada_1_{NB}")
     with pytest.raises(submissions.SubmissionError, match="no notebooks that can be graded") as refused:
         submissions.collect(archive, [CH1])
@@ -283,10 +317,17 @@ def test_a_zip_whose_directory_is_damaged_is_refused_whole(tmp_path):
         submissions.collect(archive, [CH1])
 
 
-@pytest.mark.parametrize("content, why", [(b"", "empty"), (b"\xff\xfe", "not JSON"), (b"[1]", "no list of cells"),
-                                          (b"[" * 100_000, "nested too deeply"),
-                                          (b'{"cells": [], "nbformat": 4, "nbformat_minor": 5}', "notebook format")],
-                         ids=["empty", "binary", "a-list", "deep", "no-metadata"])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (b"", "empty"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[1]", "no list of cells"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"cells": [], "nbformat": 4, "nbformat_minor": 5}', "notebook format"),
+    ],
+    ids=["empty", "binary", "a-list", "deep", "no-metadata"],
+)
 def test_a_file_that_is_no_notebook_is_named_as_the_students(content, why):
     sub = submissions.Submission("ada", ASSIGNMENTS[0], content, "ada.ipynb")
     assert why in sub.problem()

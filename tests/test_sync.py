@@ -1,4 +1,5 @@
 """exercises/ and references/ are exactly what the sources in solutions/ make."""
+
 from __future__ import annotations
 
 import shutil

@@ -6,6 +6,7 @@ Chapter 7's checks also measure the student's step itself (which arrays share me
 lines a step runs, how much it allocates): through the channel those measurements are taken in the
 kernel, by the course's agent.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +28,7 @@ def variants(assignment):
         yield mutant.name, solution_code(assignment, mutant)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", TRUSTED, ids=[a.id for a in TRUSTED])
 def test_every_variant_scores_the_same_through_the_channel(assignment):
     source = read(assignment.solution_path())
@@ -36,8 +38,10 @@ def test_every_variant_scores_the_same_through_the_channel(assignment):
         here = [(r.grade_id, r.passed) for r in run(nb)]
         there = run_trusted(nb, assignment)
         if here != [(r.grade_id, r.passed) for r in there]:
-            differ.append(f"{name}: in the notebook {here}, through the channel "
-                          f"{[(r.grade_id, r.passed, r.message[:300]) for r in there]}")
+            differ.append(
+                f"{name}: in the notebook {here}, through the channel "
+                f"{[(r.grade_id, r.passed, r.message[:300]) for r in there]}"
+            )
         if name == "reference":
             assert all(r.passed for r in there), there
         elif name == "untouched":
@@ -63,6 +67,7 @@ def test_the_parity_gate_sees_a_channel_that_loses_writes(monkeypatch):
 def test_what_crosses_is_data(tmp_path):
     """Arrays come back as arrays (mirrored: the same kernel array is the same local one), the student's
     exceptions as exceptions of the same kind with their message, and the grader refuses to send objects."""
+
     class Mine(ValueError):
         pass
 
@@ -87,8 +92,10 @@ def test_a_verdict_never_reads_what_the_kernel_prints():
     """A notebook that prints 'OK' or raises in the middle of a check is judged by its numbers only."""
     assignment = ASSIGNMENTS[0]
     code = solution_code(assignment)
-    code["sgd-update"] = ("def sgd_update_(params, lr):\n    print('OK: sgd_update_ matches everything')\n"
-                          "    for p in params:\n        pass\n")
+    code["sgd-update"] = (
+        "def sgd_update_(params, lr):\n    print('OK: sgd_update_ matches everything')\n"
+        "    for p in params:\n        pass\n"
+    )
     nb = with_solution_code(read(assignment.solution_path()), code)
     results = {r.grade_id: r for r in run_trusted(nb, assignment)}
     assert not results["sgd-update-matches-torch"].passed
@@ -134,7 +141,8 @@ def test_a_keyboard_interrupt_from_the_students_code_is_their_exception_not_a_de
 
 def test_an_oserror_of_the_students_code_is_their_exception_not_a_broken_channel():
     def read_missing():
-        open("/nonexistent/course/file.ckpt", "rb")
+        with open("/nonexistent/course/file.ckpt", "rb"):
+            pass
 
     with pair({"read_missing": read_missing, "after": lambda: 3}) as session:
         failed = run_cell("read_missing()", ASSIGNMENTS[0].checks_module, session)

@@ -9,8 +9,10 @@ map; a depth the find does not have is counted in 4-space block levels from the 
 each level the source's own (4 spaces, 2, a tab). So re-indenting a solution, or wrapping it in a
 block, leaves every mutant applicable.
 """
+
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 __all__ = ["Match", "find", "replace"]
@@ -33,8 +35,9 @@ def find(source: str, block: str) -> list[Match]:
     """Every place where ``block`` occurs in ``source`` (see the module's docstring)."""
     if "\n" not in block:
         unit = _unit(source.split("\n"))
-        return [_substring_match(source, offset, len(block), unit)
-                for offset in _offsets(source, block)] if block else []
+        return (
+            [_substring_match(source, offset, len(block), unit) for offset in _offsets(source, block)] if block else []
+        )
     wanted = block.split("\n")  # with a final "" where the block ends with a line break
     lines = source.split("\n")
     unit = _unit(lines)
@@ -43,7 +46,7 @@ def find(source: str, block: str) -> list[Match]:
         starts.append(starts[-1] + len(line) + 1)
     found = []
     for first in range(len(lines) - len(wanted) + 1):
-        indents = _match_lines(lines[first:first + len(wanted)], wanted)
+        indents = _match_lines(lines[first : first + len(wanted)], wanted)
         if indents is None:
             continue
         last = first + len(wanted) - 1
@@ -55,7 +58,7 @@ def find(source: str, block: str) -> list[Match]:
 
 def replace(source: str, match: Match, text: str) -> str:
     """``source`` with ``match`` replaced by ``text``, indented as the match was."""
-    return source[: match.start] + _reindent(text, match) + source[match.end:]
+    return source[: match.start] + _reindent(text, match) + source[match.end :]
 
 
 def _offsets(source: str, text: str) -> list[int]:
@@ -69,19 +72,17 @@ def _offsets(source: str, text: str) -> list[int]:
 def _unit(lines: list[str]) -> str:
     """The source's block level: the commonest step in from a line that opens a block (ends with ':')."""
     steps: dict[str, int] = {}
-    for line, following in zip(lines, lines[1:]):
+    for line, following in itertools.pairwise(lines):
         opened, inner = _indent(line), _indent(following)
-        if line.rstrip().endswith(":") and following.strip() and len(inner) > len(opened) \
-                and inner.startswith(opened):
-            steps[inner[len(opened):]] = steps.get(inner[len(opened):], 0) + 1
+        if line.rstrip().endswith(":") and following.strip() and len(inner) > len(opened) and inner.startswith(opened):
+            steps[inner[len(opened) :]] = steps.get(inner[len(opened) :], 0) + 1
     return max(steps, key=steps.__getitem__) if steps else "    "
 
 
 def _substring_match(source: str, offset: int, length: int, unit: str) -> Match:
     line_start = source.rfind("\n", 0, offset) + 1
     # the replacement's first line continues the source line; its later lines are relative to it
-    return Match(offset, offset + length, ((0, _indent(source[line_start:offset + length])),), unit,
-                 mid_line=True)
+    return Match(offset, offset + length, ((0, _indent(source[line_start : offset + length])),), unit, mid_line=True)
 
 
 def _width(line: str) -> int:
@@ -99,13 +100,13 @@ def _match_lines(lines: list[str], wanted: list[str]) -> tuple[tuple[int, str], 
                 continue
             return None
         have = _indent(line)
-        if not (line[len(have):].startswith(body) if last else line[len(have):] == body):
+        if not (line[len(have) :].startswith(body) if last else line[len(have) :] == body):
             return None
         width = _width(want)
         if indents.setdefault(width, have) != have:
             return None
     ordered = sorted(indents.items())
-    for (_, narrow), (_, wide) in zip(ordered, ordered[1:]):
+    for (_, narrow), (_, wide) in itertools.pairwise(ordered):
         if not (len(narrow) < len(wide) and wide.startswith(narrow)):
             return None
     return tuple(ordered)
@@ -114,7 +115,7 @@ def _match_lines(lines: list[str], wanted: list[str]) -> tuple[tuple[int, str], 
 def _reindent(text: str, match: Match) -> str:
     lines = text.split("\n")
     out = [lines[0]] if match.mid_line else []
-    for line in lines[len(out):]:
+    for line in lines[len(out) :]:
         body = line.lstrip(" \t")
         out.append(_indentation(_width(line), match) + body if body else "")
     return "\n".join(out)

@@ -12,6 +12,7 @@ Unset, the hidden seeds are the fixed ones below. ``course-grade`` salts them wi
 feedback, so each submission gets draws of its own; what one notebook learns of them says nothing
 about the draws of any other notebook, a classmate's or the same student's next attempt.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +21,18 @@ import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+__all__ = [
+    "GRADING_SEED_VARIABLE",
+    "HIDDEN_SEEDS",
+    "VISIBLE_SEEDS",
+    "hidden_seeds",
+    "is_visible",
+    "learning_rate",
+    "problem",
+    "submission_salt",
+]
+
 
 VISIBLE_SEEDS = (0,)
 DEFAULT_HIDDEN_SEEDS = (101, 202, 303, 404, 505)
@@ -34,7 +47,7 @@ def hidden_seeds(environ: Mapping[str, str] = os.environ, salt: str = "") -> tup
         return DEFAULT_HIDDEN_SEEDS
     digest = hashlib.sha256(secret.encode() + (b"\0" + salt.encode() if salt else b"")).digest()
     # 1 .. 2**31 - 1: never the visible seed 0, and a valid seed for every generator here
-    return tuple(1 + int.from_bytes(digest[4 * i:4 * i + 4], "big") % (2**31 - 2) for i in range(5))
+    return tuple(1 + int.from_bytes(digest[4 * i : 4 * i + 4], "big") % (2**31 - 2) for i in range(5))
 
 
 HIDDEN_SEEDS = hidden_seeds()
@@ -44,6 +57,7 @@ def submission_salt(student: str, assignment: str, answers: Sequence[str]) -> st
     """What makes a submission's hidden draws its own: who, which assignment, and the code of its answer
     cells (the same notebook graded again gets the same draws; any change to an answer, new ones)."""
     return json.dumps([student, assignment, list(answers)])
+
 
 Grads = list[list[np.ndarray | None]]
 
@@ -63,8 +77,13 @@ def problem(seed: int, steps: int = 8) -> tuple[tuple[np.ndarray, ...], Grads]:
     init = tuple(rng.normal(size=s) for s in shapes)
     frozen = 1 % len(shapes)
     first = int(rng.integers(2, steps - 2))
-    grads = [[None if (i == frozen and first <= t < first + 2) else rng.normal(scale=2.0, size=s)
-              for i, s in enumerate(shapes)] for t in range(1, steps + 1)]
+    grads = [
+        [
+            None if (i == frozen and first <= t < first + 2) else rng.normal(scale=2.0, size=s)
+            for i, s in enumerate(shapes)
+        ]
+        for t in range(1, steps + 1)
+    ]
     return init, grads
 
 

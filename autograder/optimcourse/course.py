@@ -1,10 +1,11 @@
 """Facts about the course written once: where things live, the assignments, the tolerance."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PACKAGE_DIR", "REPO_ROOT", "REFERENCES_DIR", "RTOL", "ATOL", "Assignment", "ASSIGNMENTS", "get_assignment"]
+__all__ = ["ASSIGNMENTS", "ATOL", "PACKAGE_DIR", "REFERENCES_DIR", "REPO_ROOT", "RTOL", "Assignment", "get_assignment"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parents[1]  # autograder/optimcourse -> repository root

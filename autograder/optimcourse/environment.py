@@ -5,6 +5,7 @@ scripts (``jupyter-book``, ``alembic``, which nbgrader calls by name) then are n
 interpreter's resolved path leads out of the environment to a base Python without its packages. So
 the course starts every helper with ``sys.executable`` as it is, and finds scripts beside it.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["scripts_dir", "script", "with_scripts_on_path", "put_scripts_on_path"]
+__all__ = ["put_scripts_on_path", "script", "scripts_dir", "with_scripts_on_path"]
 
 
 def scripts_dir() -> Path:
@@ -30,8 +31,9 @@ def script(name: str) -> str:
 
 def with_scripts_on_path(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` with this environment's scripts first on PATH."""
-    parts = [str(scripts_dir())] + [p for p in env.get("PATH", os.defpath).split(os.pathsep)
-                                    if p and p != str(scripts_dir())]
+    parts = [str(scripts_dir())] + [
+        p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != str(scripts_dir())
+    ]
     return {**env, "PATH": os.pathsep.join(parts)}
 
 

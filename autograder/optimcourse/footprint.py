@@ -10,6 +10,7 @@ filled in, as the Validate button and nbgrader do, and how long that took. mybin
 1 GB of memory per session and allows 2 GB. ``--record`` also writes the figures for the maintainers'
 guide (:mod:`optimcourse.measured`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from .course import ASSIGNMENTS, get_assignment
 from . import measured
+from .course import ASSIGNMENTS, get_assignment
 from .environment import put_scripts_on_path
+
+__all__ = ["main"]
+
 
 BINDER_GUARANTEED_MB, BINDER_LIMIT_MB = 1024, 2048
 
@@ -43,10 +47,21 @@ def server_mb() -> float | None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with tempfile.TemporaryDirectory() as root:
-        server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-                                   "--ServerApp.token=", "--ServerApp.ip=127.0.0.1", "--allow-root",
-                                   f"--ServerApp.root_dir={root}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                f"--port={port}",
+                "--ServerApp.token=",
+                "--ServerApp.ip=127.0.0.1",
+                "--allow-root",
+                f"--ServerApp.root_dir={root}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(120):
                 try:
@@ -83,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chapters", nargs="*", help="assignment id prefixes (default: all)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
-    parser.add_argument("--record", action="store_true",
-                        help="write the figures to book/guides/measured/footprint.json, for the maintainers' guide")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the figures to book/guides/measured/footprint.json, for the maintainers' guide",
+    )
     args = parser.parse_args(argv)
     put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
     if args.one:
@@ -99,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     worst = 0.0
     kernels = {}
     for a in chosen:
-        done = subprocess.run([sys.executable, "-m", "optimcourse.footprint", "--one", a.id],
-                              capture_output=True, text=True, env=dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1"))
+        done = subprocess.run(
+            [sys.executable, "-m", "optimcourse.footprint", "--one", a.id],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1"),
+        )
         if done.returncode != 0:
             print(f"{a.id}: the notebook failed\n{done.stderr[-2000:]}")
             return 1
@@ -110,14 +132,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{a.id:28} kernel peak {result['kernel_mb']:6.0f} MB   {result['seconds']:5.1f} s")
     total = worst + (server or 0)
     verdict = "within" if total <= BINDER_GUARANTEED_MB else "ABOVE"
-    print(f"largest kernel {worst:.0f} MB + server {server or 0:.0f} MB = {total:.0f} MB: {verdict} the "
-          f"{BINDER_GUARANTEED_MB} MB mybinder.org guarantees (limit {BINDER_LIMIT_MB} MB)")
+    print(
+        f"largest kernel {worst:.0f} MB + server {server or 0:.0f} MB = {total:.0f} MB: {verdict} the "
+        f"{BINDER_GUARANTEED_MB} MB mybinder.org guarantees (limit {BINDER_LIMIT_MB} MB)"
+    )
     if args.record:
         command = " ".join(["python -m optimcourse.footprint", *(sys.argv[1:] if argv is None else argv)])
-        path = measured.record("footprint", command, {
-            "environment": sys.prefix, "packages_mb": folder_mb(packages), "torch_mb": folder_mb(packages / "torch"),
-            "server_mb": server, "kernels": kernels, "guaranteed_mb": BINDER_GUARANTEED_MB,
-            "limit_mb": BINDER_LIMIT_MB})
+        path = measured.record(
+            "footprint",
+            command,
+            {
+                "environment": sys.prefix,
+                "packages_mb": folder_mb(packages),
+                "torch_mb": folder_mb(packages / "torch"),
+                "server_mb": server,
+                "kernels": kernels,
+                "guaranteed_mb": BINDER_GUARANTEED_MB,
+                "limit_mb": BINDER_LIMIT_MB,
+            },
+        )
         print(f"recorded in {path}")
     return 0
 

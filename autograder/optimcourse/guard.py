@@ -6,6 +6,7 @@ student code runs, a profile hook notes every call into torch or into the answer
 exercise being checked: its reference module, and the pieces of ``optimcourse.given`` that
 this exercise asks students to write (a later exercise may use them freely).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -22,6 +23,9 @@ from . import given
 from .course import REFERENCES_DIR
 from .side import session
 
+__all__ = ["DelegationError", "call_student", "checking"]
+
+
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 # outside `checking(...)`: every reference is off limits
 _forbidden_prefixes: tuple[str, ...] = (_TORCH_DIR, str(REFERENCES_DIR) + os.sep)
@@ -32,11 +36,12 @@ _forbidden_code: frozenset[CodeType] = frozenset()
 def checking(exercise: str) -> Iterator[None]:
     """While checking ``exercise`` (a reference stem, "param_groups"): torch, its reference and the
     given classes it teaches (``given.TAUGHT_IN``) count as delegation."""
-    global _forbidden_prefixes, _forbidden_code
+    global _forbidden_prefixes, _forbidden_code  # noqa: PLW0603 (read on every call the student makes)
     saved = _forbidden_prefixes, _forbidden_code
     _forbidden_prefixes = (_TORCH_DIR, str(REFERENCES_DIR / f"{exercise}.py"))
-    _forbidden_code = frozenset(fn.__code__ for cls in given.TAUGHT_IN.get(exercise, ())
-                                for fn in vars(cls).values() if inspect.isfunction(fn))
+    _forbidden_code = frozenset(
+        fn.__code__ for cls in given.TAUGHT_IN.get(exercise, ()) for fn in vars(cls).values() if inspect.isfunction(fn)
+    )
     try:
         yield
     finally:
@@ -63,8 +68,9 @@ def call_student(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     def profile(frame: Any, event: str, arg: Any) -> None:
         if calls:
             return
-        if event == "call" and (frame.f_code.co_filename.startswith(_forbidden_prefixes)
-                                or frame.f_code in _forbidden_code):
+        if event == "call" and (
+            frame.f_code.co_filename.startswith(_forbidden_prefixes) or frame.f_code in _forbidden_code
+        ):
             calls.append(f"{frame.f_code.co_qualname} in {os.path.basename(frame.f_code.co_filename)}")
         elif event == "c_call" and _is_torch_builtin(arg):
             calls.append(getattr(arg, "__qualname__", repr(arg)))
@@ -78,7 +84,7 @@ def call_student(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if calls:
         raise DelegationError(
             f"your code called {calls[0]}: the exercise asks you to compute the update with NumPy "
-            "yourself, not to hand it to torch or to the course's own answer (its reference, or the "
-            "copy in optimcourse.given)."
+            "yourself, not to hand it to torch or to the course's own answer (its reference, which "
+            "optimcourse.given hands to later exercises)."
         )
     return result

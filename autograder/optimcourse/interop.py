@@ -6,6 +6,7 @@ only the values differ: NumPy arrays and a Python ``int`` step on the course's s
 Group keys pass through unchanged: torch fills in the flags it needs (``foreach``, ``fused``, ...) when it
 loads a dict that lacks them, and the course's optimizers ignore the ones they do not use.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,6 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+__all__ = ["from_torch_state_dict", "to_torch_state_dict"]
+
+
 StateDict = dict[str, Any]
 
 
@@ -21,8 +25,10 @@ def to_torch_state_dict(state_dict: StateDict) -> StateDict:
     """A course optimizer's state dict, as ``torch.optim.Optimizer.load_state_dict`` takes it."""
     state = {}
     for key, entry in state_dict["state"].items():
-        state[key] = {name: (torch.tensor(float(value)) if name == "step" else torch.tensor(np.array(value)))
-                      for name, value in entry.items()}
+        state[key] = {
+            name: (torch.tensor(float(value)) if name == "step" else torch.tensor(np.array(value)))
+            for name, value in entry.items()
+        }
     return {"state": state, "param_groups": copy.deepcopy(state_dict["param_groups"])}
 
 
@@ -30,7 +36,8 @@ def from_torch_state_dict(state_dict: StateDict) -> StateDict:
     """A torch optimizer's state dict, as the course's ``load_state_dict`` takes it."""
     state = {}
     for key, entry in state_dict["state"].items():
-        state[key] = {name: (int(round(float(value))) if name == "step"
-                             else np.array(value.detach().cpu().numpy(), dtype=np.float64))
-                      for name, value in entry.items()}
+        state[key] = {
+            name: (round(float(value)) if name == "step" else np.array(value.detach().cpu().numpy(), dtype=np.float64))
+            for name, value in entry.items()
+        }
     return {"state": state, "param_groups": copy.deepcopy(state_dict["param_groups"])}

@@ -6,6 +6,7 @@ then write what they measured, with the date, the machine and the command line, 
 ``book/guides/measured/<name>.json``, and the guides' pages read those files at build time. So every
 figure in a guide comes from a command, and says when and where it was measured.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 from .course import REPO_ROOT
 
-__all__ = ["RESULTS_DIR", "machine", "record", "read"]
+__all__ = ["RESULTS_DIR", "machine", "read", "record"]
 
 RESULTS_DIR = REPO_ROOT / "book" / "guides" / "measured"
 
@@ -38,8 +39,12 @@ def record(name: str, command: str, figures: dict[str, Any], folder: Path = RESU
     ``<folder>/<name>.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    path.write_text(json.dumps({"date": datetime.date.today().isoformat(), "machine": machine(),
-                                "command": command, **figures}, indent=1) + "\n")
+    path.write_text(
+        json.dumps(
+            {"date": datetime.date.today().isoformat(), "machine": machine(), "command": command, **figures}, indent=1
+        )
+        + "\n"
+    )
     return path
 
 

@@ -8,6 +8,7 @@ suite places the mutated code into the exercise notebook and checks that its tes
 points, and at grading time :func:`matching` runs every mutant through the scenario a
 student failed, so that the failure can say which mistake the student's numbers match.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -44,8 +45,9 @@ class Mutant:
             holders = [(name, match) for name, text in cells.items() for match in blocks.find(text, find)]
             if len(holders) != 1:
                 shown = find if len(find) < 60 else find[:57] + "..."
-                raise ValueError(f"mutant {self.name!r}: {shown!r} occurs {len(holders)} times in the reference "
-                                 "(needs exactly 1)")
+                raise ValueError(
+                    f"mutant {self.name!r}: {shown!r} occurs {len(holders)} times in the reference (needs exactly 1)"
+                )
             name, match = holders[0]
             cells[name] = blocks.replace(cells[name], match, replace)
         return cells
@@ -64,9 +66,15 @@ class MutantLibrary:
     def impl(self, mutant: Mutant) -> Impl:
         return _namespace(self.reference, mutant)
 
-    def matching(self, scenario: Scenario, got: Trace, expected: Trace, index: int,
-                 passed: Sequence[tuple[Scenario, Trace]] = (),
-                 later: tuple[Impl, Sequence[Scenario]] | None = None) -> list[Mutant]:
+    def matching(
+        self,
+        scenario: Scenario,
+        got: Trace,
+        expected: Trace,
+        index: int,
+        passed: Sequence[tuple[Scenario, Trace]] = (),
+        later: tuple[Impl, Sequence[Scenario]] | None = None,
+    ) -> list[Mutant]:
         """The mutants that reproduce the student's whole trace, which differs from torch's at ``index``,
         and pass the scenarios in ``passed`` (each with torch's trace), which the student passed.
 
@@ -79,12 +87,15 @@ class MutantLibrary:
             theirs = self._run(mutant, scenario)
             if theirs is None or len(theirs) != len(got) or len(got) <= index:
                 continue
-            same_as_student = all(agree(mine.value, theirs[k].value) and mine.label == theirs[k].label
-                                  for k, mine in enumerate(got))
+            same_as_student = all(
+                agree(mine.value, theirs[k].value) and mine.label == theirs[k].label for k, mine in enumerate(got)
+            )
             if not same_as_student or agree(theirs[index].value, expected[index].value):
                 continue
-            if all((run := self._run(mutant, earlier)) is not None and first_disagreement(run, truth) is None
-                   for earlier, truth in passed):
+            if all(
+                (run := self._run(mutant, earlier)) is not None and first_disagreement(run, truth) is None
+                for earlier, truth in passed
+            ):
                 found.append(mutant)
         return self._tell_apart(found, later) if later and len(found) > 1 else found
 
@@ -97,8 +108,13 @@ class MutantLibrary:
                 mine = scenario.run(impl)
             except Exception:  # the student's code in a case not graded here: no reason to guess further
                 return found
-            fits = [m for m in found if (run := self._run(m, scenario)) is not None and len(run) == len(mine)
-                    and all(agree(o.value, run[k].value) and o.label == run[k].label for k, o in enumerate(mine))]
+            fits = [
+                m
+                for m in found
+                if (run := self._run(m, scenario)) is not None
+                and len(run) == len(mine)
+                and all(agree(o.value, run[k].value) and o.label == run[k].label for k, o in enumerate(mine))
+            ]
             if fits:
                 found = fits
             if len(found) == 1:
@@ -121,17 +137,22 @@ def load_mutants(reference: str, path: Path | None = None) -> MutantLibrary:
     path = path or PACKAGE_DIR / "chapters" / f"{reference}.mutants.toml"
     try:
         data = tomllib.loads(path.read_text())
-        mutants = tuple(Mutant(entry["name"], entry["mistake"],
-                               tuple((edit["find"], edit["replace"]) for edit in entry["edit"]))
-                        for entry in data["mutant"])
+        mutants = tuple(
+            Mutant(entry["name"], entry["mistake"], tuple((edit["find"], edit["replace"]) for edit in entry["edit"]))
+            for entry in data["mutant"]
+        )
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path.name}: not a list of mutants, each with a name, a mistake and edits "
-                         f"of find and replace ({type(exc).__name__}: {exc})") from exc
+        raise ValueError(
+            f"{path.name}: not a list of mutants, each with a name, a mistake and edits "
+            f"of find and replace ({type(exc).__name__}: {exc})"
+        ) from exc
     for mutant in mutants:
         for find, _ in mutant.edits:
             if "\n" not in find and find != find.lstrip():
-                raise ValueError(f"{path.name}: mutant {mutant.name!r}: a find of one line starts with its "
-                                 f"code, not its indentation: {find!r}")
+                raise ValueError(
+                    f"{path.name}: mutant {mutant.name!r}: a find of one line starts with its "
+                    f"code, not its indentation: {find!r}"
+                )
     return MutantLibrary(reference, mutants)
 
 

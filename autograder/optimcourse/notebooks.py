@@ -1,4 +1,5 @@
 """Reading and writing the course's notebooks in one canonical, output-free form."""
+
 from __future__ import annotations
 
 import json
@@ -6,6 +7,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nbformat
+
+__all__ = [
+    "dumps",
+    "grading",
+    "is_given",
+    "is_solution",
+    "is_test",
+    "normalized",
+    "read",
+    "solution_code",
+    "stub_code",
+    "with_solution_code",
+    "without_markers",
+    "write",
+]
+
 
 if TYPE_CHECKING:
     from .course import Assignment
@@ -85,6 +102,7 @@ def write(nb: nbformat.NotebookNode, path: Path) -> None:
 
 # What students hand in, made from the course's own notebooks: for tests and the grading benchmark.
 
+
 def with_solution_code(nb: nbformat.NotebookNode, code_by_cell: dict[str, str]) -> nbformat.NotebookNode:
     """A copy of ``nb`` whose solution cells hold the given code (keyed by grade_id)."""
     nb = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))
@@ -94,13 +112,13 @@ def with_solution_code(nb: nbformat.NotebookNode, code_by_cell: dict[str, str]) 
     return nb
 
 
-def solution_code(assignment: "Assignment", mutant: "Mutant | None" = None) -> dict[str, str]:
+def solution_code(assignment: Assignment, mutant: Mutant | None = None) -> dict[str, str]:
     """What a student would have typed into each solution cell: the reference, or a mutant of it."""
     source = read(assignment.solution_path())
     code = {grading(c)["grade_id"]: without_markers(c.source) for c in source.cells if is_solution(c)}
     return code if mutant is None else mutant.apply_to_cells(code)
 
 
-def stub_code(assignment: "Assignment") -> dict[str, str]:
+def stub_code(assignment: Assignment) -> dict[str, str]:
     """The solution cells of the untouched exercise: what a student who changed nothing hands in."""
     return {grading(c)["grade_id"]: c.source for c in read(assignment.exercise_path()).cells if is_solution(c)}

@@ -1,6 +1,7 @@
 """Run the website's pages on other numerical paths, and on a busy machine.
 
     python -m optimcourse.page_runs                      # every variant below, every page
+    python -m optimcourse.page_runs --variant elsewhere  # all three at once, as the tests run them
     python -m optimcourse.page_runs --variant compatible --page book/06-gradient-clipping.md
 
 The book build runs each page once, on this machine's fastest code path. A reader's machine may take
@@ -13,11 +14,13 @@ page fails here first:
 - ``compatible``: ``MKL_CBWR=COMPATIBLE``, MKL's conditional numerical reproducibility mode, the
   code path any x86-64 CPU can run (no AVX);
 - ``default``: ``ATEN_CPU_CAPABILITY=default``, torch's own kernels without vector instructions;
-- ``busy``: every core kept busy by other processes while the pages run (timings become noisy).
+- ``busy``: every core kept busy by other processes while the pages run (timings become noisy);
+- ``elsewhere``: all three at once, one run instead of three: what the test suite runs.
 
 Pages that time something (front matter ``course: {execute_alone: true}``) run alone, the others
 side by side, one per core. Exit status 0 when every page ran without error under every variant.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +40,7 @@ from .course import REPO_ROOT
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of IPython's tracebacks
 
-__all__ = ["VARIANTS", "Variant", "PageRun", "executed_pages", "run_page", "run_variant", "main"]
+__all__ = ["VARIANTS", "PageRun", "Variant", "executed_pages", "main", "run_page", "run_variant"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ VARIANTS = (
     Variant("compatible", {"MKL_CBWR": "COMPATIBLE"}),
     Variant("default", {"ATEN_CPU_CAPABILITY": "default"}),
     Variant("busy", {}, busy=True),
+    Variant("elsewhere", {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default"}, busy=True),
 )
 
 
@@ -84,13 +88,14 @@ def _execute(path: Path, timeout: int) -> str:
     from nbclient.exceptions import CellExecutionError
 
     notebook = read_myst_markdown_notebook(path.read_text(encoding="utf8"))
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     try:
         client.execute()
     except CellExecutionError as exc:
         return str(exc)
-    except Exception as exc:  # noqa: BLE001 -- a kernel that died or timed out fails the page as well
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return ""
 
@@ -99,11 +104,20 @@ def run_page(path: Path, variant: Variant, timeout: int = 600) -> PageRun:
     """One page under ``variant``, in a process of its own (the kernel inherits its environment)."""
     env = {**os.environ, **variant.env}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "optimcourse.page_runs", "--one", str(path),
-                           "--timeout", str(timeout)], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "optimcourse.page_runs", "--one", str(path), "--timeout", str(timeout)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     error = "" if done.returncode == 0 else ANSI.sub("", done.stdout + done.stderr).strip() or f"exit {done.returncode}"
-    return PageRun(str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path),
-                   variant.name, done.returncode == 0, time.monotonic() - started, error)
+    return PageRun(
+        str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path),
+        variant.name,
+        done.returncode == 0,
+        time.monotonic() - started,
+        error,
+    )
 
 
 def _spin(stop) -> None:  # pragma: no cover - runs in a child process
@@ -143,8 +157,12 @@ def run_variant(variant: Variant, pages: Sequence[Path] | None = None, jobs: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m optimcourse.page_runs", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variant", action="append", choices=[v.name for v in VARIANTS],
-                        help="run only this variant (repeatable; default: all)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        choices=[v.name for v in VARIANTS],
+        help="run only this variant (repeatable; default: all)",
+    )
     parser.add_argument("--page", action="append", type=Path, help="run only this page (repeatable)")
     parser.add_argument("--jobs", type=int, default=None, help="pages at a time (default: the number of cores)")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)  # internal: run one page in this environment

@@ -4,11 +4,13 @@ A page ends with ``glue_exercise_facts("zero_grad")``: the number of graded cell
 the number of named mistakes and the tolerances are read from the source notebook and the chapter's
 checks, so the prose cannot drift from what the grader does.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 from . import notebooks
 from .course import ATOL, RTOL, get_assignment
+
+__all__ = ["exercise_facts", "glue_exercise_facts", "sci"]
 
 
 def sci(value: float) -> str:
@@ -22,8 +24,13 @@ def exercise_facts(notebook: str) -> dict[str, str | int]:
     tests = [c for c in notebooks.read(assignment.solution_path()).cells if notebooks.is_test(c)]
     mutants = assignment.mutant_library().mutants
     points = sum(float(notebooks.grading(c)["points"]) for c in tests)
-    return {"graded_cells": len(tests), "points": f"{points:g}", "n_mutants": len(mutants),
-            "rtol": sci(RTOL), "atol": sci(ATOL)}
+    return {
+        "graded_cells": len(tests),
+        "points": f"{points:g}",
+        "n_mutants": len(mutants),
+        "rtol": sci(RTOL),
+        "atol": sci(ATOL),
+    }
 
 
 def glue_exercise_facts(notebook: str) -> None:

@@ -10,6 +10,7 @@ calls ``step()`` / ``zero_grad()``, and observes parameters, grads and optimizer
 every action. :class:`ObserveScenario` covers the rest: any observation function run once on
 the student's names and once on torch-backed stand-ins.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -23,11 +24,28 @@ from .guard import DelegationError, call_student
 from .side import is_torch, read, set_attrs, torch_side
 from .trace import Raised, Trace
 
+__all__ = [
+    "Backward",
+    "Impl",
+    "ObserveScenario",
+    "OptimizerScenario",
+    "RuleScenario",
+    "Scenario",
+    "Step",
+    "TorchParameter",
+    "Tweak",
+    "ZeroGrad",
+    "observe_calls",
+    "record_call",
+]
+
+
 Impl = Mapping[str, Any]
 
 
 class Scenario(Protocol):
-    title: str
+    @property
+    def title(self) -> str: ...
 
     def describe(self) -> str: ...
 
@@ -93,8 +111,10 @@ class OptimizerScenario:
     title: str
     init: tuple[np.ndarray, ...]
     actions: tuple[Action, ...]
-    build: Callable[[Impl, Any], Any]
-    build_torch: Callable[[Any], torch.optim.Optimizer]
+    # (impl, params) -> the student's optimizer, (params) -> torch's; the cases' lambdas bind their
+    # hyperparameters as defaults, hence the open signatures
+    build: Callable[..., Any]
+    build_torch: Callable[..., torch.optim.Optimizer]
     state_names: tuple[str, ...] = ()
     as_generator: bool = False  # pass the parameters as a generator, as model.parameters() does
     # state buffers that the exercise asks to update in place, as torch does: from a parameter's second
@@ -173,9 +193,17 @@ class OptimizerScenario:
             buffer[...] = np.nan  # the caller reuses its array: a .grad that aliases it turns NaN
 
         held: dict[tuple[int, str], Any] = {}
-        self._play(trace, params, opt, set_grads, backward, call_student,
-                   lambda label, before: self._observe(trace, label, params, arrays, before,
-                                                       getattr(opt, "state", None), impl, held))
+        self._play(
+            trace,
+            params,
+            opt,
+            set_grads,
+            backward,
+            call_student,
+            lambda label, before: self._observe(
+                trace, label, params, arrays, before, getattr(opt, "state", None), impl, held
+            ),
+        )
         return trace
 
     # -- torch's side --------------------------------------------------------------------------
@@ -197,15 +225,27 @@ class OptimizerScenario:
             p.backward(torch.tensor(g, dtype=torch.float64))  # adds g into p.grad, as autograd does
 
         held: dict[tuple[int, str], Any] = {}
-        self._play(trace, params, opt, set_grads, backward, lambda fn: fn(),
-                   lambda label, before: self._observe(trace, label, params, None, before, opt.state,
-                                                       torch_side(), held))
+        self._play(
+            trace,
+            params,
+            opt,
+            set_grads,
+            backward,
+            lambda fn: fn(),
+            lambda label, before: self._observe(trace, label, params, None, before, opt.state, torch_side(), held),
+        )
         return trace
 
-    def _play(self, trace: Trace, params: Sequence[Any], opt: Any,
-              set_grads: Callable[[Sequence[Any], Sequence[np.ndarray | None]], None],
-              backward: Callable[[Any, np.ndarray], None],
-              invoke: Callable[[Callable[[], Any]], Any], observe: Callable[[str, list[Any]], None]) -> None:
+    def _play(
+        self,
+        trace: Trace,
+        params: Sequence[Any],
+        opt: Any,
+        set_grads: Callable[[Sequence[Any], Sequence[np.ndarray | None]], None],
+        backward: Callable[[Any, np.ndarray], None],
+        invoke: Callable[[Callable[..., Any]], Any],
+        observe: Callable[[str, list[Any]], None],
+    ) -> None:
         """Perform the script's actions in order; stop at the first one that raises."""
         steps = backwards = 0
         for action in self.actions:
@@ -214,7 +254,7 @@ class OptimizerScenario:
                 label = f"step {steps}"
                 if action.grads:
                     set_grads(params, action.grads)
-                call = lambda: opt.step()  # noqa: E731
+                call = opt.step
             elif isinstance(action, Backward):
                 backwards += 1
                 label = f"backward pass {backwards}"
@@ -240,19 +280,29 @@ class OptimizerScenario:
                 return
 
     # -- what is compared after every action ------------------------------------------------------
-    def _observe(self, trace: Trace, label: str, params: Sequence[Any], arrays: Sequence[Any] | None,
-                 grads_before: Sequence[Any], state: Any, names: Impl,
-                 held: dict[tuple[int, str], Any]) -> None:
+    def _observe(
+        self,
+        trace: Trace,
+        label: str,
+        params: Sequence[Any],
+        arrays: Sequence[Any] | None,
+        grads_before: Sequence[Any],
+        state: Any,
+        names: Impl,
+        held: dict[tuple[int, str], Any],
+    ) -> None:
         student = not is_torch(names)
         if student:  # the student's side: read in one go (one request when it runs in their kernel)
             rows = read(params, ("data", "grad"), state, self.state_names)
         else:
-            rows = [((p, p.grad), tuple((state[p].get(n) if p in state else None) for n in self.state_names))
-                    for p in params]
+            rows = [
+                ((p, p.grad), tuple((state[p].get(n) if p in state else None) for n in self.state_names))
+                for p in params
+            ]
         for i, ((data, raw_grad), entry) in enumerate(rows):
             if student:
                 value, grad = _as_array(data), (None if raw_grad is None else _as_array(raw_grad))
-                in_place = data is arrays[i]
+                in_place = arrays is not None and data is arrays[i]
             else:
                 value = data.detach().numpy().copy()
                 grad = None if raw_grad is None else raw_grad.detach().numpy().copy()
@@ -262,15 +312,21 @@ class OptimizerScenario:
             trace.add(f"after {label}: parameter {i} .grad", grad)
             if grads_before[i] is not None and raw_grad is not None:
                 # torch zeroes and accumulates gradients in place: whoever holds .grad sees the change
-                trace.add(f"after {label}: parameter {i} .grad still the same array (changed in place)",
-                          raw_grad is grads_before[i])
+                trace.add(
+                    f"after {label}: parameter {i} .grad still the same array (changed in place)",
+                    raw_grad is grads_before[i],
+                )
             for name, raw in zip(self.state_names, entry):
-                trace.add(f"after {label}: state[{name!r}] of parameter {i}",
-                          None if raw is None else (_as_array(raw) if student else raw.detach().numpy().copy()))
+                trace.add(
+                    f"after {label}: state[{name!r}] of parameter {i}",
+                    None if raw is None else (_as_array(raw) if student else raw.detach().numpy().copy()),
+                )
                 if name in self.state_in_place and raw is not None:
                     if (i, name) in held:
-                        trace.add(f"after {label}: state[{name!r}] of parameter {i} still the same array "
-                                  "(updated in place)", raw is held[i, name])
+                        trace.add(
+                            f"after {label}: state[{name!r}] of parameter {i} still the same array (updated in place)",
+                            raw is held[i, name],
+                        )
                     held[i, name] = raw
 
 
@@ -317,7 +373,7 @@ class RuleScenario:
 
     title: str
     observe: Callable[[Impl, Callable[..., Any]], Trace]
-    rule: Callable[[], Trace]
+    rule: Callable[..., Trace]  # a thunk; the cases bind its inputs as defaults
     words: str = ""
     expected_by: str = "the rule"
 
@@ -331,7 +387,7 @@ class RuleScenario:
         return self.rule()
 
 
-def observe_calls(steps: Sequence[tuple[str, Callable[[], Any]]], call: Callable[..., Any]) -> Trace:
+def observe_calls(steps: Sequence[tuple[str, Callable[..., Any]]], call: Callable[..., Any]) -> Trace:
     """Helper for ObserveScenario: run labelled thunks in order, stopping at the first raise."""
     trace = Trace()
     for label, thunk in steps:
@@ -345,8 +401,9 @@ def observe_calls(steps: Sequence[tuple[str, Callable[[], Any]]], call: Callable
     return trace
 
 
-def record_call(trace: Trace, label: str, thunk: Callable[[], Any],
-                as_value: Callable[[Any], Any] = lambda value: value) -> Any:
+def record_call(
+    trace: Trace, label: str, thunk: Callable[..., Any], as_value: Callable[[Any], Any] = lambda value: value
+) -> Any:
     """Helper for ObserveScenario: add what ``thunk`` returned (through ``as_value``) or raised to ``trace``
     under ``label``, and return the value (None if it raised). Delegation is not an observation: it goes up."""
     try:

@@ -11,6 +11,7 @@ code must be the kernel's own (the student's ``isinstance(p, Parameter)`` and ``
 compare with those), and a class the check derives from a student's class must be made where that
 class lives.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,24 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-__all__ = ["torch_side", "is_torch", "remote", "session", "student_names", "given_piece", "materialize", "make_class",
-           "read", "set_attrs", "measure", "student_folder", "list_folder", "put_file", "copy_folder", "GIVEN_NAMES"]
+__all__ = [
+    "GIVEN_NAMES",
+    "copy_folder",
+    "given_piece",
+    "is_torch",
+    "list_folder",
+    "make_class",
+    "materialize",
+    "measure",
+    "put_file",
+    "read",
+    "remote",
+    "session",
+    "set_attrs",
+    "student_folder",
+    "student_names",
+    "torch_side",
+]
 
 #: the names of optimcourse.given a check may hand to the student's code
 GIVEN_NAMES = ("Parameter", "Optimizer", "required", "SGD", "Adam", "AdamW")
@@ -101,8 +118,9 @@ def given_piece(name: str) -> Any:
     return getattr(given, name)
 
 
-def read(objs: Sequence[Any], attrs: tuple[str, ...], state: Any = None,
-         names: tuple[str, ...] = ()) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+def read(
+    objs: Sequence[Any], attrs: tuple[str, ...], state: Any = None, names: tuple[str, ...] = ()
+) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
     """For each object: its ``attrs``, and its entries ``names`` in the mapping ``state`` (None where it has
     none); from the student's kernel in one request."""
     s = session()
@@ -153,6 +171,7 @@ def measure(name: str, *args: Any) -> Any:
 
 # -- files the student's code reads and writes: in the student's file system, which under course-grade is
 # the sandboxed kernel's, not the grader's ------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def student_folder() -> Iterator[str]:

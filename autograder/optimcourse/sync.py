@@ -9,6 +9,7 @@ From each source notebook ``solutions/<id>/<name>.ipynb`` it makes:
   that the mutants edit and that the book may import.
 All notebooks are stored without outputs and with stable metadata (:func:`notebooks.normalized`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,11 @@ import tempfile
 from pathlib import Path
 
 from . import notebooks
-from .course import ASSIGNMENTS, PACKAGE_DIR, REPO_ROOT, Assignment
+from .course import ASSIGNMENTS, REPO_ROOT, Assignment
 from .environment import put_scripts_on_path
-from .grading import coursedir
+from .grading import settings
+
+__all__ = ["main"]
 
 
 def reference_module(assignment: Assignment, root: Path) -> str:
@@ -33,9 +36,11 @@ def reference_module(assignment: Assignment, root: Path) -> str:
         elif notebooks.is_given(cell):
             lines = [line for line in cell.source.splitlines() if "optimcourse.chapters" not in line]
             parts.append("\n".join(lines).strip())
-    header = (f'"""Reference solution of {assignment.id}: generated from '
-              f'solutions/{assignment.id}/{assignment.notebook}.ipynb by `python -m optimcourse.sync`.\n\n'
-              'Do not edit: edit the notebook and run the sync. Mutants are text edits of this file.\n"""\n')
+    header = (
+        f'"""Reference solution of {assignment.id}: generated from '
+        f"solutions/{assignment.id}/{assignment.notebook}.ipynb by `python -m optimcourse.sync`.\n\n"
+        'Do not edit: edit the notebook and run the sync. Mutants are text edits of this file.\n"""\n'
+    )
     return header + "\n\n\n".join(p for p in parts if p) + "\n"
 
 
@@ -44,15 +49,17 @@ def release_notebooks(root: Path) -> dict[Assignment, str]:
     out: dict[Assignment, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         course = Path(tmp)
-        shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course / "nbgrader_config.py")
-        nbgrader = coursedir.api(course)  # in this process: a process per assignment costs 2 s each to start
+        shutil.copy(settings.CONFIG_FILE, course / settings.CONFIG_FILE.name)
+        nbgrader = settings.api(course)  # in this process: a process per assignment costs 2 s each to start
         for a in ASSIGNMENTS:
             src = course / "source" / a.id / f"{a.notebook}.ipynb"
             src.parent.mkdir(parents=True)
             src.write_text(notebooks.dumps(notebooks.normalized(notebooks.read(a.solution_path(root)))))
             done = nbgrader.generate_assignment(a.id, force=True, create=True)
             if not done["success"]:
-                raise RuntimeError(f"nbgrader generate_assignment {a.id} failed:\n{done.get('error') or done.get('log')}")
+                raise RuntimeError(
+                    f"nbgrader generate_assignment {a.id} failed:\n{done.get('error') or done.get('log')}"
+                )
             released = notebooks.read(course / "release" / a.id / f"{a.notebook}.ipynb")
             out[a] = notebooks.dumps(notebooks.normalized(released))
     return out

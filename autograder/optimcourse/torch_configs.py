@@ -8,6 +8,7 @@ Configurations that only exist for CUDA or MPS (held in their own lists, such as
 ``cuda_supported_configs``) are left out; a tensor learning rate ``torch.tensor(0.001)`` becomes the
 float 0.001, the only form a NumPy exercise has.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,16 +17,23 @@ from functools import cache
 
 import torch
 
+__all__ = ["torch_test_configs"]
+
+
 SOURCE = os.path.join(os.path.dirname(torch.__file__), "testing", "_internal", "common_optimizers.py")
 
 
 def _value(node: ast.expr) -> object:
     """A literal, or ``torch.tensor(<number>)`` read as that number."""
-    if (isinstance(node, ast.Call) and ast.unparse(node.func) == "torch.tensor" and len(node.args) == 1
-            and not node.keywords):
-        return float(ast.literal_eval(node.args[0]))
+    if (
+        isinstance(node, ast.Call)
+        and ast.unparse(node.func) == "torch.tensor"
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        return float(ast.literal_eval(node.args[0]))  # a number, by the test above
     if isinstance(node, ast.Dict):
-        return {ast.literal_eval(k): _value(v) for k, v in zip(node.keys, node.values)}
+        return {ast.literal_eval(k): _value(v) for k, v in zip(node.keys, node.values) if k is not None}
     return ast.literal_eval(node)
 
 
@@ -46,13 +54,18 @@ def parse_configs(source: str, optimizer: str) -> list[tuple[str, dict[str, obje
     fn = functions[name]
     body = fn.body
     # AdamW's list is Adam's: `return optim_inputs_func_adam(device, dtype)`
-    if (len(body) == 1 and isinstance(body[0], ast.Return) and isinstance(body[0].value, ast.Call)
-            and ast.unparse(body[0].value.func).startswith("optim_inputs_func_")):
+    if (
+        len(body) == 1
+        and isinstance(body[0], ast.Return)
+        and isinstance(body[0].value, ast.Call)
+        and ast.unparse(body[0].value.func).startswith("optim_inputs_func_")
+    ):
         return parse_configs(source, ast.unparse(body[0].value.func).removeprefix("optim_inputs_func_"))
     device_only: set[int] = set()
     for node in ast.walk(fn):
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id.endswith("_configs")
-                                                for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id.endswith("_configs") for t in node.targets
+        ):
             device_only.update(id(sub) for sub in ast.walk(node.value))
     configs = []
     for node in ast.walk(fn):
@@ -63,7 +76,9 @@ def parse_configs(source: str, optimizer: str) -> list[tuple[str, dict[str, obje
                 kwargs = _value(keywords["kwargs"])
             except (ValueError, KeyError) as exc:
                 raise ValueError(f"{name}: cannot read the configuration {desc!r}: {exc}") from None
-            configs.append((desc, kwargs))
+            if not isinstance(kwargs, dict):
+                raise ValueError(f"{name}: the configuration {desc!r} has kwargs that are not a dict")
+            configs.append((str(desc), kwargs))
     if not configs:
         raise ValueError(f"{name}: no configurations found")
     return configs

@@ -4,16 +4,22 @@ A run of a scenario produces a :class:`Trace`: a list of labelled observations
 (parameter values, grads, state, "raised ValueError"). The student's code, torch and
 every mutant produce traces of the same scenario; comparing traces is all the grading does.
 """
+
 from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from .course import ATOL, RTOL
+
+__all__ = ["Raised", "Trace", "agree", "describe_difference", "first_disagreement", "show"]
+
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
 
@@ -27,7 +33,7 @@ class Raised:
     where: str = ""  # last line of the traceback inside the student's code (not torch's, not ours)
 
     @classmethod
-    def from_exception(cls, exc: BaseException) -> "Raised":
+    def from_exception(cls, exc: BaseException) -> Raised:
         where = getattr(exc, "student_where", None)  # raised in the student's kernel: said by its agent
         if where is not None:
             return cls(type(exc), str(exc), str(where))
@@ -67,8 +73,11 @@ class Trace:
     def __getitem__(self, i: int) -> Obs:
         return self.observations[i]
 
+    def __iter__(self) -> Iterator[Obs]:
+        return iter(self.observations)
 
-def agree(got: object, expected: object, rtol: float = RTOL, atol: float = ATOL) -> bool:
+
+def agree(got: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
     """Whether an observation of the code under test matches the expected one."""
     if isinstance(expected, Raised) or isinstance(got, Raised):
         # same kind of exception; and where torch explains itself, a message is expected too
@@ -91,8 +100,12 @@ def agree(got: object, expected: object, rtol: float = RTOL, atol: float = ATOL)
         return len(got) == len(expected) and all(agree(g, e, rtol, atol) for g, e in zip(got, expected))
     if isinstance(expected, dict):
         keys = list(expected)
-        return (len(got) == len(keys) and all(type(k) in _PLAIN_KEYS for k in got) and set(got) == set(keys)
-                and all(agree(got[k], expected[k], rtol, atol) for k in keys))
+        return (
+            len(got) == len(keys)
+            and all(type(k) in _PLAIN_KEYS for k in got)
+            and set(got) == set(keys)
+            and all(agree(got[k], expected[k], rtol, atol) for k in keys)
+        )
     if isinstance(expected, (set, frozenset)):
         return all(type(k) in _PLAIN_KEYS for k in got) and got == expected
     return bool(got == expected)
@@ -112,7 +125,9 @@ def _close(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> b
         if got.dtype.kind == "b" or expected.dtype.kind == "b":  # masks: compared as 0 and 1, shown as they are
             got, expected = got.astype(np.float64), expected.astype(np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
-            close = _isfinite(got) & _isfinite(expected) & (_absolute(got - expected) <= atol + rtol * _absolute(expected))
+            close = (
+                _isfinite(got) & _isfinite(expected) & (_absolute(got - expected) <= atol + rtol * _absolute(expected))
+            )
             same = (got == expected) | (_isnan(got) & _isnan(expected))  # equal infinities; NaN with NaN
             return bool((close | same).all())
     except (TypeError, ValueError):

@@ -13,6 +13,7 @@ A page that times something (front matter ``course: {execute_alone: true}``) is 
 runs alone, after the others, so its measurements do not share the machine. A page that fails here
 is not cached and runs again alone, so its error is reported as in any other build.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,9 @@ def digest(root: Path) -> str:
     h = hashlib.sha256()
     for part in WATCHED:
         top = root / part
-        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file() and not SKIPPED & set(p.parts))
+        files = (
+            [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file() and not SKIPPED & set(p.parts))
+        )
         for path in files:
             h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
@@ -64,8 +67,7 @@ def _execute(notebook, cwd: str, timeout: int, allow_errors: bool):
     """Run one page's notebook in place (in a worker process); the notebook, or None if it failed."""
     from jupyter_cache.executors.utils import single_nb_execution
 
-    result = single_nb_execution(notebook, cwd=cwd, timeout=timeout, allow_errors=allow_errors,
-                                 meta_override=True)
+    result = single_nb_execution(notebook, cwd=cwd, timeout=timeout, allow_errors=allow_errors, meta_override=True)
     return (notebook if result.err is None else None), result.time
 
 
@@ -107,16 +109,23 @@ def _run_side_by_side(app, env, docnames) -> None:
         return  # one page or one core: Sphinx runs it as usual
     logger.info(f"running {len(pending)} pages side by side, {workers} at a time")
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        jobs = {pool.submit(_execute, notebook, str(path.parent), config.execution_timeout,
-                            config.execution_allow_errors): path for path, notebook in pending}
+        jobs = {
+            pool.submit(
+                _execute, notebook, str(path.parent), config.execution_timeout, config.execution_allow_errors
+            ): path
+            for path, notebook in pending
+        }
         for job in as_completed(jobs):
             path = jobs[job]
             executed, seconds = job.result()
             if executed is None:
                 logger.info(f"{path}: failed side by side; it runs again alone")
                 continue
-            cache.cache_notebook_bundle(CacheBundleIn(executed, str(path), data={"execution_seconds": seconds}),
-                                        check_validity=False, overwrite=True)
+            cache.cache_notebook_bundle(
+                CacheBundleIn(executed, str(path), data={"execution_seconds": seconds}),
+                check_validity=False,
+                overwrite=True,
+            )
             logger.info(f"{path}: Executed notebook side by side in {seconds:.2f} seconds")
 
 

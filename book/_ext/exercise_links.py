@@ -12,6 +12,7 @@ notebook. So this extension:
 
 Which chapter has which notebook comes from the course's one list, ``optimcourse.course.ASSIGNMENTS``.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -46,8 +47,9 @@ class ExerciseLinks(SphinxDirective):
     def run(self):
         name = self.arguments[0]
         if name not in BY_NOTEBOOK:
-            raise self.error(f"exercise-links: no exercise notebook {name!r}; "
-                             f"the course has {', '.join(sorted(BY_NOTEBOOK))}")
+            raise self.error(
+                f"exercise-links: no exercise notebook {name!r}; the course has {', '.join(sorted(BY_NOTEBOOK))}"
+            )
         assignment = BY_NOTEBOOK[name]
         path = assignment.exercise_file
         box = nodes.container(classes=["exercise-links", "admonition", "tip"])
@@ -57,16 +59,34 @@ class ExerciseLinks(SphinxDirective):
         def item(*children):
             items.append(nodes.list_item("", nodes.paragraph("", "", *children)))
 
-        item(nodes.reference("", "open it in JupyterLab on Binder", refuri=binder_url(self.config, path),
-                             classes=["exercise-binder"]),
-             nodes.Text(" (nothing to install; the first start can take a few minutes)"))
-        item(addnodes.download_reference("", "", nodes.literal(text=f"download {name}.ipynb"),
-                                         reftarget=f"/{path}", refdoc=self.env.docname,
-                                         refexplicit=True, classes=["exercise-download"]),
-             nodes.Text(" to work locally (see the README for the set-up)"))
-        page = addnodes.pending_xref("", nodes.inline(text="read it on this site"), refdomain="std",
-                                     reftype="doc", reftarget=f"/{path.removesuffix('.ipynb')}",
-                                     refdoc=self.env.docname, refexplicit=True, refwarn=True)
+        item(
+            nodes.reference(
+                "", "open it in JupyterLab on Binder", refuri=binder_url(self.config, path), classes=["exercise-binder"]
+            ),
+            nodes.Text(" (nothing to install; the first start can take a few minutes)"),
+        )
+        item(
+            addnodes.download_reference(
+                "",
+                "",
+                nodes.literal(text=f"download {name}.ipynb"),
+                reftarget=f"/{path}",
+                refdoc=self.env.docname,
+                refexplicit=True,
+                classes=["exercise-download"],
+            ),
+            nodes.Text(" to work locally (see the README for the set-up)"),
+        )
+        page = addnodes.pending_xref(
+            "",
+            nodes.inline(text="read it on this site"),
+            refdomain="std",
+            reftype="doc",
+            reftarget=f"/{path.removesuffix('.ipynb')}",
+            refdoc=self.env.docname,
+            refexplicit=True,
+            refwarn=True,
+        )
         item(page, nodes.Text(" (as handed out, not run)"))
         box += items
         return [box]
@@ -98,10 +118,17 @@ def _header_buttons(app, pagename, templatename, context, doctree) -> None:
     copy = _downloaded(app, path)
     download = next((b for b in buttons if b.get("label") == "download-buttons"), None)
     if copy and download is not None:
-        download["buttons"].insert(0, {
-            "type": "link", "url": context["pathto"](copy, 1), "text": "exercise .ipynb",
-            "tooltip": "Download this chapter's student notebook", "icon": "fas fa-graduation-cap",
-            "label": "download-exercise-button"})
+        download["buttons"].insert(
+            0,
+            {
+                "type": "link",
+                "url": context["pathto"](copy, 1),
+                "text": "exercise .ipynb",
+                "tooltip": "Download this chapter's student notebook",
+                "icon": "fas fa-graduation-cap",
+                "label": "download-exercise-button",
+            },
+        )
 
 
 def _every_chapter_links_its_exercise(app, env) -> None:

@@ -11,6 +11,7 @@ written twice into each page (seen with thebe's and togglebutton's, even in a on
 browser stops at ``Identifier 'THEBE_JS_URL' has already been declared``; so a page keeps the first
 of identical scripts, whoever added them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,13 +32,19 @@ REGISTRY = "https://registry.npmjs.org"
 # name: (version, the tarball's integrity as the registry lists it, files kept, under package/)
 PACKAGES = {
     # the version sphinxcontrib-mermaid 2.1.1 loads by default; its ES module and the chunks it imports
-    "mermaid": ("11.12.1",
-                "sha512-UlIZrRariB11TY1RtTgUWp65tphtBv4CSq7vyS2ZZ2TgoMjs2nloq+wFqxiwcxlhHUvs7DPGgMjs2aeQxz5h9g==",
-                ("dist/mermaid.esm.min.mjs", "dist/chunks/mermaid.esm.min/*.mjs"), "dist"),
+    "mermaid": (
+        "11.12.1",
+        "sha512-UlIZrRariB11TY1RtTgUWp65tphtBv4CSq7vyS2ZZ2TgoMjs2nloq+wFqxiwcxlhHUvs7DPGgMjs2aeQxz5h9g==",
+        ("dist/mermaid.esm.min.mjs", "dist/chunks/mermaid.esm.min/*.mjs"),
+        "dist",
+    ),
     # MathJax 3, as Sphinx 7 loads it (TeX in, CommonHTML out), with the fonts it fetches beside itself
-    "mathjax": ("3.2.2",
-                "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
-                ("es5/tex-chtml.js", "es5/output/chtml/fonts/woff-v2/*.woff"), "es5"),
+    "mathjax": (
+        "3.2.2",
+        "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
+        ("es5/tex-chtml.js", "es5/output/chtml/fonts/woff-v2/*.woff"),
+        "es5",
+    ),
 }
 
 
@@ -53,8 +60,10 @@ def fetch(name: str, target: Path, opener=urllib.request.urlopen) -> Path:
         with opener(url, timeout=60) as response:
             data = response.read()
     except OSError as error:
-        raise ExtensionError(f"could not fetch {name} {version} from {url}: {error}; the site serves its "
-                             "own copy of it, so the build needs the npm registry once") from error
+        raise ExtensionError(
+            f"could not fetch {name} {version} from {url}: {error}; the site serves its "
+            "own copy of it, so the build needs the npm registry once"
+        ) from error
     algorithm, expected = integrity.split("-", 1)
     actual = base64.b64encode(hashlib.new(algorithm, data).digest()).decode()
     if actual != expected:

@@ -15,6 +15,7 @@ Three kinds of check:
 Which arrays share memory, the line counts and the allocations are measured where the student's code
 runs (:func:`optimcourse.side.measure`): under course-grade, in the kernel, by the course's agent.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible
 from ..given import Parameter
 from ..mutants import load_mutants
 from ..references import foreach_fused as reference
@@ -34,16 +35,33 @@ from ..trace import Trace
 from ..verify import verify
 from . import momentum_adam_adamw as ch4
 
+__all__ = [
+    "HIDDEN_SEEDS",
+    "MUTANTS",
+    "VISIBLE_SEEDS",
+    "check_adam",
+    "check_adam_whole_buffer",
+    "check_flat_pack",
+    "check_gather_grads",
+    "check_sgd",
+    "check_sgd_whole_buffer",
+]
+
+
 MUTANTS = load_mutants("foreach_fused")  # foreach_fused.mutants.toml
 
 ADAM_STATE = ch4.ADAM_STATE
 SGD_STATE = ch4.SGD_STATE
-ROUTES: tuple[tuple[str, dict[str, bool]], ...] = (("for-loop", {"foreach": False}), ("foreach", {"foreach": True}),
-                                                   ("fused", {"fused": True}))
+ROUTES: tuple[tuple[str, dict[str, bool]], ...] = (
+    ("for-loop", {"foreach": False}),
+    ("foreach", {"foreach": True}),
+    ("fused", {"fused": True}),
+)
 Config = dict[str, Any]
 
 
 # -- packing ------------------------------------------------------------------------------------------
+
 
 def _pack_problem(seed: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     """Values of mixed dtypes and shapes (a 0-dim and an empty one among them), and grads, some None."""
@@ -85,54 +103,69 @@ def _aliases(pack: Any) -> str:
 def _observe_pack(values: Sequence[np.ndarray], names: tuple[str, ...]) -> Callable[[Impl, Callable[..., Any]], Trace]:
     def observe(impl: Impl, call: Callable[..., Any]) -> Trace:
         params = _make_params(impl, values)
-        steps: list[tuple[str, Callable[[], Any]]] = []
+        steps: list[tuple[str, Callable[..., Any]]] = []
         packs: list[Any] = []
 
         def build() -> str:
             packs.extend(call(impl["pack_by_dtype"], params, names))
             return f"{len(packs)} pack(s)"
+
         steps.append((f"pack_by_dtype(params, {names})", build))
         for i, p in enumerate(params):
-            steps += [(f"parameter {i}: values after packing", lambda p=p: np.array(p.data)),
-                      (f"parameter {i}: dtype", lambda p=p: str(p.data.dtype)),
-                      (f"parameter {i}: shape", lambda p=p: str(p.data.shape))]
+            steps += [
+                (f"parameter {i}: values after packing", lambda p=p: np.array(p.data)),
+                (f"parameter {i}: dtype", lambda p=p: str(p.data.dtype)),
+                (f"parameter {i}: shape", lambda p=p: str(p.data.shape)),
+            ]
 
-        def per_pack(k: int) -> list[tuple[str, Callable[[], Any]]]:
+        def per_pack(k: int) -> list[tuple[str, Callable[..., Any]]]:
             def pack() -> Any:
                 return packs[k]
 
             def owners() -> str:
-                return "parameters " + ", ".join(str(next(i for i, q in enumerate(params) if q is p))
-                                                 for p in pack().params)
+                return "parameters " + ", ".join(
+                    str(next(i for i, q in enumerate(params) if q is p)) for p in pack().params
+                )
 
             def views() -> str:
                 mine = [i for i, p in enumerate(params) if any(p is q for q in pack().params) and p.data.size]
-                inside = {j - 1 for i, j in measured("overlapping", [pack().data] + [params[i].data for i in mine])
-                          if i == 0}
+                inside = {
+                    j - 1 for i, j in measured("overlapping", [pack().data] + [params[i].data for i in mine]) if i == 0
+                }
                 outside = [i for k, i in enumerate(mine) if k not in inside]
-                return "every parameter's data is a view into pack.data" if not outside else (
-                    f"parameter(s) {outside} are not views into pack.data")
+                return (
+                    "every parameter's data is a view into pack.data"
+                    if not outside
+                    else (f"parameter(s) {outside} are not views into pack.data")
+                )
 
             def write_through() -> np.ndarray:
                 # a step writes into pack.data; every parameter must see it
                 pack().data[...] = np.arange(pack().data.size)
                 return np.concatenate([np.ravel(p.data) for p in pack().params] or [np.zeros(0)])
-            return [(f"pack {k}: its parameters, in order", owners),
-                    (f"pack {k}: dtype of data", lambda: str(pack().data.dtype)),
-                    (f"pack {k}: offsets", lambda: np.array(pack().offsets)),
-                    (f"pack {k}: data (all values end to end)", lambda: np.array(pack().data)),
-                    (f"pack {k}: owner (parameter of each element)", lambda: np.array(pack().owner)),
-                    (f"pack {k}: state buffers", lambda: ", ".join(pack().buffers)),
-                    *[(f"pack {k}: buffers[{n!r}] starts as zeros", lambda n=n: np.array(pack().buffers[n]))
-                      for n in names],
-                    (f"pack {k}: steps starts as zeros", lambda: np.array(pack().steps)),
-                    (f"pack {k}: arrays that share memory", lambda: _aliases(pack())),
-                    (f"pack {k}: parameters are views", views),
-                    (f"pack {k}: writing into pack.data shows in the parameters", write_through)]
+
+            return [
+                (f"pack {k}: its parameters, in order", owners),
+                (f"pack {k}: dtype of data", lambda: str(pack().data.dtype)),
+                (f"pack {k}: offsets", lambda: np.array(pack().offsets)),
+                (f"pack {k}: data (all values end to end)", lambda: np.array(pack().data)),
+                (f"pack {k}: owner (parameter of each element)", lambda: np.array(pack().owner)),
+                (f"pack {k}: state buffers", lambda: ", ".join(pack().buffers)),
+                *[
+                    (f"pack {k}: buffers[{n!r}] starts as zeros", lambda n=n: np.array(pack().buffers[n]))
+                    for n in names
+                ],
+                (f"pack {k}: steps starts as zeros", lambda: np.array(pack().steps)),
+                (f"pack {k}: arrays that share memory", lambda: _aliases(pack())),
+                (f"pack {k}: parameters are views", views),
+                (f"pack {k}: writing into pack.data shows in the parameters", write_through),
+            ]
+
         trace = observe_calls(steps, call)
         for k in range(len(packs)):
             trace.observations += observe_calls(per_pack(k), call).observations
         return trace
+
     return observe
 
 
@@ -145,11 +178,20 @@ def pack_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     for seed in seeds:
         values, _ = _pack_problem(seed)
         for names in (("exp_avg", "exp_avg_sq"), ("momentum_buffer",)):
-            words = (f"{len(values)} parameters: " + ", ".join(f"{v.shape} {v.dtype}" for v in values)
-                     + f"; state_names={names}")
-            out.append(ObserveScenario(title="the course's FlatPack", observe=_observe_pack(values, names),
-                                       torch_impl=_reference_impl(), words=words,
-                                       expected_by="the course's FlatPack"))
+            words = (
+                f"{len(values)} parameters: "
+                + ", ".join(f"{v.shape} {v.dtype}" for v in values)
+                + f"; state_names={names}"
+            )
+            out.append(
+                ObserveScenario(
+                    title="the course's FlatPack",
+                    observe=_observe_pack(values, names),
+                    torch_impl=_reference_impl(),
+                    words=words,
+                    expected_by="the course's FlatPack",
+                )
+            )
     return out
 
 
@@ -168,9 +210,11 @@ def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | N
         def gather(rows: Sequence[np.ndarray | None]) -> Callable[[], str]:
             def run() -> str:
                 for i, p in zip(picked, same_dtype):
-                    p.grad = None if rows[i] is None else rows[i].copy()
+                    row = rows[i]
+                    p.grad = None if row is None else row.copy()
                 call(state["pack"].gather_grads)
                 return "returned"
+
             return run
 
         def where() -> Any:
@@ -186,14 +230,16 @@ def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | N
             return before - state["pack"].grad
 
         all_grads = [np.ones_like(v) if g is None else g for v, g in zip(values, grads)]
-        steps: list[tuple[str, Callable[[], Any]]] = [
+        steps: list[tuple[str, Callable[..., Any]]] = [
             (f"FlatPack(parameters {picked}, ('exp_avg',))", build),
             ("gather_grads() with every grad set", gather(all_grads)),
             ("  then pack.grad", lambda: np.array(state["pack"].grad)),
             ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad)),
             ("  then pack.where", where),
-            (f"gather_grads() with grad None for parameter(s) {[i for i in picked if grads[i] is None]}",
-             gather(grads)),
+            (
+                f"gather_grads() with grad None for parameter(s) {[i for i in picked if grads[i] is None]}",
+                gather(grads),
+            ),
             ("  then pack.grad (zeros where the grad is None)", lambda: np.array(state["pack"].grad)),
             ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad)),
             ("  then pack.where", where),
@@ -201,6 +247,7 @@ def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | N
             ("changing the grads afterwards leaves pack.grad alone (difference)", caller_reuses),
         ]
         return observe_calls(steps, call)
+
     return observe
 
 
@@ -211,12 +258,20 @@ def gather_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
         if not any(g is None for g, v in zip(grads, values) if v.dtype == values[0].dtype):
             grads = [None if v.dtype == values[0].dtype and v.size else g for v, g in zip(values, grads)]
         words = "the parameters of the first dtype of: " + ", ".join(f"{v.shape} {v.dtype}" for v in values)
-        out.append(ObserveScenario(title="the course's FlatPack.gather_grads", observe=_observe_gather(values, grads),
-                                   torch_impl=_reference_impl(), words=words, expected_by="the course's FlatPack"))
+        out.append(
+            ObserveScenario(
+                title="the course's FlatPack.gather_grads",
+                observe=_observe_gather(values, grads),
+                torch_impl=_reference_impl(),
+                words=words,
+                expected_by="the course's FlatPack",
+            )
+        )
     return out
 
 
 # -- the numbers ------------------------------------------------------------------------------------------
+
 
 def _require_packed(opt: Any, params: Sequence[Any]) -> None:
     """foreach=True must pack: every (non-empty) parameter is a view into one of optimizer.packs."""
@@ -224,8 +279,9 @@ def _require_packed(opt: Any, params: Sequence[Any]) -> None:
     if not packs:
         raise AssertionError("with foreach=True the optimizer must pack its parameters (optimizer.packs is empty)")
     datas = [pack.data for pack in packs]
-    inside = {j - len(datas) for i, j in measured("overlapping", datas + [p.data for p in params])
-              if i < len(datas) <= j}
+    inside = {
+        j - len(datas) for i, j in measured("overlapping", datas + [p.data for p in params]) if i < len(datas) <= j
+    }
     for i, p in enumerate(params):
         if p.data.size and i not in inside:
             raise AssertionError(f"with foreach=True, parameter {i}'s data must be a view into its pack's data")
@@ -238,13 +294,19 @@ def _quirk(name: str, route: str, config: Config) -> str | None:
     Nesterov, no weight decay and no maximize writes into p.grad; fused SGD with momentum fails when a
     parameter gets its first grad after the others have buffers (the late parameter is dropped there).
     """
-    nesterov_quirk = (name == "SGD" and route == "foreach" and config.get("nesterov")
-                      and not config.get("weight_decay") and not config.get("maximize"))
+    nesterov_quirk = (
+        name == "SGD"
+        and route == "foreach"
+        and config.get("nesterov")
+        and not config.get("weight_decay")
+        and not config.get("maximize")
+    )
     return "foreach SGD writes the Nesterov step into p.grad" if nesterov_quirk else None
 
 
-def scenario(name: str, config: Config, seed: int, route: str, *, lr_change: bool = False,
-             note: str = "") -> OptimizerScenario:
+def scenario(
+    name: str, config: Config, seed: int, route: str, *, lr_change: bool = False, note: str = ""
+) -> OptimizerScenario:
     """``name(params, foreach=True, **config)`` against torch's ``route`` on chapter 4's trajectory."""
     init, grads = ch4.trajectory(seed)
     if name == "SGD" and route == "fused" and config.get("momentum"):
@@ -259,12 +321,17 @@ def scenario(name: str, config: Config, seed: int, route: str, *, lr_change: boo
         opt = impl[name](params, foreach=True, **config)
         _require_packed(opt, params)
         return opt
+
     flag_words = ", ".join(f"{k}={v}" for k, v in flags.items())
     return OptimizerScenario(
         title=f"torch.optim.{name}(params, {ch4._words(config) + ', ' if config else ''}{flag_words})",
-        init=init, actions=tuple(actions), state_names=SGD_STATE if name == "SGD" else ADAM_STATE,
-        notes=(note,) if note else (), build=build,
-        build_torch=lambda params: torch_class(params, **config, **flags))
+        init=init,
+        actions=tuple(actions),
+        state_names=SGD_STATE if name == "SGD" else ADAM_STATE,
+        notes=(note,) if note else (),
+        build=build,
+        build_torch=lambda params: torch_class(params, **config, **flags),
+    )
 
 
 VISIBLE: dict[str, tuple[tuple[Config, bool], ...]] = {
@@ -275,16 +342,22 @@ VISIBLE: dict[str, tuple[tuple[Config, bool], ...]] = {
 
 def cases(name: str, seeds: Sequence[int]) -> list[OptimizerScenario]:
     """Every configuration against each of torch's three routes (where torch's route has no quirk)."""
-    return [scenario(name, c, seed, route, lr_change=change, note=note)
-            for seed in seeds for c, change, note in _configs_for(name, seed)
-            for route, _ in ROUTES if not _quirk(name, route, c)]
+    return [
+        scenario(name, c, seed, route, lr_change=change, note=note)
+        for seed in seeds
+        for c, change, note in _configs_for(name, seed)
+        for route, _ in ROUTES
+        if not _quirk(name, route, c)
+    ]
 
 
 def _configs_for(name: str, seed: int) -> list[tuple[Config, bool, str]]:
     if is_visible(seed):
         return [(c, change, "") for c, change in VISIBLE[name]]
-    configs = [(c, False, f"the configuration {d!r} of PyTorch's own optimizer tests")
-               for d, c in ch4._torch_configs(name, None)]
+    configs = [
+        (c, False, f"the configuration {d!r} of PyTorch's own optimizer tests")
+        for d, c in ch4._torch_configs(name, None)
+    ]
     rng = np.random.default_rng([seed, 71])
     for _ in range(2):
         c = ch4.random_sgd_config(rng) if name == "SGD" else ch4.random_adam_config(rng, bool(rng.random() < 0.5))
@@ -294,7 +367,8 @@ def _configs_for(name: str, seed: int) -> list[tuple[Config, bool, str]]:
 
 # -- the whole-buffer rules ---------------------------------------------------------------------------------
 
-def count_lines(fn: Callable[[], Any]) -> int:
+
+def count_lines(fn: Callable[..., Any]) -> int:
     """Python lines run by ``fn``, leaving out gather_grads (the one loop allowed) and NumPy's own."""
     return measure.count_lines(fn, "gather_grads")
 
@@ -329,8 +403,10 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
             small, large = lines_per_step(SMALL), lines_per_step(LARGE)
             if small == large:
                 return "the same for 6 and 24 parameters"
-            return (f"step() ran {small} Python lines (steps 1-4) for {SMALL} parameters and {large} for {LARGE}: "
-                    "it loops over the parameters outside gather_grads")
+            return (
+                f"step() ran {small} Python lines (steps 1-4) for {SMALL} parameters and {large} for {LARGE}: "
+                "it loops over the parameters outside gather_grads"
+            )
 
         def allocations() -> str:
             values, grads = _rule_problem(ALLOC_PARAMS, ALLOC_SIZE, 1)
@@ -338,15 +414,19 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
             opt = call(impl[name], params, foreach=True, **config)
             buffer_bytes = ALLOC_PARAMS * ALLOC_SIZE * 8
             worst = 0
-            for k, row in enumerate(grads):
+            for _k, row in enumerate(grads):
                 for p, g in zip(params, row):
                     p.grad = g
                 worst = max(worst, call(measured, "peak_allocation", opt.step))
             if worst < buffer_bytes // 4:
                 return "no buffer-sized allocation"
-            return (f"one step allocated {worst:,} bytes at its peak; one flat buffer is {buffer_bytes:,} bytes: "
-                    "some operation makes a new array (write into scratch with out=, +=, *=)")
+            return (
+                f"one step allocated {worst:,} bytes at its peak; one flat buffer is {buffer_bytes:,} bytes: "
+                "some operation makes a new array (write into scratch with out=, +=, *=)"
+            )
+
         return observe_calls([("Python lines per step()", lines), ("memory a step allocates", allocations)], call)
+
     return observe
 
 
@@ -359,26 +439,39 @@ def _rule_trace() -> Trace:
 
 RULE_CONFIGS: dict[str, tuple[Config, ...]] = {
     "Adam": ({"lr": 0.01, "weight_decay": 0.1}, {"lr": 0.01, "amsgrad": True, "maximize": True}),
-    "SGD": ({"lr": 0.01, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.1},
-            {"lr": 0.01, "momentum": 0.9, "nesterov": True}),
+    "SGD": (
+        {"lr": 0.01, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.1},
+        {"lr": 0.01, "momentum": 0.9, "nesterov": True},
+    ),
 }
 
 
 def rule_cases(name: str, seeds: Sequence[int]) -> list[RuleScenario]:
     configs = RULE_CONFIGS[name][:1] if all(is_visible(s) for s in seeds) else RULE_CONFIGS[name]
-    return [RuleScenario(title="the whole-buffer rules", observe=_observe_rules(name, c), rule=_rule_trace,
-                         words=f"{name}(params, foreach=True, {ch4._words(c)}); 4 steps, the last with one grad "
-                               f"None; {SMALL} vs {LARGE} parameters of 3 elements, and {ALLOC_PARAMS} of "
-                               f"{ALLOC_SIZE} for the memory")
-            for c in configs]
+    return [
+        RuleScenario(
+            title="the whole-buffer rules",
+            observe=_observe_rules(name, c),
+            rule=_rule_trace,
+            words=f"{name}(params, foreach=True, {ch4._words(c)}); 4 steps, the last with one grad "
+            f"None; {SMALL} vs {LARGE} parameters of 3 elements, and {ALLOC_PARAMS} of "
+            f"{ALLOC_SIZE} for the memory",
+        )
+        for c in configs
+    ]
 
 
 # -- what the notebook's test cells call ---------------------------------------------------------------------
 
+
 def check_flat_pack(FlatPack: Any, pack_by_dtype: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("pack_by_dtype / FlatPack", pack_cases(seeds),
-           {"Parameter": Parameter, "FlatPack": FlatPack, "pack_by_dtype": pack_by_dtype}, MUTANTS)
+    verify(
+        "pack_by_dtype / FlatPack",
+        pack_cases(seeds),
+        {"Parameter": Parameter, "FlatPack": FlatPack, "pack_by_dtype": pack_by_dtype},
+        MUTANTS,
+    )
 
 
 def check_gather_grads(FlatPack: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
@@ -388,8 +481,13 @@ def check_gather_grads(FlatPack: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -
 
 def check_adam(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("Adam(foreach=True)", cases("Adam", seeds), {"Parameter": Parameter, "Adam": Adam}, MUTANTS,
-           "torch.optim.Adam (for-loop, foreach and fused)")
+    verify(
+        "Adam(foreach=True)",
+        cases("Adam", seeds),
+        {"Parameter": Parameter, "Adam": Adam},
+        MUTANTS,
+        "torch.optim.Adam (for-loop, foreach and fused)",
+    )
 
 
 def check_adam_whole_buffer(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
@@ -399,8 +497,13 @@ def check_adam_whole_buffer(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) 
 
 def check_sgd(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("SGD(foreach=True)", cases("SGD", seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS,
-           "torch.optim.SGD (for-loop, foreach and fused)")
+    verify(
+        "SGD(foreach=True)",
+        cases("SGD", seeds),
+        {"Parameter": Parameter, "SGD": SGD},
+        MUTANTS,
+        "torch.optim.SGD (for-loop, foreach and fused)",
+    )
 
 
 def check_sgd_whole_buffer(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:

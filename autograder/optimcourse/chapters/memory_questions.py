@@ -8,9 +8,11 @@ with the optimizer's state restored or reset, against the same experiment in tor
 
 Units: the course writes GB for 10**9 bytes and GiB for 2**30 bytes.
 """
+
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible
 from ..guard import DelegationError
 from ..mutants import load_mutants
 from ..scenarios import ObserveScenario, RuleScenario, record_call
@@ -27,16 +29,38 @@ from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
+__all__ = [
+    "DTYPES",
+    "HIDDEN_SEEDS",
+    "MUTANTS",
+    "VISIBLE_SEEDS",
+    "Resume",
+    "check_bias_correction",
+    "check_memory_report",
+    "check_one_step_decay",
+    "check_reset_kick",
+    "check_resume_experiment",
+    "check_state_bytes",
+    "check_training_time",
+    "resume_draws",
+    "torch_bias_corrections",
+    "torch_memory_report",
+    "torch_one_step",
+    "torch_resume",
+]
+
+
 GB = 10**9
 OPTIMIZERS = ("SGD", "Adam", "AdamW")
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
-_ADAM_BUFFERS = '        buffers = 3 if amsgrad else 2  # exp_avg, exp_avg_sq (and max_exp_avg_sq)\n'
+_ADAM_BUFFERS = "        buffers = 3 if amsgrad else 2  # exp_avg, exp_avg_sq (and max_exp_avg_sq)\n"
 
 MUTANTS = load_mutants("memory_questions")  # memory_questions.mutants.toml
 
 
 # -- Q1: bytes of state, measured on torch --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StateConfig:
@@ -47,9 +71,11 @@ class StateConfig:
     count_grads: bool = False
 
     def call_words(self, n_params: int) -> str:
-        extra = (f", momentum={self.momentum:g}" if self.optimizer == "SGD" else f", amsgrad={self.amsgrad}")
-        return (f"optimizer_state_bytes({n_params}, {self.optimizer!r}, dtype={self.dtype!r}{extra}, "
-                f"count_grads={self.count_grads})")
+        extra = f", momentum={self.momentum:g}" if self.optimizer == "SGD" else f", amsgrad={self.amsgrad}"
+        return (
+            f"optimizer_state_bytes({n_params}, {self.optimizer!r}, dtype={self.dtype!r}{extra}, "
+            f"count_grads={self.count_grads})"
+        )
 
 
 def torch_state_bytes(shapes: Sequence[tuple[int, ...]], config: StateConfig) -> int:
@@ -64,7 +90,7 @@ def torch_state_bytes(shapes: Sequence[tuple[int, ...]], config: StateConfig) ->
     opt.step()
     total = sum(v.nbytes for state in opt.state.values() for k, v in state.items() if k != "step")
     if config.count_grads:
-        total += sum(p.grad.nbytes for p in params)
+        total += sum(p.grad.nbytes for p in params if p.grad is not None)
     return int(total)
 
 
@@ -75,25 +101,37 @@ def _model_shapes(seed: int) -> list[tuple[int, ...]]:
     rng = np.random.default_rng([seed, 9])
     widths = [int(w) for w in rng.integers(1, 60, size=int(rng.integers(2, 5)))]
     shapes: list[tuple[int, ...]] = []
-    for fan_in, fan_out in zip(widths, widths[1:]):
+    for fan_in, fan_out in itertools.pairwise(widths):
         shapes += [(fan_out, fan_in), (fan_out,)]
     return shapes + [()]
 
 
 def _state_configs(seed: int) -> list[StateConfig]:
     if is_visible(seed):
-        return [StateConfig("SGD"), StateConfig("SGD", momentum=0.0), StateConfig("Adam"),
-                StateConfig("AdamW", amsgrad=True), StateConfig("Adam", count_grads=True),
-                StateConfig("SGD", dtype="float64", count_grads=True), StateConfig("AdamW", dtype="bfloat16")]
+        return [
+            StateConfig("SGD"),
+            StateConfig("SGD", momentum=0.0),
+            StateConfig("Adam"),
+            StateConfig("AdamW", amsgrad=True),
+            StateConfig("Adam", count_grads=True),
+            StateConfig("SGD", dtype="float64", count_grads=True),
+            StateConfig("AdamW", dtype="bfloat16"),
+        ]
     rng = np.random.default_rng([seed, 90])
     # every seed covers every variant, every dtype and both count_grads (in a random pairing)
     dtypes = [str(d) for d in rng.permutation(DTYPES)] * 2
     grads = [bool(g) for g in rng.permutation([True, False] * 3)]
-    variants = [("SGD", {"momentum": 0.0}), ("SGD", {"momentum": float(rng.uniform(0.1, 0.99))}),
-                ("Adam", {"amsgrad": False}), ("Adam", {"amsgrad": True}),
-                ("AdamW", {"amsgrad": False}), ("AdamW", {"amsgrad": True})]
-    return [StateConfig(name, dtype=dtype, count_grads=g, **kw)
-            for (name, kw), dtype, g in zip(variants, dtypes, grads)]
+    variants: list[tuple[str, dict[str, Any]]] = [
+        ("SGD", {"momentum": 0.0}),
+        ("SGD", {"momentum": float(rng.uniform(0.1, 0.99))}),
+        ("Adam", {"amsgrad": False}),
+        ("Adam", {"amsgrad": True}),
+        ("AdamW", {"amsgrad": False}),
+        ("AdamW", {"amsgrad": True}),
+    ]
+    return [
+        StateConfig(name, dtype=dtype, count_grads=g, **kw) for (name, kw), dtype, g in zip(variants, dtypes, grads)
+    ]
 
 
 def _number(value: Any) -> Any:
@@ -107,25 +145,43 @@ def _number(value: Any) -> Any:
     return value
 
 
-def _try(trace: Trace, label: str, thunk: Callable[[], Any]) -> Any:
+def _try(trace: Trace, label: str, thunk: Callable[..., Any]) -> Any:
     return record_call(trace, label, thunk, _number)
 
 
-def _observe_state_bytes(shapes: list[tuple[int, ...]], configs: list[StateConfig]) -> Callable[[Any, Callable[..., Any]], Trace]:
+def _observe_state_bytes(
+    shapes: list[tuple[int, ...]], configs: list[StateConfig]
+) -> Callable[[Any, Callable[..., Any]], Trace]:
     n = int(sum(np.prod(s, dtype=np.int64) for s in shapes))
 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         for dtype in DTYPES:
-            thunk = ((lambda d=dtype: torch.empty((), dtype=getattr(torch, d)).element_size()) if is_torch(impl)
-                     else (lambda d=dtype: call(impl["bytes_per_element"], d)))
+            thunk = (
+                (lambda d=dtype: torch.empty((), dtype=getattr(torch, d)).element_size())
+                if is_torch(impl)
+                else (lambda d=dtype: call(impl["bytes_per_element"], d))
+            )
             _try(trace, f"bytes_per_element({dtype!r})", thunk)
         for c in configs:
-            thunk = ((lambda c=c: torch_state_bytes(shapes, c)) if is_torch(impl) else
-                     (lambda c=c: call(impl["optimizer_state_bytes"], n, c.optimizer, dtype=c.dtype, amsgrad=c.amsgrad,
-                                       momentum=c.momentum, count_grads=c.count_grads)))
+            thunk = (
+                (lambda c=c: torch_state_bytes(shapes, c))
+                if is_torch(impl)
+                else (
+                    lambda c=c: call(
+                        impl["optimizer_state_bytes"],
+                        n,
+                        c.optimizer,
+                        dtype=c.dtype,
+                        amsgrad=c.amsgrad,
+                        momentum=c.momentum,
+                        count_grads=c.count_grads,
+                    )
+                )
+            )
             _try(trace, c.call_words(n), thunk)
         return trace
+
     return observe
 
 
@@ -136,8 +192,11 @@ def _refuse(name: str) -> None:
 def _observe_refusal(impl: Any, call: Callable[..., Any]) -> Trace:
     trace = Trace()
     for name in ("RMSprop", "adam"):
-        thunk = ((lambda name=name: _refuse(name)) if impl.get("rule") else
-                 (lambda name=name: call(impl["optimizer_state_bytes"], 1000, name)))
+        thunk = (
+            (lambda name=name: _refuse(name))
+            if impl.get("rule")
+            else (lambda name=name: call(impl["optimizer_state_bytes"], 1000, name))
+        )
         _try(trace, f"optimizer_state_bytes(1000, {name!r})", thunk)
     return trace
 
@@ -149,15 +208,28 @@ def state_bytes_cases(seeds: Sequence[int]) -> list[ObserveScenario | RuleScenar
     out: list[ObserveScenario | RuleScenario] = []
     for seed in seeds:
         shapes = _model_shapes(seed)
-        words = (f"{len(shapes)} parameter tensors of shapes {', '.join(map(str, shapes))}; torch's state is read "
-                 "after one step")
-        out.append(ObserveScenario(title="the state of real torch.optim optimizers", observe=_observe_state_bytes(
-            shapes, _state_configs(seed)), torch_impl=TORCH, words=words))
-    out.append(RuleScenario(title="the course's rule for an optimizer it does not know", observe=_observe_refusal,
-                            rule=lambda: _observe_refusal({"rule": True}, lambda fn: fn()),
-                            words="names other than 'SGD', 'Adam' and 'AdamW' (spelt as torch spells them) raise "
-                                  "ValueError with a message that names the problem",
-                            expected_by="the course's rule"))
+        words = (
+            f"{len(shapes)} parameter tensors of shapes {', '.join(map(str, shapes))}; torch's state is read "
+            "after one step"
+        )
+        out.append(
+            ObserveScenario(
+                title="the state of real torch.optim optimizers",
+                observe=_observe_state_bytes(shapes, _state_configs(seed)),
+                torch_impl=TORCH,
+                words=words,
+            )
+        )
+    out.append(
+        RuleScenario(
+            title="the course's rule for an optimizer it does not know",
+            observe=_observe_refusal,
+            rule=lambda: _observe_refusal({"rule": True}, lambda fn: fn()),
+            words="names other than 'SGD', 'Adam' and 'AdamW' (spelt as torch spells them) raise "
+            "ValueError with a message that names the problem",
+            expected_by="the course's rule",
+        )
+    )
     return out
 
 
@@ -176,8 +248,14 @@ def torch_memory_report(n_params: int, dtype: str) -> dict[str, float]:
     param = torch.empty((), dtype=getattr(torch, dtype)).element_size() * n_params
     adam = _bytes_per_element_torch("Adam", dtype) * n_params
     sgd = _bytes_per_element_torch("SGD", dtype, momentum=0.9) * n_params
-    return {"params_gb": param / GB, "adam_state_gb": adam / GB, "sgd_state_gb": sgd / GB,
-            "adam_total_gb": (param + adam) / GB, "sgd_total_gb": (param + sgd) / GB, "difference_gb": (adam - sgd) / GB}
+    return {
+        "params_gb": param / GB,
+        "adam_state_gb": adam / GB,
+        "sgd_state_gb": sgd / GB,
+        "adam_total_gb": (param + adam) / GB,
+        "sgd_total_gb": (param + sgd) / GB,
+        "difference_gb": (adam - sgd) / GB,
+    }
 
 
 def _observe_report(n_params: int, dtype: str) -> Callable[[Any, Callable[..., Any]], Trace]:
@@ -200,6 +278,7 @@ def _observe_report(n_params: int, dtype: str) -> Callable[[Any, Callable[..., A
         for key in REPORT_KEYS:
             trace.add(f"{call_words}[{key!r}]", _number(result.get(key)))
         return trace
+
     return observe
 
 
@@ -212,22 +291,32 @@ def report_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
             rng = np.random.default_rng([seed, 91])
             draws = [(int(10 ** rng.uniform(6, 12)), str(rng.choice(DTYPES))) for _ in range(2)]
         for n, dtype in draws:
-            out.append(ObserveScenario(title="bytes per element measured on torch.optim.Adam and SGD(momentum=0.9)",
-                                       observe=_observe_report(n, dtype), torch_impl=TORCH,
-                                       words=f"{n:,} parameters in {dtype}; GB = 10**9 bytes"))
+            out.append(
+                ObserveScenario(
+                    title="bytes per element measured on torch.optim.Adam and SGD(momentum=0.9)",
+                    observe=_observe_report(n, dtype),
+                    torch_impl=TORCH,
+                    words=f"{n:,} parameters in {dtype}; GB = 10**9 bytes",
+                )
+            )
     return out
 
 
 # -- Q2: time ------------------------------------------------------------------------------------------
 
+
 def _observe_time(draws: list[tuple[int, float]]) -> Callable[[Any, Callable[..., Any]], Trace]:
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         for steps, cost in draws:
-            thunk = ((lambda s=steps, c=cost: s * c) if impl.get("rule")
-                     else (lambda s=steps, c=cost: call(impl["training_time"], s, c)))
+            thunk = (
+                (lambda s=steps, c=cost: s * c)
+                if impl.get("rule")
+                else (lambda s=steps, c=cost: call(impl["training_time"], s, c))
+            )
             _try(trace, f"training_time({steps}, {cost:g})", thunk)
         return trace
+
     return observe
 
 
@@ -240,13 +329,20 @@ def time_cases(seeds: Sequence[int]) -> list[RuleScenario]:
             rng = np.random.default_rng([seed, 92])
             draws = [(int(rng.integers(1, 10**6)), float(rng.uniform(0.05, 5.0))) for _ in range(3)]
         observe = _observe_time(draws)
-        out.append(RuleScenario(title="time = steps x per-step cost", observe=observe,
-                                rule=lambda observe=observe: observe({"rule": True}, lambda fn: fn()),
-                                words="per-step costs in any time unit", expected_by="steps x per-step cost"))
+        out.append(
+            RuleScenario(
+                title="time = steps x per-step cost",
+                observe=observe,
+                rule=lambda observe=observe: observe({"rule": True}, lambda fn: fn()),
+                words="per-step costs in any time unit",
+                expected_by="steps x per-step cost",
+            )
+        )
     return out
 
 
 # -- Q3: bias correction, read from torch's moments ------------------------------------------------------
+
 
 def torch_bias_corrections(beta1: float, beta2: float, ts: Sequence[int]) -> dict[int, tuple[float, float]]:
     """(1 - beta1**t, 1 - beta2**t) for each t, as torch's Adam holds them: with a constant gradient of 1,
@@ -268,10 +364,14 @@ def _observe_bias(beta1: float, beta2: float, ts: Sequence[int]) -> Callable[[An
         truth = torch_bias_corrections(beta1, beta2, ts) if is_torch(impl) else {}
         for which, beta in ((0, beta1), (1, beta2)):
             for t in ts:
-                thunk = ((lambda t=t, which=which: truth[t][which]) if is_torch(impl)
-                         else (lambda beta=beta, t=t: call(impl["bias_correction"], beta, t)))
+                thunk = (
+                    (lambda t=t, which=which: truth[t][which])
+                    if is_torch(impl)
+                    else (lambda beta=beta, t=t: call(impl["bias_correction"], beta, t))
+                )
                 _try(trace, f"bias_correction({beta:.6g}, {t})", thunk)
         return trace
+
     return observe
 
 
@@ -279,20 +379,30 @@ def bias_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     out = []
     for seed in seeds:
         if is_visible(seed):
-            draws = [(0.9, 0.999, (1, 10, 100, 1000))]
+            draws: list[tuple[float, float, tuple[int, ...]]] = [(0.9, 0.999, (1, 10, 100, 1000))]
         else:
             rng = np.random.default_rng([seed, 93])
-            draws = [(float(rng.choice([0.0, rng.uniform(0.0, 0.99)])), float(1 - 10 ** rng.uniform(-4, -1)),
-                      tuple(sorted({1, *(int(t) for t in rng.integers(2, 3000, size=3))})))]
+            draws = [
+                (
+                    float(rng.choice([0.0, rng.uniform(0.0, 0.99)])),
+                    float(1 - 10 ** rng.uniform(-4, -1)),
+                    tuple(sorted({1, *(int(t) for t in rng.integers(2, 3000, size=3))})),
+                )
+            ]
         for beta1, beta2, ts in draws:
-            out.append(ObserveScenario(
-                title="torch.optim.Adam's exp_avg and exp_avg_sq after t steps of a constant gradient 1",
-                observe=_observe_bias(beta1, beta2, ts), torch_impl=TORCH,
-                words=f"betas = ({beta1:.6g}, {beta2:.6g}), t in {list(ts)}"))
+            out.append(
+                ObserveScenario(
+                    title="torch.optim.Adam's exp_avg and exp_avg_sq after t steps of a constant gradient 1",
+                    observe=_observe_bias(beta1, beta2, ts),
+                    torch_impl=TORCH,
+                    words=f"betas = ({beta1:.6g}, {beta2:.6g}), t in {list(ts)}",
+                )
+            )
     return out
 
 
 # -- Q4: one step of Adam with L2 against one of AdamW ---------------------------------------------------
+
 
 def torch_one_step(param: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float, decoupled: bool) -> np.ndarray:
     p = torch.tensor(param, dtype=torch.float64, requires_grad=True)
@@ -302,17 +412,31 @@ def torch_one_step(param: np.ndarray, grad: np.ndarray, lr: float, weight_decay:
     return p.detach().numpy().copy()
 
 
-def _observe_decay(param: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float) -> Callable[[Any, Callable[..., Any]], Trace]:
+def _observe_decay(
+    param: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float
+) -> Callable[[Any, Callable[..., Any]], Trace]:
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         for decoupled in (False, True):
             name = "AdamW" if decoupled else "Adam"
             label = f"the parameter after one {name} step (decoupled={decoupled})"
-            thunk = ((lambda d=decoupled: torch_one_step(param, grad, lr, weight_decay, d)) if is_torch(impl) else
-                     (lambda d=decoupled: call(impl["one_step_decay"], param.copy() if param.ndim else float(param),
-                                               grad.copy() if grad.ndim else float(grad), lr, weight_decay, d)))
+            thunk = (
+                (lambda d=decoupled: torch_one_step(param, grad, lr, weight_decay, d))
+                if is_torch(impl)
+                else (
+                    lambda d=decoupled: call(
+                        impl["one_step_decay"],
+                        param.copy() if param.ndim else float(param),
+                        grad.copy() if grad.ndim else float(grad),
+                        lr,
+                        weight_decay,
+                        d,
+                    )
+                )
+            )
             _try(trace, label, thunk)
         return trace
+
     return observe
 
 
@@ -320,24 +444,38 @@ def decay_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     out = []
     for seed in seeds:
         if is_visible(seed):
-            draws = [(np.array(1.0), np.array(0.001), 0.1, 0.01),
-                     (np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.0, -1e-4]), 0.01, 0.1)]
+            draws = [
+                (np.array(1.0), np.array(0.001), 0.1, 0.01),
+                (np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.0, -1e-4]), 0.01, 0.1),
+            ]
         else:
             rng = np.random.default_rng([seed, 94])
             draws = []
             for _ in range(2):
                 shape = tuple(int(n) for n in rng.integers(1, 5, size=int(rng.integers(0, 3))))
-                draws.append((rng.normal(size=shape), rng.normal(size=shape) * 10 ** rng.uniform(-4, 1),
-                              float(10 ** rng.uniform(-4, 0)), float(rng.uniform(0, 0.5))))
+                draws.append(
+                    (
+                        rng.normal(size=shape),
+                        rng.normal(size=shape) * 10 ** rng.uniform(-4, 1),
+                        float(10 ** rng.uniform(-4, 0)),
+                        float(rng.uniform(0, 0.5)),
+                    )
+                )
         for param, grad, lr, wd in draws:
-            out.append(ObserveScenario(title="torch.optim.Adam and torch.optim.AdamW, one step from zero state",
-                                       observe=_observe_decay(param, grad, lr, wd), torch_impl=TORCH,
-                                       words=f"param of shape {param.shape}, lr = {lr:.6g}, weight_decay = {wd:.6g}, "
-                                             "betas (0.9, 0.999), eps 1e-8"))
+            out.append(
+                ObserveScenario(
+                    title="torch.optim.Adam and torch.optim.AdamW, one step from zero state",
+                    observe=_observe_decay(param, grad, lr, wd),
+                    torch_impl=TORCH,
+                    words=f"param of shape {param.shape}, lr = {lr:.6g}, weight_decay = {wd:.6g}, "
+                    "betas (0.9, 0.999), eps 1e-8",
+                )
+            )
     return out
 
 
 # -- Q5: resume after an lr change -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Resume:
@@ -351,12 +489,21 @@ class Resume:
 
     @property
     def words(self) -> str:
-        return (f"least squares with X of shape {self.X.shape}; {self.steps_before} Adam steps at lr {self.lr_before:g}, "
-                f"then {self.steps_after} at lr {self.lr_after:g}")
+        return (
+            f"least squares with X of shape {self.X.shape}; {self.steps_before} Adam steps at lr {self.lr_before:g}, "
+            f"then {self.steps_after} at lr {self.lr_after:g}"
+        )
 
     def args(self) -> tuple[Any, ...]:
-        return (self.X.copy(), self.y.copy(), self.w0.copy(), self.lr_before, self.lr_after, self.steps_before,
-                self.steps_after)
+        return (
+            self.X.copy(),
+            self.y.copy(),
+            self.w0.copy(),
+            self.lr_before,
+            self.lr_after,
+            self.steps_before,
+            self.steps_after,
+        )
 
 
 def _torch_loss(X: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -402,8 +549,17 @@ def resume_draws(seed: int) -> list[Resume]:
         m, n = int(rng.integers(5, 40)), int(rng.integers(1, 6))
         X = rng.normal(size=(m, n))
         lr_before = float(10 ** rng.uniform(-3, -0.5))
-        out.append(Resume(X, rng.normal(size=m), rng.normal(size=n), lr_before,
-                          lr_before * float(10 ** rng.uniform(-2, 0.5)), int(rng.integers(3, 40)), int(rng.integers(2, 20))))
+        out.append(
+            Resume(
+                X,
+                rng.normal(size=m),
+                rng.normal(size=n),
+                lr_before,
+                lr_before * float(10 ** rng.uniform(-2, 0.5)),
+                int(rng.integers(3, 40)),
+                int(rng.integers(2, 20)),
+            )
+        )
     return out
 
 
@@ -430,13 +586,21 @@ def _observe_resume(r: Resume) -> Callable[[Any, Callable[..., Any]], Trace]:
             for k in range(min(losses.size, r.steps_after)):
                 trace.add(f"{name} run: loss after resumed step {k + 1}", np.array(losses[k]))
         return trace
+
     return observe
 
 
 def resume_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
-    return [ObserveScenario(title="the same experiment in torch (state_dict saved and loaded, or a fresh Adam)",
-                            observe=_observe_resume(r), torch_impl=TORCH, words=r.words)
-            for seed in seeds for r in resume_draws(seed)]
+    return [
+        ObserveScenario(
+            title="the same experiment in torch (state_dict saved and loaded, or a fresh Adam)",
+            observe=_observe_resume(r),
+            torch_impl=TORCH,
+            words=r.words,
+        )
+        for seed in seeds
+        for r in resume_draws(seed)
+    ]
 
 
 def kick(restored: np.ndarray, reset: np.ndarray) -> float:
@@ -448,11 +612,19 @@ def _observe_kick(pairs: list[tuple[np.ndarray, np.ndarray]]) -> Callable[[Any, 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         for k, (restored, reset) in enumerate(pairs):
-            thunk = ((lambda a=restored, b=reset: kick(a, b)) if impl.get("rule")
-                     else (lambda a=restored, b=reset: call(impl["reset_kick"], a.copy(), b.copy())))
-            _try(trace, f"reset_kick on pair {k + 1} (first losses {restored[0]:.6g} restored, "
-                        f"{reset[0]:.6g} reset; last {restored[-1]:.6g}, {reset[-1]:.6g})", thunk)
+            thunk = (
+                (lambda a=restored, b=reset: kick(a, b))
+                if impl.get("rule")
+                else (lambda a=restored, b=reset: call(impl["reset_kick"], a.copy(), b.copy()))
+            )
+            _try(
+                trace,
+                f"reset_kick on pair {k + 1} (first losses {restored[0]:.6g} restored, "
+                f"{reset[0]:.6g} reset; last {restored[-1]:.6g}, {reset[-1]:.6g})",
+                thunk,
+            )
         return trace
+
     return observe
 
 
@@ -465,26 +637,43 @@ def kick_cases(seeds: Sequence[int]) -> list[RuleScenario]:
         a = np.sort(rng.uniform(1.0, 2.0, size=6))[::-1]
         pairs += [(a, a[::-1] * 1.0001), (a[::-1].copy(), a.copy())]  # one starts lower and ends higher
         observe = _observe_kick(pairs)
-        out.append(RuleScenario(title="the reset run's first loss over the restored run's, minus 1", observe=observe,
-                                rule=lambda observe=observe: observe({"rule": True}, lambda fn: fn()),
-                                words="loss curves from torch's experiment, and curves that cross",
-                                expected_by="the course's definition of the kick"))
+        out.append(
+            RuleScenario(
+                title="the reset run's first loss over the restored run's, minus 1",
+                observe=observe,
+                rule=lambda observe=observe: observe({"rule": True}, lambda fn: fn()),
+                words="loss curves from torch's experiment, and curves that cross",
+                expected_by="the course's definition of the kick",
+            )
+        )
     return out
 
 
 # -- what the notebook's test cells call -----------------------------------------------------------------
 
-def check_state_bytes(bytes_per_element: Any, optimizer_state_bytes: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+
+def check_state_bytes(
+    bytes_per_element: Any, optimizer_state_bytes: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS
+) -> None:
     __tracebackhide__ = True
-    verify("optimizer_state_bytes", state_bytes_cases(seeds),
-           {"bytes_per_element": bytes_per_element, "optimizer_state_bytes": optimizer_state_bytes}, MUTANTS,
-           "the state of real torch.optim optimizers")
+    verify(
+        "optimizer_state_bytes",
+        state_bytes_cases(seeds),
+        {"bytes_per_element": bytes_per_element, "optimizer_state_bytes": optimizer_state_bytes},
+        MUTANTS,
+        "the state of real torch.optim optimizers",
+    )
 
 
 def check_memory_report(memory_report: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("memory_report", report_cases(seeds), {"memory_report": memory_report}, MUTANTS,
-           "torch's state bytes scaled to the model")
+    verify(
+        "memory_report",
+        report_cases(seeds),
+        {"memory_report": memory_report},
+        MUTANTS,
+        "torch's state bytes scaled to the model",
+    )
 
 
 def check_training_time(training_time: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:

@@ -10,6 +10,7 @@ dampening, weight decay with maximize, a learning-rate change mid-run). Hidden c
 configuration of PyTorch's own optimizer tests (:mod:`optimcourse.torch_configs`) plus random
 draws of every hyperparameter, on problems drawn from the hidden seeds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,17 +19,44 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, problem
 from ..given import Parameter
 from ..mutants import load_mutants
 from ..scenarios import OptimizerScenario, Step, Tweak
 from ..torch_configs import torch_test_configs
 from ..verify import verify
 
-_FIRST_BUFFER = '                        buf = state["momentum_buffer"] = np.array(d_p)  # a copy, and an array even when 0-dim\n'
-_BUFFER_UPDATE = ('                    if "momentum_buffer" not in state:\n' + _FIRST_BUFFER +
-                  '                    else:\n                        buf = state["momentum_buffer"]\n'
-                  '                        buf *= momentum\n                        buf += (1 - dampening) * d_p\n')
+__all__ = [
+    "ADAM_STATE",
+    "DEFAULT_LR",
+    "HIDDEN_SEEDS",
+    "LATE_START",
+    "MUTANTS",
+    "SGD_STATE",
+    "STEPS",
+    "VISIBLE",
+    "VISIBLE_SEEDS",
+    "check_adam",
+    "check_adam_amsgrad",
+    "check_adam_validation",
+    "check_adamw",
+    "check_sgd",
+    "check_sgd_validation",
+    "random_adam_config",
+    "random_sgd_config",
+    "trajectory",
+]
+
+
+_FIRST_BUFFER = (
+    '                        buf = state["momentum_buffer"] = np.array(d_p)  # a copy, and an array even when 0-dim\n'
+)
+_BUFFER_UPDATE = (
+    '                    if "momentum_buffer" not in state:\n'
+    + _FIRST_BUFFER
+    + '                    else:\n                        buf = state["momentum_buffer"]\n'
+    "                        buf *= momentum\n                        buf += (1 - dampening) * d_p\n"
+)
 _NESTEROV = "d_p = d_p + momentum * buf if nesterov else buf"
 _STEP_COUNT = '                state["step"] += 1\n                step = state["step"]\n'
 _DENOM = "denom = np.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + eps"
@@ -61,8 +89,10 @@ def trajectory(seed: int) -> tuple[tuple[np.ndarray, ...], list[list[np.ndarray 
     empty_shape = (0,) if is_visible(seed) else (int(rng.integers(1, 3)), 0)
     late_shape = (2,) if is_visible(seed) else tuple(int(n) for n in rng.integers(1, 4, size=rng.integers(0, 3)))
     init = (*init, np.zeros(empty_shape), rng.normal(size=late_shape))
-    rows = [[*row, np.zeros(empty_shape), None if t < LATE_START else rng.normal(scale=2.0, size=late_shape)]
-            for t, row in enumerate(grads, start=1)]  # t < LATE_START: the inserted step below makes it <=
+    rows = [
+        [*row, np.zeros(empty_shape), None if t < LATE_START else rng.normal(scale=2.0, size=late_shape)]
+        for t, row in enumerate(grads, start=1)
+    ]  # t < LATE_START: the inserted step below makes it <=
     # as in torch's own tests, one step() with no gradient at all (zero_grad, no backward): a no-op
     rows.insert(NO_GRAD_STEP - 1, [None] * len(init))
     return init, rows
@@ -73,12 +103,14 @@ def _words(config: Config) -> str:
         if isinstance(v, tuple):
             return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"
         return f"{v:.6g}" if isinstance(v, float) else repr(v)
+
     return ", ".join(f"{k}={value(v)}" for k, v in config.items())
 
 
 def _set_lr(lr: float) -> Tweak:
     def apply(opt: Any, params: Sequence[Any]) -> None:
         opt.param_groups[0]["lr"] = lr
+
     return Tweak(f"optimizer.param_groups[0]['lr'] = {lr:.6g} (as a scheduler does)", apply)
 
 
@@ -91,26 +123,35 @@ def scenario(name: str, config: Config, seed: int, *, lr_change: bool = False, n
     torch_class = getattr(torch.optim, name)
     return OptimizerScenario(
         title=f"torch.optim.{name}(params{', ' if config else ''}{_words(config)})",
-        init=init, actions=tuple(actions), state_names=SGD_STATE if name == "SGD" else ADAM_STATE,
+        init=init,
+        actions=tuple(actions),
+        state_names=SGD_STATE if name == "SGD" else ADAM_STATE,
         state_in_place=SGD_STATE if name == "SGD" else ADAM_STATE[1:],  # the buffers; step is a count
         notes=(note,) if note else (),
         build=lambda impl, params: impl[name](params, **config),
-        build_torch=lambda params: torch_class(params, **config))
+        build_torch=lambda params: torch_class(params, **config),
+    )
 
 
 # -- the configurations ---------------------------------------------------------------------------
 
 VISIBLE: dict[str, tuple[tuple[Config, bool], ...]] = {
     # (config, change lr mid-run); each is there because some mistake shows only with it
-    "SGD": (({"lr": 0.05, "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.1}, True),
-            ({"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1, "maximize": True}, False),
-            ({"lr": 0.1}, False)),
-    "Adam": (({"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.1}, True),
-             ({"lr": 0.05, "weight_decay": 0.1, "maximize": True}, False)),
+    "SGD": (
+        ({"lr": 0.05, "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.1}, True),
+        ({"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1, "maximize": True}, False),
+        ({"lr": 0.1}, False),
+    ),
+    "Adam": (
+        ({"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.1}, True),
+        ({"lr": 0.05, "weight_decay": 0.1, "maximize": True}, False),
+    ),
     "Adam-amsgrad": (({"lr": 0.05, "betas": (0.5, 0.9), "eps": 1e-3, "amsgrad": True}, False),),
-    "AdamW": (({"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.1}, True),
-              ({}, False),
-              ({"lr": 0.05, "weight_decay": 0.1, "amsgrad": True, "maximize": True}, False)),
+    "AdamW": (
+        ({"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-3, "weight_decay": 0.1}, True),
+        ({}, False),
+        ({"lr": 0.05, "weight_decay": 0.1, "amsgrad": True, "maximize": True}, False),
+    ),
 }
 
 
@@ -131,8 +172,11 @@ def random_sgd_config(rng: np.random.Generator) -> Config:
 
 def random_adam_config(rng: np.random.Generator, amsgrad: bool) -> Config:
     beta1 = 0.0 if rng.random() < 0.1 else float(rng.uniform(0.5, 0.99))
-    config: Config = {"lr": float(10 ** rng.uniform(-3, -1)), "betas": (beta1, float(rng.uniform(0.8, 0.9999))),
-                      "eps": float(10 ** rng.uniform(-10, -1))}
+    config: Config = {
+        "lr": float(10 ** rng.uniform(-3, -1)),
+        "betas": (beta1, float(rng.uniform(0.8, 0.9999))),
+        "eps": float(10 ** rng.uniform(-10, -1)),
+    }
     if rng.random() < 0.6:
         config["weight_decay"] = float(rng.uniform(0, 0.2))
     if amsgrad:
@@ -143,8 +187,11 @@ def random_adam_config(rng: np.random.Generator, amsgrad: bool) -> Config:
 
 
 def _torch_configs(name: str, amsgrad: bool | None) -> list[tuple[str, Config]]:
-    return [(desc, config) for desc, config in torch_test_configs(name)
-            if amsgrad is None or bool(config.get("amsgrad", False)) == amsgrad]
+    return [
+        (desc, config)
+        for desc, config in torch_test_configs(name)
+        if amsgrad is None or bool(config.get("amsgrad", False)) == amsgrad
+    ]
 
 
 def cases(kind: str, seeds: Sequence[int]) -> list[OptimizerScenario]:
@@ -156,8 +203,10 @@ def cases(kind: str, seeds: Sequence[int]) -> list[OptimizerScenario]:
         if is_visible(seed):
             out += [scenario(name, config, seed, lr_change=change) for config, change in VISIBLE[kind]]
             continue
-        out += [scenario(name, config, seed, note=f"the configuration {desc!r} of PyTorch's own optimizer tests")
-                for desc, config in _torch_configs(name, amsgrad)]
+        out += [
+            scenario(name, config, seed, note=f"the configuration {desc!r} of PyTorch's own optimizer tests")
+            for desc, config in _torch_configs(name, amsgrad)
+        ]
         rng = np.random.default_rng([seed, 40])
         for _ in range(2):
             if name == "SGD":
@@ -172,9 +221,12 @@ def _validation(name: str, config: Config, seed: int) -> OptimizerScenario:
     init, _ = trajectory(seed)
     torch_class = getattr(torch.optim, name)
     return OptimizerScenario(
-        title=f"torch.optim.{name}(params, {_words(config)})", init=init, actions=(),
+        title=f"torch.optim.{name}(params, {_words(config)})",
+        init=init,
+        actions=(),
         build=lambda impl, params: impl[name](params, **config),
-        build_torch=lambda params: torch_class(params, **config))
+        build_torch=lambda params: torch_class(params, **config),
+    )
 
 
 def validation_cases(name: str, seeds: Sequence[int]) -> list[OptimizerScenario]:
@@ -183,18 +235,31 @@ def validation_cases(name: str, seeds: Sequence[int]) -> list[OptimizerScenario]
     for seed in seeds:
         size = 0.1 if is_visible(seed) else float(np.random.default_rng([seed, 41]).uniform(1e-3, 1))
         if name == "SGD":
-            configs: list[Config] = [{"lr": -size}, {"momentum": -size}, {"weight_decay": -size},
-                                     {"nesterov": True}, {"momentum": 0.9, "nesterov": True, "dampening": size},
-                                     {"momentum": 0.9, "nesterov": True}]
+            configs: list[Config] = [
+                {"lr": -size},
+                {"momentum": -size},
+                {"weight_decay": -size},
+                {"nesterov": True},
+                {"momentum": 0.9, "nesterov": True, "dampening": size},
+                {"momentum": 0.9, "nesterov": True},
+            ]
         else:
-            configs = [{"lr": -size}, {"eps": -size}, {"weight_decay": -size}, {"betas": (-size, 0.999)},
-                       {"betas": (0.9, 1.0)}, {"betas": (1.0 + size, 0.999)}, {"betas": (0.9, -size)},
-                       {"betas": (0.0, 0.0)}]
+            configs = [
+                {"lr": -size},
+                {"eps": -size},
+                {"weight_decay": -size},
+                {"betas": (-size, 0.999)},
+                {"betas": (0.9, 1.0)},
+                {"betas": (1.0 + size, 0.999)},
+                {"betas": (0.9, -size)},
+                {"betas": (0.0, 0.0)},
+            ]
         out += [_validation(name, config, seed) for config in configs]
     return out
 
 
 # -- what the notebook's test cells call --------------------------------------------------------------
+
 
 def _impl(**names: Any) -> dict[str, Any]:
     return {"Parameter": Parameter, **names}
@@ -217,8 +282,9 @@ def check_adam(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
 
 def check_adam_amsgrad(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("Adam(amsgrad=True)", cases("Adam-amsgrad", seeds), _impl(Adam=Adam), MUTANTS,
-           "torch.optim.Adam(amsgrad=True)")
+    verify(
+        "Adam(amsgrad=True)", cases("Adam-amsgrad", seeds), _impl(Adam=Adam), MUTANTS, "torch.optim.Adam(amsgrad=True)"
+    )
 
 
 def check_adam_validation(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
@@ -228,5 +294,10 @@ def check_adam_validation(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) ->
 
 def check_adamw(AdamW: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("AdamW", cases("AdamW", seeds) + validation_cases("AdamW", seeds), _impl(AdamW=AdamW), MUTANTS,
-           "torch.optim.AdamW (and its constructor's checks)")
+    verify(
+        "AdamW",
+        cases("AdamW", seeds) + validation_cases("AdamW", seeds),
+        _impl(AdamW=AdamW),
+        MUTANTS,
+        "torch.optim.AdamW (and its constructor's checks)",
+    )

@@ -14,6 +14,7 @@ parameter groups, with a frozen and a late-starting parameter. What is compared 
 Checks torch does not make (missing keys, unknown ids, state shapes, unreadable files) take the
 course's reference as the rule: ValueError, and nothing changed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,23 +22,46 @@ import copy
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from .. import given
-from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible
 from ..course import REFERENCES_DIR
 from ..guard import DelegationError
 from ..interop import from_torch_state_dict, to_torch_state_dict
 from ..mutants import load_mutants
 from ..scenarios import ObserveScenario
-from ..side import (copy_folder, given_piece, is_torch, list_folder, make_class, materialize, read, set_attrs,
-                    student_folder, torch_side)
+from ..side import (
+    copy_folder,
+    given_piece,
+    is_torch,
+    list_folder,
+    make_class,
+    materialize,
+    read,
+    set_attrs,
+    student_folder,
+    torch_side,
+)
 from ..trace import Raised, Trace
 from ..verify import RULE_MARK, verify
 from .momentum_adam_adamw import trajectory
+
+__all__ = [
+    "HIDDEN_SEEDS",
+    "MUTANTS",
+    "VISIBLE_SEEDS",
+    "check_checkpoint_bad_files",
+    "check_checkpoint_files",
+    "check_load_state_dict",
+    "check_load_state_dict_validation",
+    "check_state_dict",
+]
+
 
 _PACK_IDS = "                ids.setdefault(id(p), len(ids))\n"
 
@@ -45,12 +69,15 @@ MUTANTS = load_mutants("state_checkpointing")  # state_checkpointing.mutants.tom
 
 NAMES = ("SGD", "Adam", "AdamW")
 #: the hyperparameters the course's optimizers keep, in their order (torch's groups have a few more flags)
-COURSE_KEYS = {"SGD": ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"),
-               "Adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
-               "AdamW": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")}
+COURSE_KEYS = {
+    "SGD": ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"),
+    "Adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
+    "AdamW": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
+}
 
 
 # -- both sides: the student's mix-in on the course's optimizers, and torch ------------------------------
+
 
 class Side:
     """Parameters, optimizers and state dicts the same way on the student's side and on torch's."""
@@ -64,8 +91,9 @@ class Side:
             return [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in init]
         return [given_piece("Parameter")(v.copy()) for v in init]
 
-    def optimizer(self, name: str, params: Sequence[Any], hyper: dict[str, Any], group_lr: float,
-                  one_group: bool = False) -> Any:
+    def optimizer(
+        self, name: str, params: Sequence[Any], hyper: dict[str, Any], group_lr: float, one_group: bool = False
+    ) -> Any:
         groups = [{"params": list(params[:2])}, {"params": list(params[2:]), "lr": group_lr}]
         if one_group:
             groups = [{"params": list(params)}]
@@ -74,8 +102,14 @@ class Side:
         cls = make_class(name, (self.impl["StateDict"], getattr(given, name)))
         return cls(groups, **hyper)
 
-    def trained(self, name: str, init: Sequence[np.ndarray], grads: Sequence[Sequence[np.ndarray | None]],
-                hyper: dict[str, Any], k: int) -> tuple[list[Any], Any]:
+    def trained(
+        self,
+        name: str,
+        init: Sequence[np.ndarray],
+        grads: Sequence[Sequence[np.ndarray | None]],
+        hyper: dict[str, Any],
+        k: int,
+    ) -> tuple[list[Any], Any]:
         """Parameters from ``init`` and the two-group optimizer, after ``k`` steps."""
         params = self.params(init)
         opt = self.optimizer(name, params, hyper, hyper["lr"] / 2)
@@ -84,8 +118,15 @@ class Side:
             opt.step()
         return params, opt
 
-    def step_on(self, trace: Trace, name: str, opt: Any, params: Sequence[Any],
-                grads: Sequence[Sequence[np.ndarray | None]], start: int) -> None:
+    def step_on(
+        self,
+        trace: Trace,
+        name: str,
+        opt: Any,
+        params: Sequence[Any],
+        grads: Sequence[Sequence[np.ndarray | None]],
+        start: int,
+    ) -> None:
         """Steps ``start + 1`` to the end of ``grads`` on a resumed optimizer, observed after each."""
         for t in range(start, len(grads)):
             self.set_grads(params, grads[t])
@@ -106,7 +147,9 @@ class Side:
 
     def state_dict(self, opt: Any, call: Callable[..., Any]) -> Any:
         """The course's rule is a snapshot; torch's is live, so its side is deep-copied (as torch's tests do)."""
-        return from_torch_state_dict(copy.deepcopy(opt.state_dict())) if self.torch else materialize(call(opt.state_dict))
+        return (
+            from_torch_state_dict(copy.deepcopy(opt.state_dict())) if self.torch else materialize(call(opt.state_dict))
+        )
 
     def load(self, opt: Any, state_dict: Any, call: Callable[..., Any]) -> None:
         """Load a state dict in the course's form (NumPy arrays, int step)."""
@@ -133,7 +176,9 @@ def observe_state_dict(trace: Trace, label: str, sd: Any, name: str) -> None:
         keys = [k for k in group if k in COURSE_KEYS[name] or k == "params" or k not in _TORCH_ONLY_KEYS]
         trace.add(f"{label}: param_groups[{g}] keys, in order", tuple(keys))
         for key in keys:
-            trace.add(f"{label}: param_groups[{g}][{key!r}]", _plain(group[key]) if key != "params" else tuple(group[key]))
+            trace.add(
+                f"{label}: param_groups[{g}][{key!r}]", _plain(group[key]) if key != "params" else tuple(group[key])
+            )
     trace.add(f"{label}: ids with state", tuple(sorted(sd["state"])))
     for key in sorted(sd["state"]):
         entry = sd["state"][key]
@@ -160,6 +205,7 @@ def observe_optimizer(trace: Trace, label: str, side: Side, opt: Any, params: Se
 
 
 # -- the runs ---------------------------------------------------------------------------------------------
+
 
 def _setup(seed: int, name: str) -> tuple[tuple[np.ndarray, ...], list[list[np.ndarray | None]], dict[str, Any], int]:
     init, grads = trajectory(seed)
@@ -216,18 +262,22 @@ def _observe_resume(seed: int, name: str, source: str) -> Callable[[Any, Callabl
 
 
 def _title(name: str, source: str) -> str:
-    return {"own": f"torch.optim.{name}: state_dict(), then load_state_dict() into a new optimizer and step on",
-            "torch": f"a torch.optim.{name} state dict loaded into your {name}, then stepping on",
-            "to-torch": f"your {name}'s state dict loaded into torch.optim.{name}, then stepping on"}[source]
+    return {
+        "own": f"torch.optim.{name}: state_dict(), then load_state_dict() into a new optimizer and step on",
+        "torch": f"a torch.optim.{name} state dict loaded into your {name}, then stepping on",
+        "to-torch": f"your {name}'s state dict loaded into torch.optim.{name}, then stepping on",
+    }[source]
 
 
 def _words(seed: int, name: str) -> str:
-    init, grads, hyper, k = _setup(seed, name)
+    init, _grads, hyper, k = _setup(seed, name)
     shapes = ", ".join(str(v.shape) for v in init)
-    return (f"{name}({', '.join(f'{a}={b}' for a, b in hyper.items())}) over two groups (parameters 0-1, and "
-            f"2-{len(init) - 1} with half the lr), parameters of shape {shapes}, some without a gradient at "
-            f"first; state dict after step {k}; the new optimizer is built with other lr and weight_decay; "
-            f"lr of group 0 changed after loading")
+    return (
+        f"{name}({', '.join(f'{a}={b}' for a, b in hyper.items())}) over two groups (parameters 0-1, and "
+        f"2-{len(init) - 1} with half the lr), parameters of shape {shapes}, some without a gradient at "
+        f"first; state dict after step {k}; the new optimizer is built with other lr and weight_decay; "
+        f"lr of group 0 changed after loading"
+    )
 
 
 def _torch_names() -> dict[str, Any]:
@@ -235,12 +285,21 @@ def _torch_names() -> dict[str, Any]:
 
 
 def resume_cases(seeds: Sequence[int], sources: Sequence[str]) -> list[ObserveScenario]:
-    return [ObserveScenario(title=_title(name, source), observe=_observe_resume(seed, name, source),
-                            torch_impl=_torch_names(), words=_words(seed, name))
-            for seed in seeds for name in NAMES for source in sources]
+    return [
+        ObserveScenario(
+            title=_title(name, source),
+            observe=_observe_resume(seed, name, source),
+            torch_impl=_torch_names(),
+            words=_words(seed, name),
+        )
+        for seed in seeds
+        for name in NAMES
+        for source in sources
+    ]
 
 
 # -- refusals: the course's rule, taken from its reference ------------------------------------------------
+
 
 def _reference() -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": "state_checkpointing_reference"}
@@ -262,13 +321,21 @@ def _bad_state_dicts(sd: dict[str, Any], rng: np.random.Generator) -> list[tuple
         ("without its 'state' entry", edited(lambda d: d.pop("state"))),
         ("without its 'param_groups' entry", edited(lambda d: d.pop("param_groups"))),
         ("with one parameter group fewer", edited(lambda d: d["param_groups"].pop())),
-        ("with an extra parameter group", edited(lambda d: d["param_groups"].append(
-            {**d["param_groups"][-1], "params": [97, 98]}))),
+        (
+            "with an extra parameter group",
+            edited(lambda d: d["param_groups"].append({**d["param_groups"][-1], "params": [97, 98]})),
+        ),
         ("with an extra parameter in group 0", edited(lambda d: d["param_groups"][0]["params"].append(99))),
         ("with a group that has no 'params'", edited(lambda d: d["param_groups"][1].pop("params"))),
         ("with state for id 99, which no group lists", edited(lambda d: d["state"].__setitem__(99, d["state"][first]))),
-        (f"with state[{first}][{array_name!r}] of the wrong shape",
-         edited(lambda d: d["state"][first].__setitem__(array_name, np.zeros(np.shape(d["state"][first][array_name]) + (2,))))),
+        (
+            f"with state[{first}][{array_name!r}] of the wrong shape",
+            edited(
+                lambda d: d["state"][first].__setitem__(
+                    array_name, np.zeros(np.shape(d["state"][first][array_name]) + (2,))
+                )
+            ),
+        ),
     ]
 
 
@@ -300,17 +367,26 @@ def _reference_state_dict(opt: Any) -> dict[str, Any]:
 
 
 def refusal_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
-    return [ObserveScenario(title="the course's load_state_dict (ValueError, and the optimizer left as it was)",
-                            observe=_observe_refusals(seed, name), torch_impl=_reference(),
-                            expected_by="the course's rule",
-                            words=_words(seed, name).split("; state dict")[0] + "; each state dict is broken in one way")
-            for seed in seeds for name in NAMES]
+    return [
+        ObserveScenario(
+            title="the course's load_state_dict (ValueError, and the optimizer left as it was)",
+            observe=_observe_refusals(seed, name),
+            torch_impl=_reference(),
+            expected_by="the course's rule",
+            words=_words(seed, name).split("; state dict")[0] + "; each state dict is broken in one way",
+        )
+        for seed in seeds
+        for name in NAMES
+    ]
 
 
 # -- checkpoint files ---------------------------------------------------------------------------------
 
+
 def _torch_save(path: str, params: Sequence[torch.Tensor], optimizer: Any, **extra: Any) -> None:
-    torch.save({"params": [p.detach().clone() for p in params], "optimizer": optimizer.state_dict(), "extra": extra}, path)
+    torch.save(
+        {"params": [p.detach().clone() for p in params], "optimizer": optimizer.state_dict(), "extra": extra}, path
+    )
 
 
 def _torch_load(path: str, params: Sequence[torch.Tensor], optimizer: Any) -> dict[str, Any]:
@@ -342,10 +418,14 @@ def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], 
                 held = side.values(params2) if side.torch else [p.data for p in params2]
                 opt2 = side.optimizer(name, params2, {**hyper, "lr": 0.5}, 0.5)
                 got = call(load, path, params2, opt2)
-                trace.add("load_checkpoint returned the extra values", {key: got.get(key) for key in extra}
-                          if isinstance(got, dict) else got)
+                trace.add(
+                    "load_checkpoint returned the extra values",
+                    {key: got.get(key) for key in extra} if isinstance(got, dict) else got,
+                )
                 if not side.torch:
-                    trace.add(f"parameters restored in place {RULE_MARK}", all(p.data is a for p, a in zip(params2, held)))
+                    trace.add(
+                        f"parameters restored in place {RULE_MARK}", all(p.data is a for p, a in zip(params2, held))
+                    )
                 else:
                     trace.add(f"parameters restored in place {RULE_MARK}", True)
                 observe_optimizer(trace, "after load_checkpoint", side, opt2, params2, name)
@@ -360,17 +440,24 @@ def _observe_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any]], 
 
 
 def file_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
-    return [ObserveScenario(title=f"torch.save / torch.load of {'an' if name[0] in 'AEIOU' else 'a'} {name} checkpoint, then stepping on",
-                            observe=_observe_files(seed, name), torch_impl=_torch_names(),
-                            words=_words(seed, name).split("; state dict")[0] + "; checkpoint saved after "
-                            f"step {_setup(seed, name)[3]} with epoch, loss and a note, loaded into zeroed "
-                            "parameters and an optimizer built with lr=0.5")
-            for seed in seeds for name in NAMES]
+    return [
+        ObserveScenario(
+            title=f"torch.save / torch.load of {'an' if name[0] in 'AEIOU' else 'a'} {name} checkpoint, "
+            "then stepping on",
+            observe=_observe_files(seed, name),
+            torch_impl=_torch_names(),
+            words=_words(seed, name).split("; state dict")[0] + "; checkpoint saved after "
+            f"step {_setup(seed, name)[3]} with epoch, loss and a note, loaded into zeroed "
+            "parameters and an optimizer built with lr=0.5",
+        )
+        for seed in seeds
+        for name in NAMES
+    ]
 
 
 def _bad_files(folder: str, good: str, rng: np.random.Generator) -> list[tuple[str, str]]:
-    data = open(good, "rb").read()
-    out = []
+    data = Path(good).read_bytes()
+    out: list[tuple[str, str]] = []
 
     def write(label: str, content: bytes) -> None:
         path = os.path.join(folder, f"bad-{len(out)}.ckpt")
@@ -396,8 +483,10 @@ def _observe_bad_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any
 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace, side = Trace(), Side(impl)
-        with tempfile.TemporaryDirectory() as made, \
-                contextlib.nullcontext(made) if side.torch else student_folder() as folder:
+        with (
+            tempfile.TemporaryDirectory() as made,
+            contextlib.nullcontext(made) if side.torch else student_folder() as folder,
+        ):
             good = os.path.join(made, "good.ckpt")  # written here, then copied where the student's code reads
             params, opt = side.trained(name, init, grads, hyper, k)
             reference["save_checkpoint"](good, params, _as_reference(opt, reference))
@@ -408,10 +497,14 @@ def _observe_bad_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any
                 copy_folder(made, folder)
                 files = [(label, os.path.join(folder, os.path.basename(path))) for label, path in files]
                 good = os.path.join(folder, "good.ckpt")
-            cases: list[tuple[str, str, Sequence[np.ndarray], bool]] = [(label, path, init, False) for label, path in files]
-            cases += [("a checkpoint of one parameter fewer than given", good, wrong_count, False),
-                      ("a checkpoint whose parameter 0 has another shape", good, wrong_shape, False),
-                      ("a checkpoint of two parameter groups, into an optimizer with one", good, init, True)]
+            cases: list[tuple[str, str, Sequence[np.ndarray], bool]] = [
+                (label, path, init, False) for label, path in files
+            ]
+            cases += [
+                ("a checkpoint of one parameter fewer than given", good, wrong_count, False),
+                ("a checkpoint whose parameter 0 has another shape", good, wrong_shape, False),
+                ("a checkpoint of two parameter groups, into an optimizer with one", good, init, True),
+            ]
             for label, path, values, one_group in cases:
                 targets = side.params([np.full(np.shape(v), 7.0) for v in values])
                 target_opt = side.optimizer(name, targets, hyper, hyper["lr"] / 2, one_group)
@@ -431,22 +524,31 @@ def _observe_bad_files(seed: int, name: str) -> Callable[[Any, Callable[..., Any
 
 def _as_reference(opt: Any, reference: dict[str, Any]) -> Any:
     """``opt`` with the reference's state_dict, so that the good file does not depend on the student."""
+
     class Wrapped:
         def state_dict(self) -> Any:
             return reference["StateDict"].state_dict(opt)
+
     return Wrapped()
 
 
 def bad_file_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
-    return [ObserveScenario(title="the course's load_checkpoint (ValueError, and nothing changed)",
-                            observe=_observe_bad_files(seed, name), torch_impl=_reference(),
-                            expected_by="the course's rule",
-                            words=f"a good {name} checkpoint, then broken files and files that do not fit (each loaded into "
-                                  "parameters set to 7 and a fresh optimizer)")
-            for seed in seeds for name in NAMES[1:2]]
+    return [
+        ObserveScenario(
+            title="the course's load_checkpoint (ValueError, and nothing changed)",
+            observe=_observe_bad_files(seed, name),
+            torch_impl=_reference(),
+            expected_by="the course's rule",
+            words=f"a good {name} checkpoint, then broken files and files that do not fit (each loaded into "
+            "parameters set to 7 and a fresh optimizer)",
+        )
+        for seed in seeds
+        for name in NAMES[1:2]
+    ]
 
 
 # -- what the notebook's test cells call ---------------------------------------------------------------
+
 
 def check_state_dict(StateDict: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
@@ -456,6 +558,7 @@ def check_state_dict(StateDict: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) ->
 
 def _only_state_dict(scenario: ObserveScenario) -> ObserveScenario:
     """The resume scenario, compared only up to the loading (what state_dict alone decides)."""
+
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         full = scenario.observe(impl, call)
         kept = Trace()
@@ -464,33 +567,58 @@ def _only_state_dict(scenario: ObserveScenario) -> ObserveScenario:
                 break
             kept.add(obs.label, obs.value)
         return kept
-    return ObserveScenario(title=scenario.title.split(":")[0] + ": state_dict()", observe=observe,
-                           torch_impl=scenario.torch_impl, words=scenario.words)
+
+    return ObserveScenario(
+        title=scenario.title.split(":")[0] + ": state_dict()",
+        observe=observe,
+        torch_impl=scenario.torch_impl,
+        words=scenario.words,
+    )
 
 
 def check_load_state_dict(StateDict: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("load_state_dict", resume_cases(seeds, ("own", "torch", "to-torch")), {"StateDict": StateDict},
-           MUTANTS, "torch.optim's load_state_dict() and a run resumed from it")
+    verify(
+        "load_state_dict",
+        resume_cases(seeds, ("own", "torch", "to-torch")),
+        {"StateDict": StateDict},
+        MUTANTS,
+        "torch.optim's load_state_dict() and a run resumed from it",
+    )
 
 
 def check_load_state_dict_validation(StateDict: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("load_state_dict", refusal_cases(seeds), {"StateDict": StateDict}, MUTANTS,
-           "the course's checks of a state dict")
+    verify(
+        "load_state_dict",
+        refusal_cases(seeds),
+        {"StateDict": StateDict},
+        MUTANTS,
+        "the course's checks of a state dict",
+    )
 
 
-def check_checkpoint_files(StateDict: Any, save_checkpoint: Any, load_checkpoint: Any, *,
-                           seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+def check_checkpoint_files(
+    StateDict: Any, save_checkpoint: Any, load_checkpoint: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS
+) -> None:
     __tracebackhide__ = True
-    verify("save_checkpoint / load_checkpoint", file_cases(seeds),
-           {"StateDict": StateDict, "save_checkpoint": save_checkpoint, "load_checkpoint": load_checkpoint},
-           MUTANTS, "torch.save / torch.load and a run resumed from the file")
+    verify(
+        "save_checkpoint / load_checkpoint",
+        file_cases(seeds),
+        {"StateDict": StateDict, "save_checkpoint": save_checkpoint, "load_checkpoint": load_checkpoint},
+        MUTANTS,
+        "torch.save / torch.load and a run resumed from the file",
+    )
 
 
-def check_checkpoint_bad_files(StateDict: Any, save_checkpoint: Any, load_checkpoint: Any, *,
-                               seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+def check_checkpoint_bad_files(
+    StateDict: Any, save_checkpoint: Any, load_checkpoint: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS
+) -> None:
     __tracebackhide__ = True
-    verify("load_checkpoint", bad_file_cases(seeds),
-           {"StateDict": StateDict, "save_checkpoint": save_checkpoint, "load_checkpoint": load_checkpoint},
-           MUTANTS, "the course's checks of a checkpoint file")
+    verify(
+        "load_checkpoint",
+        bad_file_cases(seeds),
+        {"StateDict": StateDict, "save_checkpoint": save_checkpoint, "load_checkpoint": load_checkpoint},
+        MUTANTS,
+        "the course's checks of a checkpoint file",
+    )

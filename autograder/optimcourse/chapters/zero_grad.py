@@ -5,6 +5,7 @@ The student writes the gradient's life cycle in NumPy: what ``backward()`` does 
 step that accumulates micro-batch gradients before one ``optimizer.step()``. Every check runs
 the same inputs through torch autograd and ``torch.optim.SGD`` in float64.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, learning_rate, problem  # noqa: F401 (notebooks use checks.HIDDEN_SEEDS)
+from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible, learning_rate, problem
 from ..given import Parameter
 from ..guard import DelegationError
 from ..mutants import load_mutants
@@ -23,10 +24,23 @@ from ..side import is_torch, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
+__all__ = [
+    "HIDDEN_SEEDS",
+    "MUTANTS",
+    "VISIBLE_SEEDS",
+    "check_accumulate_grad",
+    "check_accumulate_grad_shapes",
+    "check_accumulation_step",
+    "check_mse_gradients",
+    "check_zero_grad",
+]
+
+
 MUTANTS = load_mutants("zero_grad")  # zero_grad.mutants.toml
 
 
 # -- the optimizer the tests drive: plain SGD with weight decay, written here ------------------------
+
 
 class _SGD:
     """torch.optim.SGD(params, lr, weight_decay) in NumPy, to step the student's gradients.
@@ -35,10 +49,14 @@ class _SGD:
     still stepped (the parameter shrinks by lr * weight_decay * p), a None grad is skipped.
     """
 
-    student_methods = ("step", "zero_grad")  # what the student's code may call (under course-grade, through the channel)
+    student_methods = (
+        "step",
+        "zero_grad",
+    )  # what the student's code may call (under course-grade, through the channel)
 
-    def __init__(self, params: Sequence[Any], lr: float, weight_decay: float = 0.0,
-                 zero_grad_: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self, params: Sequence[Any], lr: float, weight_decay: float = 0.0, zero_grad_: Callable[..., None] | None = None
+    ) -> None:
         self.params, self.lr, self.weight_decay, self._zero_grad_ = list(params), lr, weight_decay, zero_grad_
 
     def step(self) -> None:
@@ -61,15 +79,20 @@ def _impl(**names: Any) -> dict[str, Any]:
 
 # -- accumulate_grad_ -------------------------------------------------------------------------------
 
+
 def accumulate_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
     cases = []
     for seed in seeds:
         init, grads = problem(seed, steps=6)
-        cases.append(OptimizerScenario(
-            title="p.backward(g), which adds g into p.grad", init=init,
-            actions=tuple(Backward(tuple(g)) for g in grads),
-            build=lambda impl, params: _SGD(params, lr=0.0),
-            build_torch=lambda params: torch.optim.SGD(params, lr=0.0)))
+        cases.append(
+            OptimizerScenario(
+                title="p.backward(g), which adds g into p.grad",
+                init=init,
+                actions=tuple(Backward(tuple(g)) for g in grads),
+                build=lambda impl, params: _SGD(params, lr=0.0),
+                build_torch=lambda params: torch.optim.SGD(params, lr=0.0),
+            )
+        )
     return cases
 
 
@@ -82,7 +105,7 @@ def _observe_shape_check(seed: int) -> Callable[[Any, Callable[..., Any]], Trace
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         p = impl["Parameter"](np.zeros(shape))
-        for i, g in enumerate([None, *wrong, good, *wrong]):
+        for _i, g in enumerate([None, *wrong, good, *wrong]):
             label = f"accumulate_grad_(p of shape {shape}, grad of shape {(good if g is None else g).shape})"
             try:
                 call(impl["accumulate_grad_"], p, (good if g is None else g).copy())
@@ -106,15 +129,20 @@ def _read_grad(p: Any) -> np.ndarray | None:
 
 
 def shape_check_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
-    return [ObserveScenario(
-        title="p.backward(g) with a gradient of the wrong shape",
-        observe=_observe_shape_check(seed),
-        torch_impl=torch_side(Parameter=TorchParameter, accumulate_grad_=_torch_accumulate),
-        words="one gradient of the right shape between gradients of wrong shapes (torch raises RuntimeError "
-              "and leaves .grad as it was)") for seed in seeds]
+    return [
+        ObserveScenario(
+            title="p.backward(g) with a gradient of the wrong shape",
+            observe=_observe_shape_check(seed),
+            torch_impl=torch_side(Parameter=TorchParameter, accumulate_grad_=_torch_accumulate),
+            words="one gradient of the right shape between gradients of wrong shapes (torch raises RuntimeError "
+            "and leaves .grad as it was)",
+        )
+        for seed in seeds
+    ]
 
 
 # -- zero_grad_ ---------------------------------------------------------------------------------------
+
 
 def zero_grad_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
     cases = []
@@ -123,23 +151,38 @@ def zero_grad_cases(seeds: Sequence[int]) -> list[OptimizerScenario]:
         lr, wd = learning_rate(seed), _weight_decay(seed)
         frozen = [tuple(None if i == 1 % len(gs) else g for i, g in enumerate(gs)) for gs in grads]
         actions = (
-            Step(tuple(grads[0])), ZeroGrad(True), Step(None),    # None grads: the step skips every parameter
-            Step(tuple(grads[1])), ZeroGrad(False), Step(None),   # zero grads: weight decay still moves them
-            Step(frozen[2]), ZeroGrad(False), ZeroGrad(True),     # a None grad stays None
-            Step(frozen[3]), ZeroGrad(False), Step(None), ZeroGrad(),
+            Step(tuple(grads[0])),
+            ZeroGrad(True),
+            Step(None),  # None grads: the step skips every parameter
+            Step(tuple(grads[1])),
+            ZeroGrad(False),
+            Step(None),  # zero grads: weight decay still moves them
+            Step(frozen[2]),
+            ZeroGrad(False),
+            ZeroGrad(True),  # a None grad stays None
+            Step(frozen[3]),
+            ZeroGrad(False),
+            Step(None),
+            ZeroGrad(),
         )
-        cases.append(OptimizerScenario(
-            title=f"optimizer.zero_grad() of torch.optim.SGD(params, lr={lr:.6g}, weight_decay={wd:.6g})",
-            init=init, actions=actions,
-            build=lambda impl, params, lr=lr, wd=wd: _SGD(params, lr, wd, impl["zero_grad_"]),
-            build_torch=lambda params, lr=lr, wd=wd: torch.optim.SGD(params, lr=lr, weight_decay=wd)))
+        cases.append(
+            OptimizerScenario(
+                title=f"optimizer.zero_grad() of torch.optim.SGD(params, lr={lr:.6g}, weight_decay={wd:.6g})",
+                init=init,
+                actions=actions,
+                build=lambda impl, params, lr=lr, wd=wd: _SGD(params, lr, wd, impl["zero_grad_"]),
+                build_torch=lambda params, lr=lr, wd=wd: torch.optim.SGD(params, lr=lr, weight_decay=wd),
+            )
+        )
     return cases
 
 
 # -- mse_gradients ------------------------------------------------------------------------------------
 
-def _regression(seed: int, steps: int = 1, unequal: bool = False
-                ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], int]:
+
+def _regression(
+    seed: int, steps: int = 1, unequal: bool = False
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], int]:
     """Initial w and b, a batch (x, y) per step, and a number of micro-batches k.
 
     k divides the batch, or with ``unequal`` leaves a remainder, so that the pieces differ in size."""
@@ -172,8 +215,10 @@ def _observe_mse(seed: int) -> Callable[[Any, Callable[..., Any]], Trace]:
 
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
-        for label, (xs, ys) in [(f"the whole batch of {len(y)} samples", (x, y)),
-                                (f"the first micro-batch of {len(parts[0][1])}", parts[0])]:
+        for label, (xs, ys) in [
+            (f"the whole batch of {len(y)} samples", (x, y)),
+            (f"the first micro-batch of {len(parts[0][1])}", parts[0]),
+        ]:
             try:
                 grads = call(impl["mse_gradients"], w.copy(), b.copy(), xs.copy(), ys.copy())
                 grad_w, grad_b = grads
@@ -193,25 +238,35 @@ def mse_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     cases = []
     for seed in seeds:
         w, _, batches, _ = _regression(seed)
-        cases.append(ObserveScenario(
-            title="torch.autograd.grad(F.mse_loss(x @ w + b, y), [w, b])", observe=_observe_mse(seed),
-            torch_impl=torch_side(mse_gradients=_torch_mse_gradients),
-            words=f"{len(w)} feature(s), {len(batches[0][1])} samples, then the first micro-batch alone"))
+        cases.append(
+            ObserveScenario(
+                title="torch.autograd.grad(F.mse_loss(x @ w + b, y), [w, b])",
+                observe=_observe_mse(seed),
+                torch_impl=torch_side(mse_gradients=_torch_mse_gradients),
+                words=f"{len(w)} feature(s), {len(batches[0][1])} samples, then the first micro-batch alone",
+            )
+        )
     return cases
 
 
 # -- accumulation_step_ -------------------------------------------------------------------------------
 
-def _torch_accumulation_step(optimizer: torch.optim.Optimizer, w: TorchParameter, b: TorchParameter,
-                             x: np.ndarray, y: np.ndarray, micro_batches: int) -> None:
+
+def _torch_accumulation_step(
+    optimizer: torch.optim.Optimizer,
+    w: TorchParameter,
+    b: TorchParameter,
+    x: np.ndarray,
+    y: np.ndarray,
+    micro_batches: int,
+) -> None:
     optimizer.zero_grad()
-    for x_part, y_part in zip(torch.tensor_split(torch.tensor(x), micro_batches),
-                              torch.tensor_split(torch.tensor(y), micro_batches)):
+    for x_part, y_part in zip(
+        torch.tensor_split(torch.tensor(x), micro_batches), torch.tensor_split(torch.tensor(y), micro_batches)
+    ):
         loss = F.mse_loss(x_part @ w.tensor + b.tensor, y_part) * (len(y_part) / len(y))
         loss.backward()
     optimizer.step()
-
-
 
 
 def _optimizer_for(impl: Any, params: list[Any], lr: float) -> Any:
@@ -253,17 +308,21 @@ def accumulation_cases(seeds: Sequence[int], steps: int = 4) -> list[ObserveScen
         for unequal in (False, True):
             w, _, batches, k = _regression(seed, steps, unequal)
             sizes = [len(part) for part in np.array_split(batches[0][1], k)]
-            cases.append(ObserveScenario(
-                title="loss.backward() per micro-batch (loss = F.mse_loss(...) * len(y_part) / len(y)), "
-                      f"then torch.optim.SGD(lr={lr:.6g})",
-                observe=_observe_accumulation(seed, steps, unequal),
-                torch_impl=torch_side(Parameter=TorchParameter, accumulation_step_=_torch_accumulation_step),
-                words=f"{steps} steps, each on a new batch of {len(batches[0][1])} samples with {len(w)} "
-                      f"feature(s), split into {k} micro-batches of {', '.join(map(str, sizes))}"))
+            cases.append(
+                ObserveScenario(
+                    title="loss.backward() per micro-batch (loss = F.mse_loss(...) * len(y_part) / len(y)), "
+                    f"then torch.optim.SGD(lr={lr:.6g})",
+                    observe=_observe_accumulation(seed, steps, unequal),
+                    torch_impl=torch_side(Parameter=TorchParameter, accumulation_step_=_torch_accumulation_step),
+                    words=f"{steps} steps, each on a new batch of {len(batches[0][1])} samples with {len(w)} "
+                    f"feature(s), split into {k} micro-batches of {', '.join(map(str, sizes))}",
+                )
+            )
     return cases
 
 
 # -- what the notebook's test cells call ---------------------------------------------------------------
+
 
 def check_accumulate_grad(accumulate_grad_: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True

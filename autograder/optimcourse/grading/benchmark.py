@@ -14,6 +14,7 @@ at the git revision REV of this repository (its ``autograder/`` and ``solutions/
 on the same class, so that two designs of the grader are compared on one machine in one run.
 ``--record`` also writes the figures for the instructors' guide (:mod:`optimcourse.measured`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,11 @@ from pathlib import Path
 
 from .. import measured, notebooks
 from ..course import ASSIGNMENTS, PACKAGE_DIR, Assignment
-from . import coursedir, sandbox
 from ..environment import put_scripts_on_path
+from . import coursedir, sandbox, settings
+
+__all__ = ["main"]
+
 
 TARGET = 0.6  # course-grade --jobs 2 against plain nbgrader, on a 2-core machine, sandbox on
 
@@ -41,11 +45,14 @@ def write_class(submitted: Path, per_chapter: int, chapters: list[Assignment]) -
         exercise = notebooks.read(a.exercise_path())
         mutants = a.mutant_library().mutants
         kinds = [("reference", notebooks.solution_code(a)), ("untouched", notebooks.stub_code(a))]
-        kinds += [(f"mutant{k + 1}", notebooks.solution_code(a, m)) for k, m in enumerate(mutants[:max(1, per_chapter - 2)])]
+        kinds += [
+            (f"mutant{k + 1}", notebooks.solution_code(a, m)) for k, m in enumerate(mutants[: max(1, per_chapter - 2)])
+        ]
         for kind, code in kinds[:per_chapter]:
             student = f"c{a.id[:2]}-{kind}"
-            notebooks.write(notebooks.with_solution_code(exercise, code),
-                            submitted / student / a.id / f"{a.notebook}.ipynb")
+            notebooks.write(
+                notebooks.with_solution_code(exercise, code), submitted / student / a.id / f"{a.notebook}.ipynb"
+            )
             students[student] = a
     return students
 
@@ -54,7 +61,7 @@ def read_scores(course: Path) -> dict[tuple[str, str, str], float]:
     from nbgrader.api import Gradebook
 
     out = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(settings.gradebook_url(course)) as gb:
         for a in gb.assignments:
             for sub in gb.assignment_submissions(a.name):
                 for nb in sub.notebooks:
@@ -66,21 +73,29 @@ def read_scores(course: Path) -> dict[tuple[str, str, str], float]:
 def plain_nbgrader(work: Path, submitted: Path, chapters: list[Assignment]) -> tuple[float, dict]:
     course = work / "plain"
     course.mkdir()
-    shutil.copy(PACKAGE_DIR.parent / "nbgrader_config.py", course)
+    shutil.copy(settings.CONFIG_FILE, course)
     shutil.copytree(PACKAGE_DIR.parents[1] / "solutions", course / "source")
     for a in chapters:  # the release: not timed, an instructor makes it once
-        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", a.id, "--force", "--log-level=WARN"],
-                       cwd=course, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", a.id, "--force", "--log-level=WARN"],
+            cwd=course,
+            check=True,
+            capture_output=True,
+        )
     shutil.copytree(submitted, course / "submitted")
     started = time.monotonic()
     for a in chapters:
-        subprocess.run([sys.executable, "-m", "nbgrader", "autograde", a.id, "--force", "--log-level=WARN"],
-                       cwd=course, capture_output=True)  # exit 1 for a notebook it cannot grade: still timed
+        subprocess.run(
+            [sys.executable, "-m", "nbgrader", "autograde", a.id, "--force", "--log-level=WARN"],
+            cwd=course,
+            capture_output=True,
+        )  # exit 1 for a notebook it cannot grade: still timed
     return time.monotonic() - started, read_scores(course)
 
 
-def course_grade(work: Path, submitted: Path, jobs: int, chapters: list[Assignment],
-                 package: Path | None = None) -> tuple[float, dict]:
+def course_grade(
+    work: Path, submitted: Path, jobs: int, chapters: list[Assignment], package: Path | None = None
+) -> tuple[float, dict]:
     """Time ``course-grade``; ``package``: another copy of the course's ``autograder/`` to run instead."""
     course = work / f"course-grade-jobs{jobs}" if package is None else work / f"baseline-jobs{jobs}"
     which = "all" if len(chapters) == len(ASSIGNMENTS) else chapters[0].id  # one, or all of them
@@ -88,8 +103,22 @@ def course_grade(work: Path, submitted: Path, jobs: int, chapters: list[Assignme
     if package is not None:  # it comes first on the path, before this checkout's (installed) package
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package), env.get("PYTHONPATH")]))
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "optimcourse.grading.cli", which, str(submitted), "--course",
-                           str(course), "--jobs", str(jobs)], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimcourse.grading.cli",
+            which,
+            str(submitted),
+            "--course",
+            str(course),
+            "--jobs",
+            str(jobs),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"course-grade --jobs {jobs} failed:\n{done.stdout}{done.stderr}")
@@ -99,8 +128,9 @@ def course_grade(work: Path, submitted: Path, jobs: int, chapters: list[Assignme
 def checkout(revision: str, target: Path) -> Path:
     """The repository as it was at ``revision``, unpacked into ``target``; returns its ``autograder/``."""
     root = PACKAGE_DIR.parents[1]
-    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", revision, "autograder", "solutions"],
-                             capture_output=True)
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", "--format=tar", revision, "autograder", "solutions"], capture_output=True
+    )
     if archive.returncode != 0:
         raise SystemExit(f"--baseline {revision}: git cannot read that revision: {archive.stderr.decode().strip()}")
     target.mkdir(parents=True)
@@ -119,13 +149,19 @@ def floor(work: Path, sandboxed: bool, chapters: list[Assignment]) -> tuple[floa
     for a in chapters:
         setup = next(c for c in notebooks.read(a.exercise_path()).cells if c.cell_type == "code")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup.source)])
-        folder = Path(tempfile.mkdtemp(dir=work)) / a.id  # named as nbgrader names it: the sandbox mounts that chapter's view
+        folder = (
+            Path(tempfile.mkdtemp(dir=work)) / a.id
+        )  # named as nbgrader names it: the sandbox mounts that chapter's view
         folder.mkdir()
         if sandboxed:
             _, run = sandbox.install(folder, sandbox.Limits())
-            km = KernelManager(kernel_name=sandbox.KERNEL, transport="ipc", ip=str(run / "kernel"),
-                               connection_file=str(run / "kernel.json"),
-                               kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]))
+            km = KernelManager(
+                kernel_name=sandbox.KERNEL,
+                transport="ipc",
+                ip=str(run / "kernel"),
+                connection_file=str(run / "kernel.json"),
+                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]),
+            )
         else:
             run = sandbox.run_folder(folder)
             km = KernelManager(kernel_name="python3", transport="ipc", ip=str(run / "kernel"))
@@ -133,6 +169,7 @@ def floor(work: Path, sandboxed: bool, chapters: list[Assignment]) -> tuple[floa
         started = time.monotonic()
         try:
             with client.setup_kernel():
+                assert client.kc is not None  # setup_kernel started it
                 client.wait_for_reply(client.kc.kernel_info())  # the kernel answers: it has started
                 ready = time.monotonic()
                 client.execute_cell(nb.cells[0], 0)
@@ -146,17 +183,34 @@ def floor(work: Path, sandboxed: bool, chapters: list[Assignment]) -> tuple[floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m optimcourse.grading.benchmark", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-chapter", type=int, default=3, help="submissions per chapter (default 3: reference, "
-                                                                   "untouched, one mutant; at least 2)")
+    parser = argparse.ArgumentParser(
+        prog="python -m optimcourse.grading.benchmark", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--per-chapter",
+        type=int,
+        default=3,
+        help="submissions per chapter (default 3: reference, untouched, one mutant; at least 2)",
+    )
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="course-grade --jobs to time (default 1 2)")
-    parser.add_argument("--chapters", nargs="+", default=None,
-                        help="only these chapters, by number (default: all; course-grade takes one or all)")
+    parser.add_argument(
+        "--chapters",
+        nargs="+",
+        default=None,
+        help="only these chapters, by number (default: all; course-grade takes one or all)",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where to grade (default: a temporary folder)")
-    parser.add_argument("--baseline", default=None, metavar="REV",
-                        help="also time course-grade as it was at this git revision, at the largest --jobs")
-    parser.add_argument("--record", action="store_true",
-                        help="write the figures to book/guides/measured/grading.json, for the instructors' guide")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="also time course-grade as it was at this git revision, at the largest --jobs",
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="write the figures to book/guides/measured/grading.json, for the instructors' guide",
+    )
     args = parser.parse_args(argv)
     put_scripts_on_path()  # nbgrader and jupyter run tools by name: this environment's, activated or not
     if args.per_chapter < 2:
@@ -172,8 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     submitted = work / "submitted"
     students = write_class(submitted, args.per_chapter, chapters)
     n = len(students)
-    print(f"{n} submissions ({args.per_chapter} for each of {len(chapters)} chapter(s): reference, untouched "
-          f"exercise, mutants) on {os.cpu_count()} cores, in {work}", flush=True)
+    print(
+        f"{n} submissions ({args.per_chapter} for each of {len(chapters)} chapter(s): reference, untouched "
+        f"exercise, mutants) on {os.cpu_count()} cores, in {work}",
+        flush=True,
+    )
 
     plain, expected = plain_nbgrader(work, submitted, chapters)
     rows = [("plain nbgrader autograde, sequential, no sandbox", plain, expected)]
@@ -194,27 +251,48 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{'run':52s} {'wall s':>8s} {'s/submission':>13s} {'vs plain':>9s}  same scores")
     for label, seconds, got in rows:
-        print(f"{label:52s} {seconds:8.1f} {seconds / n:13.2f} {seconds / plain:9.2f}  {'yes' if got == expected else 'NO'}")
-    print(f"\ncourse-grade's fixed cost: preparing the course folder (generate_assignment for {len(chapters)} "
-          f"chapter(s)) takes {prepare:.1f} s, once; each worker copies it")
+        print(
+            f"{label:52s} {seconds:8.1f} {seconds / n:13.2f} {seconds / plain:9.2f}  "
+            f"{'yes' if got == expected else 'NO'}"
+        )
+    print(
+        f"\ncourse-grade's fixed cost: preparing the course folder (generate_assignment for {len(chapters)} "
+        f"chapter(s)) takes {prepare:.1f} s, once; each worker copies it"
+    )
     for sandboxed, (start, imports) in floors.items():
-        print(f"floor per notebook, {'sandboxed' if sandboxed else 'no sandbox'}: kernel start {start:.2f} s + setup "
-              f"cell ({'NumPy and the grading agent' if sandboxed else 'NumPy, torch, the checks'}) {imports:.2f} s = {start + imports:.2f} s, "
-              f"{(start + imports) / (plain / n):.0%} of plain nbgrader's {plain / n:.2f} s per submission")
+        print(
+            f"floor per notebook, {'sandboxed' if sandboxed else 'no sandbox'}: kernel start {start:.2f} s + setup "
+            f"cell ({'NumPy and the grading agent' if sandboxed else 'NumPy, torch, the checks'}) "
+            f"{imports:.2f} s = {start + imports:.2f} s, "
+            f"{(start + imports) / (plain / n):.0%} of plain nbgrader's {plain / n:.2f} s per submission"
+        )
     best = [seconds for label, seconds, _ in rows if label.startswith("course-grade --jobs 2")]
     if best:
         ratio = best[0] / plain
-        print(f"\ntarget: course-grade --jobs 2 at most {TARGET} of plain nbgrader: {ratio:.2f}, "
-              f"{'met' if ratio <= TARGET else 'NOT met'}")
+        print(
+            f"\ntarget: course-grade --jobs 2 at most {TARGET} of plain nbgrader: {ratio:.2f}, "
+            f"{'met' if ratio <= TARGET else 'NOT met'}"
+        )
     agree = all(got == expected for _, _, got in rows)
     if args.record:
         command = " ".join(["python -m optimcourse.grading.benchmark", *(sys.argv[1:] if argv is None else argv)])
-        path = measured.record("grading", command, {
-            "submissions": n, "chapters": len(chapters), "per_chapter": args.per_chapter,
-            "runs": [{"run": label, "seconds": seconds, "same_scores": got == expected} for label, seconds, got in rows],
-            "prepare_seconds": prepare,
-            "floor_seconds": {("sandboxed" if sandboxed else "plain"): {"kernel_start": start, "setup_cell": imports}
-                              for sandboxed, (start, imports) in floors.items()}})
+        path = measured.record(
+            "grading",
+            command,
+            {
+                "submissions": n,
+                "chapters": len(chapters),
+                "per_chapter": args.per_chapter,
+                "runs": [
+                    {"run": label, "seconds": seconds, "same_scores": got == expected} for label, seconds, got in rows
+                ],
+                "prepare_seconds": prepare,
+                "floor_seconds": {
+                    ("sandboxed" if sandboxed else "plain"): {"kernel_start": start, "setup_cell": imports}
+                    for sandboxed, (start, imports) in floors.items()
+                },
+            },
+        )
         print(f"recorded in {path}")
     if not agree:
         print("the runs disagree on some score: see the gradebooks in", work)

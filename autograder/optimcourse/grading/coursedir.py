@@ -4,6 +4,7 @@ The repository is only read: the sources are copied into the course folder, whic
 (``source/``, ``release/``, ``gradebook.db``, ``autograded/``, ``feedback/``). Each worker grades in a
 copy of it (:func:`clone`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,25 +13,14 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..course import PACKAGE_DIR, REPO_ROOT, Assignment
+from ..course import REPO_ROOT, Assignment
+from . import settings
 
-CONFIG = PACKAGE_DIR.parent / "nbgrader_config.py"
+__all__ = ["clone", "prepare"]
 
 
 def source_digest(assignment: Assignment, root: Path = REPO_ROOT) -> str:
     return hashlib.sha256(assignment.solution_path(root).read_bytes()).hexdigest()
-
-
-# a worker's autograde: nbgrader's own steps, with an Execute whose graded cells are checked here, not in the
-# student's kernel, and that scores the cells a dead kernel left unrun
-WORKER_CONFIG = """
-# course-grade's worker: a kernel that dies costs the cells it did not finish, not the whole submission
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
-from optimcourse.grading.trusted import TrustedExecute
-c.Autograde.autograde_preprocessors = [TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-"""
 
 
 def prepare(course: Path, assignments: Sequence[Assignment]) -> None:
@@ -42,7 +32,7 @@ def prepare(course: Path, assignments: Sequence[Assignment]) -> None:
     """
     course.mkdir(parents=True, exist_ok=True)
     if not (course / "nbgrader_config.py").exists():
-        shutil.copy(CONFIG, course / "nbgrader_config.py")
+        shutil.copy(settings.CONFIG_FILE, course / settings.CONFIG_FILE.name)
     stale = []
     for a in assignments:
         stamp = course / "source" / a.id / ".source-digest"
@@ -50,24 +40,25 @@ def prepare(course: Path, assignments: Sequence[Assignment]) -> None:
             stale.append(a)
     if not stale:
         return
-    nbgrader = api(course)  # in this process: an nbgrader process per assignment costs 2 s each to start
+    nbgrader = settings.api(course)  # in this process: an nbgrader process per assignment costs 2 s each to start
     for a in stale:
         target = course / "source" / a.id
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(a.solution_path().parent, target)
         done = nbgrader.generate_assignment(a.id, force=True, create=True)
         if not done["success"]:
-            raise RuntimeError(f"nbgrader generate_assignment {a.id} failed in {course}:\n"
-                               f"{done.get('error') or done.get('log')}")
+            raise RuntimeError(
+                f"nbgrader generate_assignment {a.id} failed in {course}:\n{done.get('error') or done.get('log')}"
+            )
         (target / ".source-digest").write_text(source_digest(a))
 
 
-def clone(course: Path, worker: Path, assignments: Sequence[Assignment], worker_config: str) -> None:
+def clone(course: Path, worker: Path, assignments: Sequence[Assignment]) -> None:
     """A worker's course folder, copied from the prepared ``course`` (generating it again would cost
-    as much as preparing it did): the course's nbgrader_config.py with ``WORKER_CONFIG`` and
-    ``worker_config`` added, the assignments' source and release, and a snapshot of the gradebook."""
+    as much as preparing it did): the course's nbgrader_config.py, the assignments' source and release,
+    and a snapshot of the gradebook."""
     worker.mkdir(parents=True, exist_ok=True)
-    (worker / "nbgrader_config.py").write_text(CONFIG.read_text() + WORKER_CONFIG + worker_config + "\n")
+    shutil.copy(course / settings.CONFIG_FILE.name, worker / settings.CONFIG_FILE.name)
     for a in assignments:
         for part in ("source", "release"):
             shutil.rmtree(worker / part / a.id, ignore_errors=True)
@@ -78,14 +69,3 @@ def clone(course: Path, worker: Path, assignments: Sequence[Assignment], worker_
     finally:
         source.close()
         target.close()
-
-
-def api(course: Path):
-    """nbgrader's Python API on ``course``, with the course's nbgrader_config.py (the API does not read it)."""
-    from nbgrader.apps import NbGraderAPI
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    config.CourseDirectory.root = str(course)
-    config.NbGraderAPI.log_level = "ERROR"
-    return NbGraderAPI(config=config)

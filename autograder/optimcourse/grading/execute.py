@@ -11,6 +11,7 @@ A kernel that cannot start is not the student's doing (no line of theirs has run
 :class:`KernelStartError`, with what the kernel printed, so that nbgrader fails the submission and
 course-grade leaves it ungraded instead of scoring it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,16 +24,22 @@ from traitlets import Int, Unicode
 
 from .output_cap import OutputCap
 
+__all__ = ["GuardedExecute"]
+
+
 STOPPED = "KernelStopped"
 
 
-DEFAULT_REASON = ("the kernel stopped before this cell finished (it ran out of memory or processes, or the code "
-                  "ended the process)")
+DEFAULT_REASON = (
+    "the kernel stopped before this cell finished (it ran out of memory or processes, or the code ended the process)"
+)
 
 
-SILENT = ("the kernel stopped answering ({} s without the rest of this cell's output, after the cell ended or was "
-          "interrupted at its time limit): the notebook's code broke the kernel's messaging (replacing builtins such "
-          "as isinstance or len does) or would not stop, so the cells from here on were not run")
+SILENT = (
+    "the kernel stopped answering ({} s without the rest of this cell's output, after the cell ended or was "
+    "interrupted at its time limit): the notebook's code broke the kernel's messaging (replacing builtins such "
+    "as isinstance or len does) or would not stop, so the cells from here on were not run"
+)
 
 
 class KernelStartError(RuntimeError):
@@ -47,10 +54,12 @@ class GuardedExecute(Execute):
     stop_reason_file = Unicode("", help="where the sandbox's launcher writes why it stopped a kernel").tag(config=True)
     kernel_log_file = Unicode("", help="where the sandbox's launcher writes what the kernel prints").tag(config=True)
     # nbclient's 4 s is short on a busy machine; a kernel silent for this long after a cell ended is broken
-    iopub_timeout = Int(30, allow_none=True, help="seconds to wait for a cell's last output after it ended"
-                        ).tag(config=True)
-    cell_output_bytes = Int(0, help="bytes of output kept of a cell, the rest dropped as it arrives (0: all)"
-                            ).tag(config=True)
+    iopub_timeout = Int(30, allow_none=True, help="seconds to wait for a cell's last output after it ended").tag(
+        config=True
+    )
+    cell_output_bytes = Int(0, help="bytes of output kept of a cell, the rest dropped as it arrives (0: all)").tag(
+        config=True
+    )
     notebook_output_bytes = Int(0, help="bytes of output kept of the whole notebook (0: all)").tag(config=True)
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
@@ -101,8 +110,10 @@ class GuardedExecute(Execute):
         except Exception as exc:
             if not self._started:  # no cell was sent: the kernel never started, whatever the notebook says
                 printed = self._kernel_output(since)
-                raise KernelStartError(f"the kernel could not start ({type(exc).__name__}: {exc})"
-                                       + (f"; it printed:\n{printed}" if printed else "")) from exc
+                raise KernelStartError(
+                    f"the kernel could not start ({type(exc).__name__}: {exc})"
+                    + (f"; it printed:\n{printed}" if printed else "")
+                ) from exc
             if not isinstance(exc, (DeadKernelError, CellTimeoutError)):
                 raise
             reason = self.stop_reason() if isinstance(exc, DeadKernelError) else SILENT.format(self.iopub_timeout)

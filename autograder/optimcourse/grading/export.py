@@ -3,6 +3,7 @@
 Only the gradebook's scores go in (no timestamps), in a fixed order, so grading the same submissions
 again writes the same file byte for byte.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,12 +15,17 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from .. import notebooks
 from ..course import Assignment
+from .settings import gradebook_url
+
+__all__ = ["write"]
 
 
 def graded_cells(assignment: Assignment) -> list[tuple[str, float]]:
     """(grade_id, points) of each graded test cell, in notebook order."""
     cells = notebooks.read(assignment.solution_path()).cells
-    return [(notebooks.grading(c)["grade_id"], float(notebooks.grading(c)["points"])) for c in cells if notebooks.is_test(c)]
+    return [
+        (notebooks.grading(c)["grade_id"], float(notebooks.grading(c)["points"])) for c in cells if notebooks.is_test(c)
+    ]
 
 
 def _number(value: float) -> str:
@@ -54,7 +60,7 @@ def table(gb: Gradebook, assignments: Sequence[Assignment]) -> str:
 
 
 def write(course: Path, assignments: Sequence[Assignment], path: Path) -> None:
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(gradebook_url(course)) as gb:
         text = table(gb, assignments)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")  # student ids may be any script's letters

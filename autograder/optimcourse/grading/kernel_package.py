@@ -8,6 +8,7 @@ notebook's set-up cell imports. The checks, the references, the mutants and the 
 the kernel: they run in the grader. Over torch's folders it mounts a package that refuses to import
 (:func:`masks`): the exercises are NumPy only, and torch would do the work for the student.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,13 +18,19 @@ from pathlib import Path
 
 from ..course import ASSIGNMENTS, PACKAGE_DIR, Assignment
 
-__all__ = ["build", "masks", "package_dir", "taught_before", "MASKED_PACKAGES"]
+__all__ = ["MASKED_PACKAGES", "build", "masks", "package_dir", "taught_before"]
 
 MASKED_PACKAGES = ("torch", "functorch", "torchgen")
 
 #: the given pieces, and the exercise that teaches each (the kernels of later chapters have them)
-TAUGHT_BY = {"Parameter": "manual_updates", "required": "param_groups", "Optimizer": "param_groups",
-             "SGD": "momentum_adam_adamw", "Adam": "momentum_adam_adamw", "AdamW": "momentum_adam_adamw"}
+TAUGHT_BY = {
+    "Parameter": "manual_updates",
+    "required": "param_groups",
+    "Optimizer": "param_groups",
+    "SGD": "momentum_adam_adamw",
+    "Adam": "momentum_adam_adamw",
+    "AdamW": "momentum_adam_adamw",
+}
 
 _STUB = '''"""The checks of this chapter run in the grader while your notebook is graded, not in this kernel."""
 
@@ -33,8 +40,8 @@ def __getattr__(name):
                          "they run in the grader, which calls your code")
 '''
 
-_REFUSE = '''raise ImportError("{name} is not available while your notebook is graded: the exercises use NumPy only")
-'''
+_REFUSE = """raise ImportError("{name} is not available while your notebook is graded: the exercises use NumPy only")
+"""
 
 
 def package_dir() -> Path:
@@ -49,17 +56,26 @@ HANDED_OUT = {"required": "param_groups"}
 
 def taught_before(assignment: Assignment) -> list[str]:
     """The given pieces the chapters before ``assignment`` taught, and those its own exercise hands out."""
-    earlier = [a.notebook for a in ASSIGNMENTS[:ASSIGNMENTS.index(assignment)]]
-    return [name for name, teacher in TAUGHT_BY.items()
-            if teacher in earlier or HANDED_OUT.get(name) == assignment.notebook]
+    earlier = [a.notebook for a in ASSIGNMENTS[: ASSIGNMENTS.index(assignment)]]
+    return [
+        name for name, teacher in TAUGHT_BY.items() if teacher in earlier or HANDED_OUT.get(name) == assignment.notebook
+    ]
 
 
 def _given_source(pieces: list[str]) -> str:
     from .. import given
 
-    parts = ['"""The pieces earlier exercises built (see the course\'s optimcourse.given), as far as this chapter '
-             'may use them."""', "from __future__ import annotations", "", "from collections import defaultdict",
-             "from typing import Any", "", "import numpy as np", ""]
+    parts = [
+        '"""The pieces earlier exercises built (see the course\'s optimcourse.given), as far as this chapter '
+        'may use them."""',
+        "from __future__ import annotations",
+        "",
+        "from collections import defaultdict",
+        "from typing import Any",
+        "",
+        "import numpy as np",
+        "",
+    ]
     if "Parameter" in pieces:
         parts.append(inspect.getsource(given.Parameter))
     if "required" in pieces:
@@ -77,7 +93,9 @@ def build(root: Path, assignment: Assignment) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     (target / "remote").mkdir(parents=True)
     (target / "chapters").mkdir()
-    (target / "__init__.py").write_text('"""The course\'s package, as a student\'s kernel sees it while it is graded."""\n')
+    (target / "__init__.py").write_text(
+        '"""The course\'s package, as a student\'s kernel sees it while it is graded."""\n'
+    )
     (target / "remote" / "__init__.py").write_text('"""The kernel\'s end of the grader\'s channel."""\n')
     for name in ("wire.py", "agent.py", "measure.py", "kernel.py"):
         shutil.copy(PACKAGE_DIR / "remote" / name, target / "remote" / name)

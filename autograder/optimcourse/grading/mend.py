@@ -8,6 +8,7 @@ metadata. The released notebook says what each graded cell's metadata is, so a s
 taken from there; nbgrader itself restores test and locked cells' sources and types from its
 gradebook, and puts back graded cells that are missing (``OverwriteCells.add_missing_cells``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,8 +55,13 @@ def mend_split_cells(content: bytes) -> bytes:
                 first[grade_id] = cell
             continue
         head = first[grade_id]
-        if head.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("cell_type") == head.get("cell_type"):
-            text = lambda c: "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
+        if head.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.get("cell_type") == head.get(
+            "cell_type"
+        ):
+
+            def text(c):
+                return "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
+
             head["source"] = text(head).rstrip("\n") + "\n\n" + text(cell)
     nb["cells"] = kept
     return _dumps(nb)

@@ -3,6 +3,7 @@
 Recording is idempotent: an earlier record of the same submission is removed first, so a submission
 graded again (after an interruption, or with ``--force``) is never counted twice.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
+
+__all__ = ["copy_outputs", "quiet_sqlalchemy", "record", "remove_unplain"]
+
 
 def quiet_sqlalchemy() -> None:
     """nbgrader's gradebook code makes SQLAlchemy 2 warn about its session use on every submission; the

@@ -5,12 +5,16 @@ which limit dropped it. (nbgrader's LimitOutput counts lines: one line can hold 
 
 An error is never dropped, only shortened: an error output is what makes a graded cell score zero.
 """
+
 from __future__ import annotations
 
 import json
 from typing import Any
 
 from nbformat.notebooknode import NotebookNode
+
+__all__ = ["OutputCap"]
+
 
 NAME_BYTES = 200  # of an exception's name: cut alike in its output and in the execute reply, which nbgrader matches
 ERROR_FLOOR = 1000  # bytes of an error's message kept even past the limits
@@ -31,7 +35,7 @@ def nbytes(text: str) -> int:
 def cut(text: str, limit: int) -> str:
     """``text``'s first ``limit`` bytes, in whole characters."""
     raw = _encoded(text)
-    return text if len(raw) <= limit else raw[:max(0, limit)].decode("utf-8", "ignore")
+    return text if len(raw) <= limit else raw[: max(0, limit)].decode("utf-8", "ignore")
 
 
 def _lines(traceback: Any) -> list[str]:
@@ -39,8 +43,11 @@ def _lines(traceback: Any) -> list[str]:
 
 
 def error_size(content: dict[str, Any]) -> int:
-    return (nbytes(str(content.get("ename", ""))) + nbytes(str(content.get("evalue", "")))
-            + sum(nbytes(line) for line in _lines(content.get("traceback"))))
+    return (
+        nbytes(str(content.get("ename", "")))
+        + nbytes(str(content.get("evalue", "")))
+        + sum(nbytes(line) for line in _lines(content.get("traceback")))
+    )
 
 
 def short_error(content: dict[str, Any], room: int) -> dict[str, Any]:
@@ -84,9 +91,11 @@ class OutputCap:
         """The bytes ``cell`` may still keep, and the limit that says so."""
         own = 0 if cell in self.clearing else self.kept.get(cell, 0)
         total = sum(self.kept.values()) - self.kept.get(cell, 0) + own
-        rooms = [(limit - used, f"{what} keeps at most {_megabytes(limit)} of output")
-                 for limit, used, what in ((self.cell_bytes, own, "a cell"), (self.notebook_bytes, total, "a notebook"))
-                 if limit]
+        rooms = [
+            (limit - used, f"{what} keeps at most {_megabytes(limit)} of output")
+            for limit, used, what in ((self.cell_bytes, own, "a cell"), (self.notebook_bytes, total, "a notebook"))
+            if limit
+        ]
         return min(rooms, default=(1 << 62, ""))
 
     def _clear(self, cell: int) -> None:
@@ -197,6 +206,11 @@ class OutputCap:
             kept.append(output)
         if dropped > 0:
             why = f"a cell keeps at most {_megabytes(self.cell_bytes)} of output"
-            kept.append(NotebookNode(output_type="display_data", metadata={},
-                                     data={"text/plain": NOTE.format(dropped=f"{dropped:,}", why=why)}))
+            kept.append(
+                NotebookNode(
+                    output_type="display_data",
+                    metadata={},
+                    data={"text/plain": NOTE.format(dropped=f"{dropped:,}", why=why)},
+                )
+            )
             cell.outputs = kept

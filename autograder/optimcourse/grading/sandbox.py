@@ -13,10 +13,12 @@ IPC sockets in a folder of the worker's that is mounted into the sandbox, since 
 network, not even loopback to the outside; the launcher empties that folder of whatever else a kernel
 left there, and writes why it stopped a kernel, and what the kernel printed, where no kernel can reach.
 """
+
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import math
 import os
@@ -32,9 +34,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import BinaryIO
 
+from traitlets.config import Config
+
 from ..course import ASSIGNMENTS, Assignment
 from ..remote.kernel import COMMAND as KERNEL_COMMAND
-from . import kernel_package
+from . import kernel_package, settings
+
+__all__ = ["KERNEL", "Limits", "install", "problem", "remove_groups", "run_folder"]
+
 
 KERNEL = "course-sandbox"
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
@@ -56,11 +63,6 @@ class Limits:
         """RLIMIT_CPU: a process at its full share for the whole wall limit just reaches it."""
         return self.cpu_seconds or max(1, math.ceil(self.wall_seconds * self.cpus))
 
-    def output_config(self) -> str:
-        """The nbgrader configuration of the output cap (it applies with or without the sandbox)."""
-        return "\n".join([f"c.GuardedExecute.cell_output_bytes = {self.cell_output_mb << 20}",
-                          f"c.GuardedExecute.notebook_output_bytes = {self.notebook_output_mb << 20}"])
-
     def as_arguments(self) -> list[str]:
         return [arg for f in fields(self) for arg in (f"--{f.name.replace('_', '-')}", str(getattr(self, f.name)))]
 
@@ -70,7 +72,7 @@ class Limits:
             parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), required=True)
 
     @classmethod
-    def from_arguments(cls, args: argparse.Namespace) -> "Limits":
+    def from_arguments(cls, args: argparse.Namespace) -> Limits:
         return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
 
@@ -85,8 +87,9 @@ def problem() -> str | None:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed (Debian and Ubuntu: apt-get install bubblewrap)"
-    done = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"], capture_output=True, text=True
+    )
     if done.returncode != 0:
         return f"bubblewrap cannot make a sandbox on this machine: {done.stderr.strip()}"
     return None
@@ -103,8 +106,9 @@ def read_only_paths() -> list[str]:
     Python its interpreter links to, or a plain prefix) and the course's grading package."""
     prefixes = {sys.base_prefix, sys.prefix, sys.exec_prefix}
     paths = {Path(p).resolve() for p in prefixes} | {Path(p).absolute() for p in prefixes} | {_package_root()}
-    paths |= {Path(p).resolve() for p in sys.path
-              if p and Path(p).is_dir() and ("site-packages" in p or "dist-packages" in p)}
+    paths |= {
+        Path(p).resolve() for p in sys.path if p and Path(p).is_dir() and ("site-packages" in p or "dist-packages" in p)
+    }
     ordered = sorted(str(p) for p in paths)
     return [p for p in ordered if not any(p != q and p.startswith(q + os.sep) for q in ordered)]
 
@@ -130,7 +134,7 @@ def notes_folder(worker: Path) -> Path:
     return notes
 
 
-def install(worker: Path, limits: Limits) -> tuple[str, Path]:
+def install(worker: Path, limits: Limits) -> tuple[Config, Path]:
     """Write the worker's sandbox kernelspec and the kernels' view of the course (:mod:`.kernel_package`);
     return the nbgrader configuration that uses them, and the folder of the kernels' sockets, connection
     files and packages (remove it when the worker is done)."""
@@ -142,21 +146,24 @@ def install(worker: Path, limits: Limits) -> tuple[str, Path]:
     notes = notes_folder(worker)
     spec = worker / "kernels" / KERNEL
     spec.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "optimcourse.grading.sandbox", *limits.as_arguments(),
-            "--kernel-site", str(run / "kernel-site"), "--stop-file", str(notes / "stopped"),
-            "--log-file", str(notes / "kernel.log"), "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (sandboxed)",
-                                                  "language": "python"}, indent=1))
-    return "\n".join([
-        "# course-grade: every kernel in the sandbox (optimcourse/grading/sandbox.py)",
-        f"c.Execute.kernel_name = {KERNEL!r}",
-        "c.KernelManager.transport = 'ipc'  # the sandbox has no network",
-        f"c.KernelManager.ip = {str(run / 'kernel')!r}",
-        f"c.KernelManager.connection_file = {str(run / 'kernel.json')!r}",
-        f"c.GuardedExecute.stop_reason_file = {str(notes / 'stopped')!r}",
-        f"c.GuardedExecute.kernel_log_file = {str(notes / 'kernel.log')!r}",
-        f"c.TrustedExecute.channel_dir = {str(run)!r}",
-    ]), run
+    argv = [
+        sys.executable,
+        "-m",
+        "optimcourse.grading.sandbox",
+        *limits.as_arguments(),
+        "--kernel-site",
+        str(run / "kernel-site"),
+        "--stop-file",
+        str(notes / "stopped"),
+        "--log-file",
+        str(notes / "kernel.log"),
+        "-f",
+        "{connection_file}",
+    ]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3 (sandboxed)", "language": "python"}, indent=1)
+    )
+    return settings.sandbox_config(KERNEL, run, notes), run
 
 
 #: the files of /etc that name the machine's users, replaced in the sandbox by ones that name the kernel's alone
@@ -169,8 +176,12 @@ def write_accounts(kernel_site: Path) -> None:
     etc = kernel_site / "etc"
     etc.mkdir(parents=True, exist_ok=True)
     uid, gid = os.getuid(), os.getgid()
-    contents = {"passwd": f"student:x:{uid}:{gid}:student:/tmp:/usr/sbin/nologin\n",
-                "group": f"student:x:{gid}:\n", "shadow": "", "gshadow": ""}
+    contents = {
+        "passwd": f"student:x:{uid}:{gid}:student:/tmp:/usr/sbin/nologin\n",
+        "group": f"student:x:{gid}:\n",
+        "shadow": "",
+        "gshadow": "",
+    }
     for name in ACCOUNT_FILES:
         (etc / name).write_text(contents[name])
 
@@ -210,16 +221,38 @@ def scratch_contents(work: Path) -> tuple[list[Path], list[Path]]:
     return sorted(folders), sorted(files)
 
 
-def bwrap_command(work: Path, run: Path, connection_file: str, kernel_site: Path | None = None,
-                  limits: Limits = Limits(), scratch: list[tuple[int, Path]] | None = None,
-                  folders: list[Path] | None = None) -> list[str]:
+def bwrap_command(
+    work: Path,
+    run: Path,
+    connection_file: str,
+    kernel_site: Path | None = None,
+    limits: Limits = Limits(),
+    scratch: list[tuple[int, Path]] | None = None,
+    folders: list[Path] | None = None,
+) -> list[str]:
     """bwrap running ipykernel in ``work``: a fresh tmpfs there with ``folders`` and, from the open file
     descriptors of ``scratch``, those files (relative to ``work``)."""
     size = str(limits.tmp_mb << 20)
-    cmd = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--unshare-all",
-           "--size", size, "--tmpfs", "/tmp", "--proc", "/proc",
-           # /dev is a tmpfs bwrap makes writable, and /dev/shm a folder in it: neither may grow without bound
-           "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    cmd = [
+        shutil.which("bwrap") or "bwrap",
+        "--die-with-parent",
+        "--unshare-all",
+        "--size",
+        size,
+        "--tmpfs",
+        "/tmp",
+        "--proc",
+        "/proc",
+        # /dev is a tmpfs bwrap makes writable, and /dev/shm a folder in it: neither may grow without bound
+        "--dev",
+        "/dev",
+        "--size",
+        size,
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+    ]
     for path in SYSTEM:
         if os.path.exists(path):
             cmd += ["--ro-bind", path, path]
@@ -235,24 +268,45 @@ def bwrap_command(work: Path, run: Path, connection_file: str, kernel_site: Path
     cmd += ["--size", size, "--tmpfs", str(work)]
     for folder in folders or []:
         cmd += ["--dir", str(work / folder)]
-    for fd, name in scratch or []:
-        cmd += ["--file", str(fd), str(work / name)]
+    for fd, relative in scratch or []:
+        cmd += ["--file", str(fd), str(work / relative)]
     cmd += ["--bind", str(run), str(run)]  # its sockets; the launcher empties it of anything else
     if kernel_site is not None:  # in the run folder, but the next kernels' packages: not the kernel's to change
         cmd += ["--ro-bind", str(kernel_site), str(kernel_site)]
         for name in ACCOUNT_FILES:
             if os.path.exists(f"/etc/{name}") and (kernel_site / "etc" / name).exists():
                 cmd += ["--ro-bind", str(kernel_site / "etc" / name), f"/etc/{name}"]
-    cmd += ["--remount-ro", "/",  # the folders bwrap made for the mounts above: not a place to write
-            "--chdir", str(work), "--clearenv"]
+    cmd += [
+        "--remount-ro",
+        "/",  # the folders bwrap made for the mounts above: not a place to write
+        "--chdir",
+        str(work),
+        "--clearenv",
+    ]
     for name in KEPT_VARIABLES:
         if name in os.environ:
             cmd += ["--setenv", name, os.environ[name]]
-    cmd += ["--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "OMP_NUM_THREADS", "1",
-            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-            # the interpreter as this process was started, not resolved: a venv's bin/python links to a
-            # base Python, which would not see the venv's packages (ipykernel among them)
-            sys.executable, "-c", KERNEL_COMMAND, "-f", connection_file]
+    cmd += [
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "PYTHONDONTWRITEBYTECODE",
+        "1",
+        # the interpreter as this process was started, not resolved: a venv's bin/python links to a
+        # base Python, which would not see the venv's packages (ipykernel among them)
+        sys.executable,
+        "-c",
+        KERNEL_COMMAND,
+        "-f",
+        connection_file,
+    ]
     return cmd
 
 
@@ -263,16 +317,23 @@ def _cgroup_settings(limits: Limits) -> dict[str, list[tuple[str, str]]]:
     """What each controller's group of a kernel is set to (cgroup v1): pids and memory, as RLIMIT_NPROC does
     nothing for root and counts all of a user's processes otherwise; the CPU share, as nice alone does not
     keep a kernel's hundreds of busy processes from crowding the machine."""
-    return {"pids": [("pids.max", str(limits.processes))],
-            "memory": [("memory.limit_in_bytes", str(limits.memory_mb << 20))],
-            "cpu": [("cpu.cfs_period_us", str(CFS_PERIOD_US)),
-                    ("cpu.cfs_quota_us", str(max(1000, round(limits.cpus * CFS_PERIOD_US))))]}
+    return {
+        "pids": [("pids.max", str(limits.processes))],
+        "memory": [("memory.limit_in_bytes", str(limits.memory_mb << 20))],
+        "cpu": [
+            ("cpu.cfs_period_us", str(CFS_PERIOD_US)),
+            ("cpu.cfs_quota_us", str(max(1000, round(limits.cpus * CFS_PERIOD_US)))),
+        ],
+    }
 
 
 def _unified_settings(limits: Limits) -> list[tuple[str, str]]:
     """The same limits in a cgroup v2 group."""
-    return [("pids.max", str(limits.processes)), ("memory.max", str(limits.memory_mb << 20)),
-            ("cpu.max", f"{max(1000, round(limits.cpus * CFS_PERIOD_US))} {CFS_PERIOD_US}")]
+    return [
+        ("pids.max", str(limits.processes)),
+        ("memory.max", str(limits.memory_mb << 20)),
+        ("cpu.max", f"{max(1000, round(limits.cpus * CFS_PERIOD_US))} {CFS_PERIOD_US}"),
+    ]
 
 
 def group_prefix(run: Path) -> str:
@@ -326,8 +387,8 @@ def _join_cgroups(limits: Limits, prefix: str) -> list[Path]:
         group = _make_group(unified, _unified_settings(limits), prefix)
         return [group] if group is not None else []
     made = []
-    for controller, settings in _cgroup_settings(limits).items():
-        group = _make_group(Path("/sys/fs/cgroup") / controller, settings, prefix)
+    for controller, values in _cgroup_settings(limits).items():
+        group = _make_group(Path("/sys/fs/cgroup") / controller, values, prefix)
         if group is not None:
             made.append(group)
     return made
@@ -398,8 +459,9 @@ def sweep(run: Path, connection: Path, kernel_site: Path | None) -> None:
     except OSError:
         return
     for entry in entries:
-        if entry.name in keep and (entry.is_dir(follow_symlinks=False) if keep[entry.name]
-                                   else entry.is_file(follow_symlinks=False)):
+        if entry.name in keep and (
+            entry.is_dir(follow_symlinks=False) if keep[entry.name] else entry.is_file(follow_symlinks=False)
+        ):
             continue
         _remove(Path(entry.path))
 
@@ -416,13 +478,13 @@ def _set_limits(limits: Limits) -> None:
     os.nice(NICENESS)
 
 
-def _pump(source: BinaryIO, log: BinaryIO) -> None:
+def _pump(source: io.BufferedReader, log: BinaryIO) -> None:
     """Copy what the kernel prints outside the notebook into the log, its first LOG_BYTES; read the rest
     and drop it, so that the kernel never blocks and the log stays small."""
     kept = 0
     while chunk := source.read1(1 << 16):
         if kept < LOG_BYTES:
-            piece = chunk[:LOG_BYTES - kept]
+            piece = chunk[: LOG_BYTES - kept]
             kept += len(piece)
             try:
                 log.write(piece + (b"\n[... the rest dropped]\n" if kept >= LOG_BYTES else b""))
@@ -449,8 +511,7 @@ def _stop_reason(code: int, limits: Limits, groups: list[Path]) -> str | None:
     """Which limit stopped the kernel, from how bwrap ended (128 + the signal that ended the kernel)."""
     signalled = -code if code < 0 else code - 128 if code > 128 else 0
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (f"the kernel used more than its limit of {limits.cpu_limit()} s of CPU time (a process's), so it "
-           "was stopped")
+    cpu = f"the kernel used more than its limit of {limits.cpu_limit()} s of CPU time (a process's), so it was stopped"
     if signalled == signal.SIGXCPU:
         return cpu
     if signalled == signal.SIGXFSZ:
@@ -486,12 +547,21 @@ def launch(argv: list[str] | None = None) -> int:
     # nbclient interrupts a cell that runs too long with SIGINT to the kernel's process group: this
     # launcher and bwrap ignore it (bwrap's child inherits that; ipykernel catches SIGINT while it runs a cell)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    child = subprocess.Popen(bwrap_command(work, run, str(connection), args.kernel_site, limits,
-                                           list(zip(fds, files)), folders),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds, env=kept_environment())
+    child = subprocess.Popen(
+        bwrap_command(work, run, str(connection), args.kernel_site, limits, list(zip(fds, files)), folders),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        pass_fds=fds,
+        env=kept_environment(),
+    )
     for fd in fds:
         os.close(fd)
-    signal.signal(signal.SIGTERM, lambda *_: (child.kill(), sys.exit(143)))
+
+    def stop(*_: object) -> None:
+        child.kill()
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
     code = -signal.SIGKILL
     try:
         with open(args.log_file, "ab") as log:  # the kernel's own chatter, kept out of the grader's output
@@ -522,8 +592,10 @@ def _watch(child: subprocess.Popen, limits: Limits, stopped: Path) -> int:
                 child.kill()
                 return child.wait()
             if time.monotonic() > deadline:
-                _note(stopped, f"the notebook ran longer than its limit of {limits.wall_seconds} s, so its kernel "
-                               "was stopped")
+                _note(
+                    stopped,
+                    f"the notebook ran longer than its limit of {limits.wall_seconds} s, so its kernel was stopped",
+                )
                 child.kill()
                 return child.wait()
 

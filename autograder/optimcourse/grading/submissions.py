@@ -13,6 +13,7 @@ that is no student id, a link, a notebook that fits no assignment, two attempts 
 apart are each a :class:`Notice` naming the file, and the rest of the class is graded.
 :class:`SubmissionError` is kept for the input as a whole.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,14 +31,18 @@ from pathlib import Path, PurePosixPath
 
 from ..course import ASSIGNMENTS, Assignment
 
+__all__ = ["MAX_NOTEBOOK_MB", "Notice", "Submission", "SubmissionError", "collect"]
+
+
 MAX_NOTEBOOK_MB = 64  # a notebook with its outputs is well under 10 MB; the cap bounds what one file costs
 ID_MAX = 100
 ID_PUNCTUATION = "._-"
 # copies of one notebook: Jupyter's "-Copy1", a browser's repeated download " (1)", Windows' " - Copy"
 COPY_SUFFIX = r"(?:-Copy\d+|\s?\(\d+\)|\s-\sCopy)*"
 READABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # others (bzip2, lzma) inflate without a bound per read
-TO_RENAME = ("if it is a student's work, rename it <student>/<assignment>/<notebook>.ipynb or "
-             "<student>_..._<notebook>.ipynb")
+TO_RENAME = (
+    "if it is a student's work, rename it <student>/<assignment>/<notebook>.ipynb or <student>_..._<notebook>.ipynb"
+)
 
 
 @dataclass(frozen=True)
@@ -141,14 +146,19 @@ def _mb(size: int) -> str:
 
 
 def _too_large(size: str, cap: int) -> _Unusable:
-    return _Unusable(f"larger than the {_mb(cap)} a notebook may have ({size}); if it is a real notebook, "
-                     "grade it with a larger --max-notebook-mb")
+    return _Unusable(
+        f"larger than the {_mb(cap)} a notebook may have ({size}); if it is a real notebook, "
+        "grade it with a larger --max-notebook-mb"
+    )
 
 
 def _silent(parts: tuple[str, ...]) -> bool:
     """Not a notebook, or one no student handed in: hidden files (checkpoints, macOS's ._ files), __MACOSX."""
-    return (not parts or not parts[-1].endswith(".ipynb")
-            or any((p.startswith(".") and p != "..") or p == "__MACOSX" for p in parts))
+    return (
+        not parts
+        or not parts[-1].endswith(".ipynb")
+        or any((p.startswith(".") and p != "..") or p == "__MACOSX" for p in parts)
+    )
 
 
 def _match(parts: tuple[str, ...], known: Sequence[Assignment]) -> _Match | None:
@@ -168,6 +178,7 @@ def _match(parts: tuple[str, ...], known: Sequence[Assignment]) -> _Match | None
 def _id_problem(student: str) -> str | None:
     """Why ``student`` cannot be an nbgrader student id (a folder name and a gradebook key), or None.
     Letters and digits of any script are fine (José, Zoë); so are marks, which some scripts need."""
+
     def word(c: str) -> bool:
         return unicodedata.category(c)[0] == "L" or unicodedata.category(c) == "Nd"
 
@@ -195,9 +206,14 @@ def _choose(student: str, a: Assignment, group: list[tuple[_Found, str]]) -> tup
     if chosen is None:
         for f in latest:
             others = ", ".join(o.source for o in latest if o is not f)
-            notices.append(Notice(f.source, f"not graded: {student} has {len(latest)} notebooks for {a.id} dated "
-                                            f"{f.dated}, so which one to grade is ambiguous (also {others}); "
-                                            "remove all but one and run again"))
+            notices.append(
+                Notice(
+                    f.source,
+                    f"not graded: {student} has {len(latest)} notebooks for {a.id} dated "
+                    f"{f.dated}, so which one to grade is ambiguous (also {others}); "
+                    "remove all but one and run again",
+                )
+            )
     graded = f"{chosen.source} is graded instead" if chosen else "neither is graded"
     for f, kind in group:
         if f is chosen or (chosen is None and any(f is other for other in latest)):
@@ -225,13 +241,23 @@ def _gather(found: Sequence[_Found], assignments: Sequence[Assignment], cap: int
         if match.assignment.id not in asked:
             continue  # another assignment's: graded when that one is asked for
         if match.name == "other":
-            notices.append(Notice(f.source, f"not graded: nbgrader grades only {match.assignment.notebook}.ipynb "
-                                            f"in {match.assignment.id}; rename it if it is the student's work"))
+            notices.append(
+                Notice(
+                    f.source,
+                    f"not graded: nbgrader grades only {match.assignment.notebook}.ipynb "
+                    f"in {match.assignment.id}; rename it if it is the student's work",
+                )
+            )
             continue
         student = unicodedata.normalize("NFC", match.student)  # a zip made on macOS spells é as e + accent
         if (why := _id_problem(student)) is not None:
-            notices.append(Notice(f.source, f"not graded: {why}; rename the file or folder to the student's id "
-                                            "(letters, digits, '.', '_', '-') and run again"))
+            notices.append(
+                Notice(
+                    f.source,
+                    f"not graded: {why}; rename the file or folder to the student's id "
+                    "(letters, digits, '.', '_', '-') and run again",
+                )
+            )
             continue
         groups.setdefault((student, match.assignment.id), []).append((f, match.name))
     by_id = {a.id: a for a in assignments}
@@ -247,8 +273,9 @@ def _gather(found: Sequence[_Found], assignments: Sequence[Assignment], cap: int
             notices.append(Notice(chosen.source, f"not graded, and not recorded: {exc}"))
             continue
         found_subs.append(Submission(student, by_id[assignment_id], content, chosen.source))
-    return Intake(sorted(found_subs, key=lambda s: (s.assignment.id, s.student)),
-                  sorted(notices, key=lambda n: n.source))
+    return Intake(
+        sorted(found_subs, key=lambda s: (s.assignment.id, s.student)), sorted(notices, key=lambda n: n.source)
+    )
 
 
 def _member_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[int], bytes]:
@@ -256,16 +283,17 @@ def _member_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[
         if info.flag_bits & 0x1:
             raise _Unusable("the member is encrypted; ask for a zip without a password")
         if info.compress_type not in READABLE:
-            raise _Unusable(f"compressed with method {info.compress_type}, which is not read here; "
-                            "zip it again with ordinary (deflate) compression")
+            raise _Unusable(
+                f"compressed with method {info.compress_type}, which is not read here; "
+                "zip it again with ordinary (deflate) compression"
+            )
         if info.file_size > cap:
             raise _too_large(f"the zip says {_mb(info.file_size)}", cap)
         try:
             with archive.open(info) as member:
                 data = member.read(cap + 1)  # the zip's sizes may lie: the read itself is bounded
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise _Unusable(f"damaged in the zip ({exc}); download the zip again and run the command "
-                            "again") from None
+            raise _Unusable(f"damaged in the zip ({exc}); download the zip again and run the command again") from None
         if len(data) > cap:
             raise _too_large("more than the zip says", cap)
         return data
@@ -282,10 +310,12 @@ def _scan_zip(archive: zipfile.ZipFile, where: str) -> tuple[list[_Found], list[
             continue
         source = f"{where}:{_shown(info.filename)}"
         if stat.S_ISLNK(info.external_attr >> 16):
-            notices.append(Notice(source, "not graded: a symbolic link, not a notebook; put the notebook itself "
-                                          "in the zip"))
+            notices.append(
+                Notice(source, "not graded: a symbolic link, not a notebook; put the notebook itself in the zip")
+            )
             continue
-        dated = "%04d-%02d-%02d %02d:%02d:%02d" % info.date_time
+        year, month, day, hour, minute, second = info.date_time
+        dated = f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}"
         found.append(_Found(name, source, tuple(info.date_time), dated, _member_reader(archive, info)))
     return found, notices
 
@@ -324,8 +354,12 @@ def _scan_folder(root: Path) -> tuple[list[_Found], list[Notice]]:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name, reverse=True)
         except OSError as exc:
-            notices.append(Notice(_shown(str(folder)), f"not graded: the folder cannot be read ({exc.strerror}); "
-                                                       "make it readable and run again"))
+            notices.append(
+                Notice(
+                    _shown(str(folder)),
+                    f"not graded: the folder cannot be read ({exc.strerror}); make it readable and run again",
+                )
+            )
             continue
         for entry in entries:
             name = rel / entry.name
@@ -334,8 +368,12 @@ def _scan_folder(root: Path) -> tuple[list[_Found], list[Notice]]:
                 continue
             if entry.is_symlink():
                 if entry.name.endswith(".ipynb") or entry.is_dir():
-                    notices.append(Notice(source, "not graded: a symbolic link, which is not followed; put the "
-                                                  "file or folder itself there"))
+                    notices.append(
+                        Notice(
+                            source,
+                            "not graded: a symbolic link, which is not followed; put the file or folder itself there",
+                        )
+                    )
                 continue
             if entry.is_dir(follow_symlinks=False):
                 stack.append((Path(entry.path), name))
@@ -372,7 +410,9 @@ def collect(path: Path, assignments: Sequence[Assignment], max_bytes: int = MAX_
     if not intake.submissions:
         ids = ", ".join(a.id for a in assignments)
         usable = " that can be graded (each file found is named above)" if intake.notices else ""
-        raise SubmissionError(f"{path}: no notebooks{usable} for {ids} (expected <student>/<assignment>/"
-                              "<notebook>.ipynb, or <student>_..._<notebook>.ipynb)", intake.notices)
+        raise SubmissionError(
+            f"{path}: no notebooks{usable} for {ids} (expected <student>/<assignment>/"
+            "<notebook>.ipynb, or <student>_..._<notebook>.ipynb)",
+            intake.notices,
+        )
     return intake
-

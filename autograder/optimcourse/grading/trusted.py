@@ -17,6 +17,7 @@ cannot send) is raised too.
 The hidden cases are drawn for each submission (:func:`optimcourse.cases.submission_salt`): its code
 receives their inputs, and whatever it prints of them is useless to any other notebook.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,7 +40,7 @@ from ..remote.proxy import Session
 from ..remote.verdicts import Verdict, run_cell
 from .execute import GuardedExecute
 
-__all__ = ["TrustedExecute", "GraderUnreachable"]
+__all__ = ["GraderUnreachable", "TrustedExecute"]
 
 PROBE = "import optimcourse.remote.agent"
 AGENT = "__import__('optimcourse.remote.agent', fromlist=['serve']).serve({path!r}, {token!r})"
@@ -66,8 +67,9 @@ def submission_seeds(nb: NotebookNode, resources: Any, answers: list[str]) -> tu
     """The hidden seeds of this submission: from the grading secret, the student, and their answers' code."""
     info = resources["nbgrader"]
     wanted = set(answers)
-    sources = [cell.source for cell in nb.cells
-               if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in wanted]
+    sources = [
+        cell.source for cell in nb.cells if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in wanted
+    ]
     salt = cases.submission_salt(str(info.get("student", "")), str(info["assignment"]), sources)
     return cases.hidden_seeds(os.environ, salt)
 
@@ -77,14 +79,23 @@ def outputs(verdict: Verdict) -> list[NotebookNode]:
     if verdict.printed:
         out.append(NotebookNode(output_type="stream", name="stdout", text=verdict.printed))
     if not verdict.passed:
-        out.append(NotebookNode(output_type="error", ename=verdict.ename, evalue=verdict.evalue,
-                                traceback=[f"{verdict.ename}: {verdict.evalue}"]))
+        out.append(
+            NotebookNode(
+                output_type="error",
+                ename=verdict.ename,
+                evalue=verdict.evalue,
+                traceback=[f"{verdict.ename}: {verdict.evalue}"],
+            )
+        )
     return out
 
 
 class TrustedExecute(GuardedExecute):
-    channel_dir = Unicode("", help="a folder the kernel can reach, for the channel's socket (the sandbox's run "
-                                   "folder); empty: a new temporary folder").tag(config=True)
+    channel_dir = Unicode(
+        "",
+        help="a folder the kernel can reach, for the channel's socket (the sandbox's run "
+        "folder); empty: a new temporary folder",
+    ).tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, Any]:
         assignment_id = resources["nbgrader"]["assignment"]
@@ -127,8 +138,9 @@ class TrustedExecute(GuardedExecute):
             self._finished.discard(index)  # the probe, not the cell at this index, ran
         said = next((o for o in probe.outputs if o.get("output_type") == "error"), None)
         if said is not None:
-            raise GraderUnreachable(f"the kernel cannot import the course's grading agent: {said.get('ename')}: "
-                                    f"{said.get('evalue')}")
+            raise GraderUnreachable(
+                f"the kernel cannot import the course's grading agent: {said.get('ename')}: {said.get('evalue')}"
+            )
 
     def _trusted_cell(self, cell: NotebookNode, resources: Any, index: int, source: str) -> Any:
         path = self._channel / f"c{os.getpid()}-{index}.sock"
@@ -188,6 +200,10 @@ class TrustedExecute(GuardedExecute):
         why = f" (the kernel said {said.get('ename')}: {said.get('evalue')})" if said is not None else ""
         if isinstance(error, wire.ProtocolError):
             why = f" ({error})"
-        return Verdict(False, "", "GraderUnreachable",
-                       "the grader could not reach your code to check it: the notebook's code stopped the "
-                       f"grader's agent from running in the kernel{why}")
+        return Verdict(
+            False,
+            "",
+            "GraderUnreachable",
+            "the grader could not reach your code to check it: the notebook's code stopped the "
+            f"grader's agent from running in the kernel{why}",
+        )

@@ -4,6 +4,7 @@ gradebook of its own (SQLite takes one writer at a time), and sends each result 
 A worker grades with nbgrader's own ``autograde`` and ``generate_feedback``; the main process copies
 the results into the instructor's gradebook (:mod:`.merge`), so that only one process ever writes it.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from traitlets.config import Config
+
 from ..course import ASSIGNMENTS, get_assignment
-from . import coursedir, mend, merge, sandbox
+from . import coursedir, mend, merge, sandbox, settings
+
+__all__ = ["Task", "work"]
 
 
 @dataclass(frozen=True)
@@ -43,15 +48,22 @@ def read_grades(course: Path, assignment_id: str, student: str) -> dict[str, Any
     from nbgrader.api import Gradebook
 
     out: dict[str, Any] = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(settings.gradebook_url(course)) as gb:
         for nb in gb.find_submission(assignment_id, student).notebooks:
             out[nb.name] = {
                 "flagged": nb.flagged,
-                "grades": {g.name: {"auto_score": g.auto_score, "manual_score": g.manual_score,
-                                    "extra_credit": g.extra_credit, "needs_manual_grade": g.needs_manual_grade}
-                           for g in nb.grades},
-                "comments": {c.name: {"auto_comment": c.auto_comment, "manual_comment": c.manual_comment}
-                             for c in nb.comments},
+                "grades": {
+                    g.name: {
+                        "auto_score": g.auto_score,
+                        "manual_score": g.manual_score,
+                        "extra_credit": g.extra_credit,
+                        "needs_manual_grade": g.needs_manual_grade,
+                    }
+                    for g in nb.grades
+                },
+                "comments": {
+                    c.name: {"auto_comment": c.auto_comment, "manual_comment": c.manual_comment} for c in nb.comments
+                },
             }
     return out
 
@@ -73,9 +85,12 @@ def failure(done: dict[str, Any]) -> str:
         if not lines or not lines[0].startswith("Traceback (most recent call last)"):
             continue
         margin = min(indent(line) for line in lines[1:]) if len(lines) > 1 else 0  # the exceptions'; frames sit deeper
-        chained = [k for k, line in enumerate(lines) if line.strip().startswith("Traceback (most recent call")
-                   and (k == 0 or indent(line) == margin)]
-        last = lines[chained[-1] + 1:]  # the last of chained tracebacks: the exception that was raised
+        chained = [
+            k
+            for k, line in enumerate(lines)
+            if line.strip().startswith("Traceback (most recent call") and (k == 0 or indent(line) == margin)
+        ]
+        last = lines[chained[-1] + 1 :]  # the last of chained tracebacks: the exception that was raised
         start = next((k for k, line in enumerate(last) if indent(line) == margin), len(last))
         causes.append(textwrap.dedent("\n".join(last[start:])).strip())
     causes = [c for c in causes if "Please see the" not in c]
@@ -110,11 +125,19 @@ def grade_one(course: Path, api: Any, task: Task) -> Result:
     return result(graded, "")
 
 
-def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Limits | None, config: str,
-         go: Any, tasks: Any, results: Any) -> None:
+def work(
+    main: str,
+    course: str,
+    assignments: Sequence[str],
+    limits: sandbox.Limits | None,
+    config: Config,
+    go: Any,
+    tasks: Any,
+    results: Any,
+) -> None:
     """A worker process: once ``go`` is set, copy the prepared course folder ``main`` to its own,
-    ``course`` (its kernels sandboxed unless ``limits`` is None, ``config`` added to its nbgrader
-    configuration), then grade tasks until it gets None."""
+    ``course`` (its kernels sandboxed unless ``limits`` is None, ``config`` merged over its nbgrader
+    settings), then grade tasks until it gets None."""
     import nbclient  # noqa: F401  (the slow imports, while the main process prepares the course)
     from nbgrader.apps import NbGraderAPI  # noqa: F401
 
@@ -125,13 +148,13 @@ def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Lim
             return
     run: Path | None = None
     try:
-        extra = config
+        extra = [config]
         if limits is not None:
             sandboxed, run = sandbox.install(course_dir, limits)
-            extra += "\n" + sandboxed
+            extra.append(sandboxed)
             os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [course, os.environ.get("JUPYTER_PATH")]))
-        coursedir.clone(Path(main), course_dir, [a for a in ASSIGNMENTS if a.id in assignments], extra)
-        api = coursedir.api(course_dir)
+        coursedir.clone(Path(main), course_dir, [a for a in ASSIGNMENTS if a.id in assignments])
+        api = settings.api(course_dir, *extra)
     except Exception:
         results.put(("crashed", traceback.format_exc()))
         return
@@ -141,8 +164,9 @@ def work(main: str, course: str, assignments: Sequence[str], limits: sandbox.Lim
             try:
                 results.put(("done", grade_one(course_dir, api, task)))
             except Exception:
-                results.put(("done", Result(task.assignment_id, task.student, course, None, traceback.format_exc(),
-                                            0.0)))
+                results.put(
+                    ("done", Result(task.assignment_id, task.student, course, None, traceback.format_exc(), 0.0))
+                )
     finally:
         if run is not None:
             sandbox.remove_groups(run)

@@ -10,6 +10,7 @@ writes before the next one, so that in-place updates look the same on both sides
 
 Nothing here decides a score: the grader compares what it receives with torch.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -25,7 +26,7 @@ import numpy as np
 
 from . import measure, wire
 
-__all__ = ["serve", "Agent"]
+__all__ = ["Agent", "serve"]
 
 _BUILTINS = dict(vars(builtins))  # as they were when the agent was imported
 
@@ -55,9 +56,15 @@ def _raised(exc: BaseException) -> dict[str, Any]:
         message = str(exc)
     except Exception:  # a student's exception whose __str__ fails
         message = ""
-    return {"raised": {"name": cls.__name__, "module": str(getattr(cls, "__module__", "")),
-                       "bases": [c.__name__ for c in cls.__mro__ if c.__module__ == "builtins"],
-                       "message": message, "where": where}}
+    return {
+        "raised": {
+            "name": cls.__name__,
+            "module": str(getattr(cls, "__module__", "")),
+            "bases": [c.__name__ for c in cls.__mro__ if c.__module__ == "builtins"],
+            "message": message,
+            "where": where,
+        }
+    }
 
 
 class _Helper:
@@ -106,7 +113,7 @@ class Agent:
             return {"tu": [self.encode(v, blobs, deep) for v in value]}
         if deep and t is list:
             return {"l": [self.encode(v, blobs, deep) for v in value]}
-        if deep and (t is dict or t.__module__ == "collections" and issubclass(t, dict)):
+        if deep and (t is dict or (t.__module__ == "collections" and issubclass(t, dict))):
             return {"d": [[self.encode(k, blobs, deep), self.encode(v, blobs, deep)] for k, v in value.items()]}
         if deep and t in (set, frozenset):
             return {"set": [self.encode(v, blobs, deep) for v in value], "frozen": t is frozenset}
@@ -131,13 +138,15 @@ class Agent:
                     attr = inspect.getattr_static(cls, name)
                 except AttributeError:
                     continue
-                if inspect.isfunction(attr) or inspect.ismethoddescriptor(attr) and not inspect.isdatadescriptor(attr):
+                if inspect.isfunction(attr) or (
+                    inspect.ismethoddescriptor(attr) and not inspect.isdatadescriptor(attr)
+                ):
                     names.append(name)
             self.method_names[cls] = names
         return names
 
     def given_name(self, value: Any) -> str | None:
-        """"required" for the sentinel of optimcourse.given, a value the grader compares by identity (the
+        """ "required" for the sentinel of optimcourse.given, a value the grader compares by identity (the
         given classes go as references: the student's objects are made from them here)."""
         given = sys.modules.get("optimcourse.given")
         return "required" if given is not None and given.__dict__.get("required") is value else None
@@ -225,6 +234,7 @@ class Agent:
         out: list[bytes] = []
         try:
             result = self.perform(header, blobs)
+            encoded: dict[str, Any]
             if header.get("op") == "items":  # the list itself by value, its items as usual
                 encoded = {"ok": {"l": [self.encode(v, out) for v in result]}}
             else:
@@ -239,8 +249,11 @@ class Agent:
 
     def perform(self, header: dict[str, Any], blobs: list[bytes]) -> Any:
         op = header.get("op")
-        obj = self.decode(header["obj"], blobs) if "obj" in header else None
-        arg = (lambda key: self.decode(header[key], blobs))
+        obj: Any = self.decode(header["obj"], blobs) if "obj" in header else None
+
+        def arg(key):
+            return self.decode(header[key], blobs)
+
         if op == "name":
             name = header["name"]
             if name not in self.namespace:
@@ -251,7 +264,7 @@ class Agent:
         if op == "import":
             return importlib.import_module(header["name"])
         if op == "measure":  # how the student's code runs, measured here with the course's own tools
-            fn = measure.MEASURES.get(header.get("name"))
+            fn = measure.MEASURES.get(str(header.get("name")))
             if fn is None:
                 raise wire.ProtocolError(f"no such measurement: {header.get('name')!r}")
             return fn(*[self.decode(a, blobs) for a in header.get("args", ())])
@@ -316,8 +329,12 @@ class Agent:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             out: list[bytes] = []
-            header = {"op": "callback", "id": number, "args": [agent.encode(a, out) for a in args],
-                      "kwargs": {k: agent.encode(v, out) for k, v in kwargs.items()}}
+            header = {
+                "op": "callback",
+                "id": number,
+                "args": [agent.encode(a, out) for a in args],
+                "kwargs": {k: agent.encode(v, out) for k, v in kwargs.items()},
+            }
             agent.reply(header, out)
             while True:  # the grader may ask for things before it answers
                 request, blobs = wire.receive(agent.sock)
@@ -329,8 +346,14 @@ class Agent:
                 agent.apply_writes(request, blobs)
                 if "raised" in request:
                     info = request["raised"]
-                    cls = next((c for c in (_BUILTINS.get(n) for n in info.get("bases", ()))
-                                if isinstance(c, type) and issubclass(c, Exception)), RuntimeError)
+                    cls = next(
+                        (
+                            c
+                            for c in (_BUILTINS.get(n) for n in info.get("bases", ()))
+                            if isinstance(c, type) and issubclass(c, Exception)
+                        ),
+                        RuntimeError,
+                    )
                     raise cls(info.get("message", ""))
                 return agent.decode(request.get("ok"), blobs)
 

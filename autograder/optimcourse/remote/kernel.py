@@ -6,11 +6,12 @@ fails to start, which is the grader's failure, not the student's), then ipykerne
 Run as ``python -c "import sys; del sys.path[0]; from optimcourse.remote import kernel; kernel.main()"``:
 the notebook's folder is off ``sys.path`` while the kernel loads; IPython puts it back for the notebook.
 """
+
 from __future__ import annotations
 
 from . import agent  # noqa: F401
 
-__all__ = ["main", "COMMAND"]
+__all__ = ["COMMAND", "main"]
 
 COMMAND = "import sys; del sys.path[0]; from optimcourse.remote import kernel; kernel.main()"
 

@@ -11,6 +11,7 @@ module is first imported: under course-grade that is when the kernel starts, bef
 notebook's code runs, so a notebook that rebinds ``np.shares_memory`` or ``sys.settrace`` does not change
 what is measured.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["overlapping", "count_lines", "peak_allocation", "MEASURES"]
+__all__ = ["MEASURES", "count_lines", "overlapping", "peak_allocation"]
 
 _shares_memory = np.shares_memory
 _ndarray = np.ndarray
@@ -38,11 +39,15 @@ def overlapping(arrays: Sequence[Any]) -> list[tuple[int, int]]:
     """The pairs ``(i, j)``, ``i < j``, of non-empty arrays that share memory."""
     arrays = list(arrays)
     real = [isinstance(a, _ndarray) and a.size > 0 for a in arrays]
-    return [(i, j) for i in range(len(arrays)) for j in range(i + 1, len(arrays))
-            if real[i] and real[j] and bool(_shares_memory(arrays[i], arrays[j]))]
+    return [
+        (i, j)
+        for i in range(len(arrays))
+        for j in range(i + 1, len(arrays))
+        if real[i] and real[j] and bool(_shares_memory(arrays[i], arrays[j]))
+    ]
 
 
-def count_lines(fn: Callable[[], Any], allowed: str = "") -> int:
+def count_lines(fn: Callable[..., Any], allowed: str = "") -> int:
     """Python lines run by ``fn()``, leaving out NumPy's own, those run to show a warning, and those run inside
     a function named ``allowed`` (a loop the rule permits)."""
     count = 0
@@ -72,7 +77,7 @@ def count_lines(fn: Callable[[], Any], allowed: str = "") -> int:
     return count
 
 
-def peak_allocation(fn: Callable[[], Any]) -> int:
+def peak_allocation(fn: Callable[..., Any]) -> int:
     """The most memory, in bytes, that ``fn()`` held at once beyond what was allocated when it started."""
     _trace_start()
     try:
@@ -84,5 +89,8 @@ def peak_allocation(fn: Callable[[], Any]) -> int:
 
 
 #: what the agent's ``measure`` request may run, by name
-MEASURES: dict[str, Callable[..., Any]] = {"overlapping": overlapping, "count_lines": count_lines,
-                                            "peak_allocation": peak_allocation}
+MEASURES: dict[str, Callable[..., Any]] = {
+    "overlapping": overlapping,
+    "count_lines": count_lines,
+    "peak_allocation": peak_allocation,
+}

@@ -15,6 +15,7 @@ afterwards is seen by the student's code, as it would be in one process.
 The grader's own functions (a loss's gradient, say) can be passed to the student's code: the kernel
 calls them back through the channel, and they run here.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -25,22 +26,24 @@ import time
 import types
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .. import side
 from . import wire
 
-__all__ = ["Session", "RemoteObject", "KernelTimeout", "is_remote", "raised_by_student"]
+__all__ = ["KernelTimeout", "RemoteObject", "Session", "is_remote", "raised_by_student"]
 
 
 class KernelTimeout(TimeoutError):
     """The student's code did not answer in time."""
 
 
-_KINDS = {name: getattr(builtins, name) for name in ("dict", "list", "set", "frozenset", "tuple", "int", "float",
-                                                    "str", "bool", "bytes", "type")}
+_KINDS = {
+    name: getattr(builtins, name)
+    for name in ("dict", "list", "set", "frozenset", "tuple", "int", "float", "str", "bool", "bytes", "type")
+}
 _CONTAINERS = ("dict", "list", "tuple", "set", "frozenset", "OrderedDict", "defaultdict", "deque")
 _EXCEPTIONS: dict[tuple[str, str, str], type[BaseException]] = {}
 
@@ -157,8 +160,10 @@ class Session:
             return {"given": given}
         methods = getattr(type(value), "student_methods", None)
         if methods:  # a helper of the checks (an optimizer to step with): its public methods, as callbacks
-            return {"obj": {m: self.encode(getattr(value, m), blobs)["cb"] for m in methods},
-                    "name": type(value).__name__.lstrip("_")}
+            return {
+                "obj": {m: self.encode(getattr(value, m), blobs)["cb"] for m in methods},
+                "name": type(value).__name__.lstrip("_"),
+            }
         if isinstance(value, types.GeneratorType):
             return {"gen": [self.encode(v, blobs) for v in value]}
         if callable(value) and not isinstance(value, type):
@@ -176,14 +181,16 @@ class Session:
             h = value["h"]
             array = wire.array_from(blobs[value["a"]])
             held = self.mirrors.get(h)
-            local = held[0]() if held else None
-            if local is not None and local.shape == array.shape and local.dtype == array.dtype:
+            local = held[0]() if held is not None else None
+            if held is not None and local is not None and local.shape == array.shape and local.dtype == array.dtype:
                 local[...] = array
                 self.mirrors[h] = (held[0], np.array(array, copy=True))
                 array = local
             else:
                 self._mirror(array, h)
-            self.recent.append(array)  # `p.data[...] = v` writes into an array dropped at once: it must still reach the kernel
+            self.recent.append(
+                array
+            )  # `p.data[...] = v` writes into an array dropped at once: it must still reach the kernel
             return array
         if "r" in value:
             h = value["r"]
@@ -252,7 +259,7 @@ class Session:
         self.sock.settimeout(left)
         try:
             return wire.receive(self.sock)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise KernelTimeout("the student's code did not answer before the cell's time limit") from None
 
     def request(self, op: str, **fields: Any) -> Any:
@@ -299,7 +306,7 @@ class Session:
             if "raised" in header:
                 info = header["raised"] if isinstance(header["raised"], dict) else {}
                 exc = _exception_class(info)(str(info.get("message", "")))
-                exc.student_where = str(info.get("where", ""))  # type: ignore[attr-defined]  (raised_by_student)
+                exc.student_where = str(info.get("where", ""))  # type: ignore[attr-defined]  # read by raised_by_student
                 raise exc
             raise wire.ProtocolError(str(header.get("protocol", "an answer with neither a value nor an exception")))
 
@@ -315,24 +322,31 @@ class Session:
         except (KernelTimeout, wire.ChannelClosed):
             raise
         except Exception as exc:
-            answer = {"raised": {"name": type(exc).__name__, "module": type(exc).__module__,
-                                 "bases": [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"],
-                                 "message": str(exc)}}
+            answer = {
+                "raised": {
+                    "name": type(exc).__name__,
+                    "module": type(exc).__module__,
+                    "bases": [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"],
+                    "message": str(exc),
+                }
+            }
         self._send(answer, out)
 
 
 class RemoteObject:
     """A stand-in for an object in the student's kernel (not an array: those are mirrored)."""
 
-    __slots__ = ("_session", "_h", "_kind", "_methods", "__weakref__")
-    _classes: dict[str, type] = {}
+    __slots__ = ("__weakref__", "_h", "_kind", "_methods", "_session")
+    _classes: ClassVar[dict[str, type]] = {}
 
     @classmethod
-    def _new(cls, session: Session, h: int, name: str, kind: str, methods: frozenset[str] = frozenset()) -> "RemoteObject":
+    def _new(
+        cls, session: Session, h: int, name: str, kind: str, methods: frozenset[str] = frozenset()
+    ) -> RemoteObject:
         sub = cls._classes.get(name)
         if sub is None:  # named like the student's class, for messages that print type(x).__name__
             sub = cls._classes[name] = type(name, (RemoteObject,), {"__slots__": ()})
-        obj = object.__new__(sub)
+        obj: Any = object.__new__(sub)
         object.__setattr__(obj, "_session", session)
         object.__setattr__(obj, "_h", h)
         object.__setattr__(obj, "_kind", kind)
@@ -343,7 +357,8 @@ class RemoteObject:
         session = object.__getattribute__(self, "_session")
         return session.request(op, obj=self, **fields)
 
-    @property  # isinstance(x, dict) holds for a stand-in of a dict, as it does for the dict itself
+    # isinstance(x, dict) holds for a stand-in of a dict, as it does for the dict itself; read-only on purpose
+    @property  # type: ignore[misc]
     def __class__(self) -> type:  # type: ignore[override]
         return _KINDS.get(object.__getattribute__(self, "_kind"), type(self))
 
@@ -434,7 +449,7 @@ class RemoteObject:
 class _Method:
     """``obj.name`` for a method of the student's class: calling it asks for ``getattr(obj, name)(...)``."""
 
-    __slots__ = ("owner", "name", "__name__")
+    __slots__ = ("__name__", "name", "owner")
 
     def __init__(self, owner: RemoteObject, name: str) -> None:
         self.owner, self.name, self.__name__ = owner, name, name
@@ -452,7 +467,7 @@ class _RemoteIterator:
     def __init__(self, it: RemoteObject) -> None:
         self.it = it
 
-    def __iter__(self) -> "_RemoteIterator":
+    def __iter__(self) -> _RemoteIterator:
         return self
 
     def __next__(self) -> Any:

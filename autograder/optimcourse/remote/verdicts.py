@@ -9,6 +9,7 @@ cell's score, is decided here: what the kernel prints or raises is only data the
 :func:`pair` connects a session to an agent serving a namespace in a thread of this process: the test
 suite uses it to run every chapter's checks through the channel without a kernel.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,7 +26,7 @@ from .. import side
 from . import wire
 from .proxy import KernelTimeout, Session, raised_by_student
 
-__all__ = ["Verdict", "run_cell", "pair"]
+__all__ = ["Verdict", "pair", "run_cell"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class KernelNames(Mapping):
     """The names a test cell reads: ``checks`` is the trusted module, anything else the kernel's."""
 
     def __init__(self, session: Session, trusted: dict[str, Any]) -> None:
-        self.session, self.trusted, self.cache = session, trusted, {}
+        self.session, self.trusted = session, trusted
+        self.cache: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         if name in self.trusted:
@@ -68,8 +70,7 @@ class ChecksView(types.ModuleType):
         self.HIDDEN_SEEDS = hidden_seeds
 
 
-def run_cell(source: str, checks_module: str, session: Session,
-             hidden_seeds: tuple[int, ...] | None = None) -> Verdict:
+def run_cell(source: str, checks_module: str, session: Session, hidden_seeds: tuple[int, ...] | None = None) -> Verdict:
     """The verdict of one graded cell: its source run here, the student's names read from the kernel;
     ``checks.HIDDEN_SEEDS`` is ``hidden_seeds`` where given (a submission's own draws)."""
     checks = importlib.import_module(checks_module)
@@ -80,7 +81,7 @@ def run_cell(source: str, checks_module: str, session: Session,
     failure: BaseException | None = None
     try:
         with contextlib.redirect_stdout(printed), side.remote(session):
-            exec(compile(source, "<graded cell>", "exec"), {"__builtins__": __builtins__}, names)  # noqa: S102
+            exec(compile(source, "<graded cell>", "exec"), {"__builtins__": __builtins__}, names)
     except Exception as exc:
         failure = exc
     if session.broken is not None:  # the channel failed: that, not what the checks made of it, is the reason
@@ -93,12 +94,20 @@ def run_cell(source: str, checks_module: str, session: Session,
     if isinstance(failure, KernelTimeout):
         return Verdict(False, text, "TimeoutError", f"{failure}: it may loop forever")
     if isinstance(failure, (wire.ChannelClosed, OSError)) and not raised_by_student(failure):
-        return Verdict(False, text, "KernelStopped",
-                       "the kernel stopped while the grader was running your code (it ran out of memory or "
-                       "processes, or the code ended the process)")
+        return Verdict(
+            False,
+            text,
+            "KernelStopped",
+            "the kernel stopped while the grader was running your code (it ran out of memory or "
+            "processes, or the code ended the process)",
+        )
     if isinstance(failure, wire.ProtocolError):
-        return Verdict(False, text, "ProtocolError",
-                       f"your notebook answered the grader with something that is not data: {failure}")
+        return Verdict(
+            False,
+            text,
+            "ProtocolError",
+            f"your notebook answered the grader with something that is not data: {failure}",
+        )
     return Verdict(False, text, type(failure).__name__, str(failure))
 
 

@@ -6,6 +6,7 @@ executed or unpickled: an object array, or any object that is not plain data, ca
 
 This module is imported on both sides (the kernel has NumPy and the standard library only).
 """
+
 from __future__ import annotations
 
 import io
@@ -13,11 +14,21 @@ import json
 import re
 import socket
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ChannelClosed", "GraderError", "ProtocolError", "send", "receive", "array_bytes", "array_from", "MAX_MESSAGE"]
+__all__ = [
+    "MAX_MESSAGE",
+    "ChannelClosed",
+    "GraderError",
+    "ProtocolError",
+    "array_bytes",
+    "array_from",
+    "receive",
+    "send",
+]
 
 MAX_MESSAGE = 64 << 20  # a larger message is refused: nothing the checks exchange comes near it
 _LENGTH = struct.Struct(">Q")
@@ -45,18 +56,20 @@ def array_bytes(array: np.ndarray) -> bytes:
 
 
 # the header NumPy writes for a plain array (format 1.0): read without a parser; anything else goes to np.load
-_NPY_HEADER = re.compile(rb"\{'descr': '([<>|][biufc?][0-9]{0,2})', 'fortran_order': (False|True), "
-                         rb"'shape': \(((?:[0-9]+, ?)*(?:[0-9]+)?)\), \} *\n")
+_NPY_HEADER = re.compile(
+    rb"\{'descr': '([<>|][biufc?][0-9]{0,2})', 'fortran_order': (False|True), "
+    rb"'shape': \(((?:[0-9]+, ?)*(?:[0-9]+)?)\), \} *\n"
+)
 
 
 def array_from(data: bytes) -> np.ndarray:
     if data[:8] == b"\x93NUMPY\x01\x00":
         size = int.from_bytes(data[8:10], "little")
-        found = _NPY_HEADER.fullmatch(data[10:10 + size])
+        found = _NPY_HEADER.fullmatch(data[10 : 10 + size])
         if found:
             dtype = np.dtype(found.group(1).decode())
             shape = tuple(int(n) for n in found.group(3).decode().replace(" ", "").split(",") if n)
-            body = data[10 + size:]
+            body = data[10 + size :]
             if len(body) == dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
                 array = np.frombuffer(body, dtype=dtype).reshape(shape, order="F" if found.group(2) == b"True" else "C")
                 return array.copy()
@@ -77,7 +90,7 @@ def _read(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def send(sock: socket.socket, header: dict[str, Any], blobs: list[bytes] = ()) -> None:
+def send(sock: socket.socket, header: dict[str, Any], blobs: Sequence[bytes] = ()) -> None:
     text = json.dumps(header, allow_nan=True, separators=(",", ":")).encode()
     parts = [_LENGTH.pack(len(blobs)), _LENGTH.pack(len(text)), text]
     for blob in blobs:

@@ -1,4 +1,4 @@
-"""``python3 -m optimcourse.setup``: install the system programs the tests need, where they are missing.
+"""``python3 -m optimcourse.system_packages``: install the system programs the tests need, where they are missing.
 
 - ``bubblewrap``: the sandbox ``course-grade`` runs student code in;
 - ``chromium``: the browser the website's tests drive (Playwright's own browser download needs the
@@ -7,6 +7,7 @@
 On Debian and Ubuntu they are installed with apt-get (with sudo when not root). Elsewhere it says what
 to install and exits 0: the tests that need a missing program are skipped outside CI and fail in CI.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,13 +17,16 @@ import sys
 
 from .grading import sandbox
 
+__all__ = ["main"]
+
 
 def _chromium_problem() -> str | None:
     browser = shutil.which("chromium")
     if browser is None:
         return "no chromium on PATH"
-    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--version"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--version"], capture_output=True, text=True
+    )
     return None if done.returncode == 0 else f"chromium does not start: {done.stderr.strip()[:200]}"
 
 
@@ -42,14 +46,14 @@ def main() -> int:
         for step in (["update", "-qq"], ["install", "-y", "-qq", *missing]):
             done = subprocess.run([*sudo, apt, *step], env=env)
             if done.returncode != 0:
-                print(f"setup: apt-get {' '.join(step)} failed", file=sys.stderr)
+                print(f"system_packages: apt-get {' '.join(step)} failed", file=sys.stderr)
                 return done.returncode
     for package, (purpose, problem) in NEEDS.items():
         why = problem()
         if why is None:
-            print(f"setup: {package} works ({purpose})")
+            print(f"system_packages: {package} works ({purpose})")
         else:
-            print(f"setup: {package}: {why}; {purpose} need it, and their tests are skipped", file=sys.stderr)
+            print(f"system_packages: {package}: {why}; {purpose} need it, and their tests are skipped", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Chapter 7's multi-tensor optimizers: the same numbers as the course's for-loop on any layout of
 parameters and missing grads, one pack per dtype, state that reads and writes the packs, groups added
 mid-run; and the whole-buffer rules seen to fail on code that breaks them."""
+
 from __future__ import annotations
 
 import warnings
@@ -10,10 +11,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_harness import reference
 
 from optimcourse.chapters import foreach_fused as ch7
 from optimcourse.chapters import momentum_adam_adamw as ch4
+from test_harness import reference
 
 REF = reference("foreach_fused")
 Parameter = REF["Parameter"]
@@ -36,8 +37,9 @@ def run(name, config, values, grads, *, foreach, dtypes=None):
         for p, g in zip(params, row):
             p.grad = None if g is None else g.astype(p.data.dtype)
         opt.step()
-        state = [{k: np.array(v, np.float64) for k, v in opt.state[p].items()} if p in opt.state else {}
-                 for p in params]
+        state = [
+            {k: np.array(v, np.float64) for k, v in opt.state[p].items()} if p in opt.state else {} for p in params
+        ]
         history.append(([np.array(p.data, np.float64) for p in params], state))
     return history, params, opt
 
@@ -60,8 +62,9 @@ def problems(draw):
     values = [rng.normal(size=s) for s in shapes]
     steps = draw(st.integers(1, 6))
     # any pattern of missing grads, including a parameter that never gets one
-    missing = draw(st.lists(st.lists(st.booleans(), min_size=len(shapes), max_size=len(shapes)),
-                            min_size=steps, max_size=steps))
+    missing = draw(
+        st.lists(st.lists(st.booleans(), min_size=len(shapes), max_size=len(shapes)), min_size=steps, max_size=steps)
+    )
     grads = [[None if gone else rng.normal(scale=2.0, size=s) for gone, s in zip(row, shapes)] for row in missing]
     return values, grads, rng
 
@@ -135,6 +138,7 @@ def test_a_group_added_mid_run_is_packed_and_matches_torch():
 def test_the_line_count_sees_a_loop_over_parameters():
     def step_loop(n):
         return lambda: [None for _ in range(n)]
+
     assert ch7.count_lines(step_loop(3)) != ch7.count_lines(step_loop(6))
 
     class Pack:
@@ -147,6 +151,7 @@ def test_the_line_count_sees_a_loop_over_parameters():
 
 def test_the_line_count_leaves_out_the_lines_that_show_a_warning():
     """A NaN from np.sqrt warns once, through the warnings module's Python code; that is not the step's."""
+
     def step(x):
         return lambda: np.sqrt(x)
 

@@ -2,6 +2,7 @@
 
 Only correctness here: no test depends on how fast anything runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from optimcourse import bench
+from optimcourse import step_benchmark as bench
 
 TINY = bench.Case("t", "three small tensors", ((7,), (3, 4), (5,)))
 ROUTE_KEYS = {r.key for r in bench.CPU_ROUTES}

@@ -1,6 +1,7 @@
 """Chapter 5 beyond the notebook: state dicts cross between the course's optimizers and torch's both ways,
 the resume experiment (restore vs reset, lr changed at resume), checkpoint files never run code, and
 the reference against torch on random draws."""
+
 from __future__ import annotations
 
 import copy
@@ -12,16 +13,18 @@ import torch
 from hypothesis import given as draws
 from hypothesis import settings
 from hypothesis import strategies as st
-from test_harness import reference
 
 from optimcourse import given
 from optimcourse.chapters import state_checkpointing as ch5
 from optimcourse.chapters.momentum_adam_adamw import trajectory
 from optimcourse.interop import from_torch_state_dict, to_torch_state_dict
+from test_harness import reference
 
-CONFIGS = [("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
-           ("Adam", {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.01}),
-           ("AdamW", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.1})]
+CONFIGS = [
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
+    ("Adam", {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.01}),
+    ("AdamW", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.1}),
+]
 
 
 def course_class(name):
@@ -122,7 +125,7 @@ def test_load_state_dict_takes_the_checkpoints_lr_over_one_set_before():
     params, opt = course_run("SGD", {"lr": 0.05, "momentum": 0.9}, init, grads)
     step_course(params, opt, grads[0])
     sd = opt.state_dict()
-    params2, opt2 = course_run("SGD", {"lr": 0.05, "momentum": 0.9}, values(params), grads)
+    _params2, opt2 = course_run("SGD", {"lr": 0.05, "momentum": 0.9}, values(params), grads)
     opt2.param_groups[0]["lr"] = 0.5
     opt2.load_state_dict(sd)
     assert opt2.param_groups[0]["lr"] == 0.05  # as torch: hyperparameters come from the checkpoint

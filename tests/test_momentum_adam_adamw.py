@@ -1,8 +1,10 @@
 """Chapter 4's update rules: properties any correct SGD, Adam and AdamW have, checked on the course's
 reference and on torch alike; the reference against torch on random draws; and what the hidden
 tests cover (every configuration of torch's own tests, the awkward parameters, state every step)."""
+
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -12,18 +14,19 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_harness import reference
 
 from optimcourse import cases
 from optimcourse.chapters import momentum_adam_adamw as ch4
 from optimcourse.given import Parameter
 from optimcourse.scenarios import Step
 from optimcourse.torch_configs import torch_test_configs
+from test_harness import reference
 
 SEEDS = st.integers(1, 2**31 - 1)
 
 
 # -- one optimizer run, the same way for the reference and for torch ----------------------------------
+
 
 def as_array(value):
     return value.detach().numpy().astype(np.float64) if isinstance(value, torch.Tensor) else np.array(value, np.float64)
@@ -78,16 +81,19 @@ SIDES = pytest.mark.parametrize("side", ["reference", "torch"])
 
 # -- properties -------------------------------------------------------------------------------------
 
+
 def adamw_without_weight_decay_is_adam(side, seed, amsgrad):
-    SGD, Adam, AdamW = classes(side)
+    _SGD, Adam, AdamW = classes(side)
     config = {**ch4.random_adam_config(np.random.default_rng(seed), amsgrad), "weight_decay": 0.0}
     init, grads = ch4.trajectory(seed)
-    same(run(lambda ps: Adam(ps, **config), init, grads, side=side)[0],
-         run(lambda ps: AdamW(ps, **config), init, grads, side=side)[0])
+    same(
+        run(lambda ps: Adam(ps, **config), init, grads, side=side)[0],
+        run(lambda ps: AdamW(ps, **config), init, grads, side=side)[0],
+    )
 
 
 def sgd_without_momentum_keeps_no_state(side, seed):
-    SGD, Adam, AdamW = classes(side)
+    SGD, _Adam, _AdamW = classes(side)
     config = {**ch4.random_sgd_config(np.random.default_rng(seed)), "momentum": 0.0}
     config.pop("nesterov", None)
     init, grads = ch4.trajectory(seed)
@@ -98,7 +104,7 @@ def sgd_without_momentum_keeps_no_state(side, seed):
 
 def adams_first_step_moves_each_coordinate_by_about_lr(side, seed, which):
     # m_hat = g and v_hat = g**2 at t = 1, so the step is lr * g / (|g| + eps): lr * sign(g) to within eps / |g|
-    SGD, Adam, AdamW = classes(side)
+    _SGD, Adam, AdamW = classes(side)
     rng = np.random.default_rng(seed)
     config = {**ch4.random_adam_config(rng, bool(rng.random() < 0.5)), "eps": 1e-8, "weight_decay": 0.0}
     g = rng.choice([-1, 1], size=7) * 10 ** rng.uniform(-3, 3, size=7)
@@ -117,8 +123,10 @@ def maximizing_minus_f_is_minimizing_f(side, seed, which):
     config.pop("maximize", None)
     init, grads = ch4.trajectory(seed)
     negated = [[None if g is None else -g for g in row] for row in grads]
-    same(run(lambda ps: cls(ps, **config), init, grads, side=side)[0],
-         run(lambda ps: cls(ps, **config, maximize=True), init, negated, side=side)[0])
+    same(
+        run(lambda ps: cls(ps, **config), init, grads, side=side)[0],
+        run(lambda ps: cls(ps, **config, maximize=True), init, negated, side=side)[0],
+    )
 
 
 @SIDES
@@ -149,14 +157,17 @@ def test_maximizing_minus_f_is_minimizing_f(side, seed, which):
     maximizing_minus_f_is_minimizing_f(side, seed, which)
 
 
-@pytest.mark.parametrize("prop, mutant, args", [
-    (adamw_without_weight_decay_is_adam, "adamw-forgets-maximize", (False,)),
-    (sgd_without_momentum_keeps_no_state, "velocity-kept-without-momentum", ()),
-    (adams_first_step_moves_each_coordinate_by_about_lr, "no-bias-correction", ("Adam",)),
-    (adams_first_step_moves_each_coordinate_by_about_lr, "eps-before-bias-correction", ("AdamW",)),
-    (maximizing_minus_f_is_minimizing_f, "sgd-maximize-after-weight-decay", ("SGD",)),
-    (maximizing_minus_f_is_minimizing_f, "adam-maximize-after-weight-decay", ("Adam",)),
-])
+@pytest.mark.parametrize(
+    "prop, mutant, args",
+    [
+        (adamw_without_weight_decay_is_adam, "adamw-forgets-maximize", (False,)),
+        (sgd_without_momentum_keeps_no_state, "velocity-kept-without-momentum", ()),
+        (adams_first_step_moves_each_coordinate_by_about_lr, "no-bias-correction", ("Adam",)),
+        (adams_first_step_moves_each_coordinate_by_about_lr, "eps-before-bias-correction", ("AdamW",)),
+        (maximizing_minus_f_is_minimizing_f, "sgd-maximize-after-weight-decay", ("SGD",)),
+        (maximizing_minus_f_is_minimizing_f, "adam-maximize-after-weight-decay", ("Adam",)),
+    ],
+)
 def test_each_property_fails_on_a_known_mistake(prop, mutant, args):
     failed = 0
     for seed in range(1, 11):  # some draws have no weight decay, or no maximize: the mistake must show on some
@@ -168,6 +179,7 @@ def test_each_property_fails_on_a_known_mistake(prop, mutant, args):
 
 
 # -- the reference against torch, and a near miss that must not pass ---------------------------------
+
 
 @settings(max_examples=15, deadline=None)
 @given(seed=SEEDS)
@@ -217,8 +229,10 @@ def test_every_case_steps_often_with_awkward_parameters_and_compares_state(kind,
         assert () in shapes and any(0 in s for s in shapes), shapes
         fed = [[g is not None for g in a.grads] for a in steps]
         # some parameter is frozen for a while after a step with a gradient, then gets one again
-        assert any(any(f[i] and not g[i] for f, g in zip(fed, fed[1:])) and any(row[i] for row in fed[2:])
-                   for i in range(len(shapes)))
+        assert any(
+            any(f[i] and not g[i] for f, g in itertools.pairwise(fed)) and any(row[i] for row in fed[2:])
+            for i in range(len(shapes))
+        )
         assert not all(fed[0])  # one parameter starts without a gradient: state is created lazily
         assert set(scenario.state_names) >= ({"momentum_buffer"} if kind == "SGD" else {"exp_avg", "step"})
 
@@ -234,6 +248,7 @@ def test_hidden_random_draws_vary_every_hyperparameter():
 
 # -- hidden seeds drawn at grading time ---------------------------------------------------------------
 
+
 def test_hidden_seeds_come_from_the_grading_secret():
     var = cases.GRADING_SEED_VARIABLE
     assert cases.hidden_seeds({}) == cases.DEFAULT_HIDDEN_SEEDS == cases.hidden_seeds({var: "  "})
@@ -247,9 +262,15 @@ def test_each_submission_gets_hidden_seeds_of_its_own():
     salt = cases.submission_salt("ada", "ex04", ["class SGD: ..."])
     own = cases.hidden_seeds(env, salt)
     assert own == cases.hidden_seeds(env, cases.submission_salt("ada", "ex04", ["class SGD: ..."]))  # regraded: same
-    others = [cases.hidden_seeds(env, cases.submission_salt(*parts)) for parts in
-              (("bob", "ex04", ["class SGD: ..."]), ("ada", "ex05", ["class SGD: ..."]),
-               ("ada", "ex04", ["class SGD: ...\n"]), ("ada", "ex04", ["class SGD:", " ..."]))]
+    others = [
+        cases.hidden_seeds(env, cases.submission_salt(*parts))
+        for parts in (
+            ("bob", "ex04", ["class SGD: ..."]),
+            ("ada", "ex05", ["class SGD: ..."]),
+            ("ada", "ex04", ["class SGD: ...\n"]),
+            ("ada", "ex04", ["class SGD:", " ..."]),
+        )
+    ]
     assert all(set(own).isdisjoint(seeds) for seeds in others + [cases.hidden_seeds(env)])
     assert all(1 <= s < 2**31 and not cases.is_visible(s) for s in own)
     assert cases.hidden_seeds({}, salt) == cases.DEFAULT_HIDDEN_SEEDS  # no secret: the public ones, as before
@@ -257,6 +278,15 @@ def test_each_submission_gets_hidden_seeds_of_its_own():
 
 def test_a_fresh_kernel_reads_the_grading_secret_from_its_environment():
     env = {**os.environ, cases.GRADING_SEED_VARIABLE: "spring 2027"}
-    out = subprocess.run([sys.executable, "-c", "from optimcourse.chapters import momentum_adam_adamw as c; "
-                          "print(list(c.HIDDEN_SEEDS))"], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from optimcourse.chapters import momentum_adam_adamw as c; print(list(c.HIDDEN_SEEDS))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == str(list(cases.hidden_seeds({cases.GRADING_SEED_VARIABLE: "spring 2027"})))

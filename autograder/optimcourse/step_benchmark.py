@@ -1,4 +1,4 @@
-"""How fast one optimizer step runs by each route, on this machine: ``python -m optimcourse.bench``.
+"""How fast one optimizer step runs by each route, on this machine: ``python -m optimcourse.step_benchmark``.
 
 What is measured. One ``step()`` of Adam (default hyperparameters) and of SGD with momentum 0.9,
 five ways: the course's NumPy optimizers of exercise 7 as a for-loop over the parameters
@@ -30,6 +30,7 @@ Memory: ``state`` is what ``optimizer.state`` holds; ``kept`` what the route kee
 between steps (the NumPy packs' gradient copy, scratch rows and masks); ``step peak`` how far
 memory rises above its level before the step, while the step runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,6 +58,21 @@ from torch.profiler import ProfilerActivity, profile
 from .given import Parameter
 from .references import foreach_fused
 
+__all__ = [
+    "CASES",
+    "CPU_ROUTES",
+    "OPTIMIZERS",
+    "find",
+    "format_machine",
+    "machine",
+    "main",
+    "megabytes",
+    "ratio",
+    "run",
+    "targets",
+    "without_profiler_chatter",
+]
+
 
 @dataclass(frozen=True)
 class Case:
@@ -73,12 +89,18 @@ class Case:
 
 D_MODEL = 768
 GPT2_BLOCK = (
-    (D_MODEL,), (D_MODEL,),                          # LayerNorm 1: weight, bias
-    (3 * D_MODEL, D_MODEL), (3 * D_MODEL,),          # attention: q, k and v projections together
-    (D_MODEL, D_MODEL), (D_MODEL,),                  # attention output projection
-    (D_MODEL,), (D_MODEL,),                          # LayerNorm 2
-    (4 * D_MODEL, D_MODEL), (4 * D_MODEL,),          # MLP up
-    (D_MODEL, 4 * D_MODEL), (D_MODEL,),              # MLP down
+    (D_MODEL,),
+    (D_MODEL,),  # LayerNorm 1: weight, bias
+    (3 * D_MODEL, D_MODEL),
+    (3 * D_MODEL,),  # attention: q, k and v projections together
+    (D_MODEL, D_MODEL),
+    (D_MODEL,),  # attention output projection
+    (D_MODEL,),
+    (D_MODEL,),  # LayerNorm 2
+    (4 * D_MODEL, D_MODEL),
+    (4 * D_MODEL,),  # MLP up
+    (D_MODEL, 4 * D_MODEL),
+    (D_MODEL,),  # MLP down
 )
 CASES = {
     "a": Case("a", "1,000 tensors of 1,000 elements", ((1000,),) * 1000),
@@ -213,7 +235,7 @@ def largest_cache() -> int | None:
 BANDWIDTH_MB = 256  # far larger than any cache: these arrays stream from memory
 
 
-def median_gb_per_s(operation: Callable[[], Any], nbytes: int, repeats: int = 5) -> float:
+def median_gb_per_s(operation: Callable[..., Any], nbytes: int, repeats: int = 5) -> float:
     """`nbytes` over the median time of `operation`, after one untimed call that also maps every page."""
     operation()
     times = []
@@ -271,7 +293,8 @@ def format_machine(m: dict[str, Any]) -> str:
         f"memory, {BANDWIDTH_MB} MB arrays, GB/s read + written:",
         f"  copy (np.copyto, 1 thread)               {m['copy_gb_per_s']:6.1f}",
         f"  in-place update (NumPy, 1 thread)        {m['numpy_update_gb_per_s']:6.1f}",
-        f"  in-place update (torch, {m['torch_threads']} threads)       {m['torch_update_gb_per_s']:6.1f}   <- the yardstick",
+        f"  in-place update (torch, {m['torch_threads']} threads)       "
+        f"{m['torch_update_gb_per_s']:6.1f}   <- the yardstick",
         f"GPU:            {m['gpu']}" if m["gpu"] else "GPU:            none available: CPU figures only",
     ]
     return "\n".join(lines)
@@ -306,8 +329,11 @@ def without_profiler_chatter() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            kept = [line for line in sink.read().decode(errors="replace").splitlines(keepends=True)
-                    if not re.match(r"(USDT|STAGE):", line)]
+            kept = [
+                line
+                for line in sink.read().decode(errors="replace").splitlines(keepends=True)
+                if not re.match(r"(USDT|STAGE):", line)
+            ]
             sys.stderr.write("".join(kept))
 
 
@@ -316,8 +342,9 @@ def torch_cpu_step_peak(step: Callable[[], None]) -> int:
     (positive bytes) and free (negative) in order, so the running sum peaks where the step peaks."""
     with without_profiler_chatter(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
-    events = [e for e in prof.profiler.kineto_results.events()
-              if e.name() == "[memory]" and e.device_type() == DeviceType.CPU]
+    events = [
+        e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]" and e.device_type() == DeviceType.CPU
+    ]
     running = peak = 0
     for e in sorted(events, key=lambda e: e.start_ns()):
         running += e.nbytes()
@@ -345,9 +372,15 @@ def numpy_stepper(spec: OptimizerSpec, route: Route, init: list[np.ndarray], gra
         p.data, p.grad = x.copy(), g.copy()  # in the dtype of the case, before the optimizer packs them
         params.append(p)
     optimizer = getattr(foreach_fused, spec.name)(params, **dict(spec.hyper), **{route.flag: route.value})
-    return Stepper(optimizer.step, lambda: None, lambda: [np.array(p.data) for p in params],
-                   lambda: numpy_state_bytes(optimizer), lambda: numpy_kept_bytes(optimizer),
-                   numpy_step_peak, "tracemalloc")
+    return Stepper(
+        optimizer.step,
+        lambda: None,
+        lambda: [np.array(p.data) for p in params],
+        lambda: numpy_state_bytes(optimizer),
+        lambda: numpy_kept_bytes(optimizer),
+        numpy_step_peak,
+        "tracemalloc",
+    )
 
 
 def numpy_state_bytes(optimizer: Any) -> int:
@@ -373,11 +406,15 @@ def torch_stepper(spec: OptimizerSpec, route: Route, init: list[np.ndarray], gra
         p.grad = torch.tensor(g, device=device)
     optimizer = getattr(torch.optim, spec.name)(params, **dict(spec.hyper), **{route.flag: route.value})
     on_gpu = device.type == "cuda"
-    return Stepper(optimizer.step, torch.cuda.synchronize if on_gpu else (lambda: None),
-                   lambda: [p.detach().cpu().numpy().copy() for p in params],
-                   lambda: torch_state_bytes(optimizer), lambda: 0,
-                   cuda_step_peak if on_gpu else torch_cpu_step_peak,
-                   "torch.cuda.max_memory_allocated" if on_gpu else "torch.profiler")
+    return Stepper(
+        optimizer.step,
+        torch.cuda.synchronize if on_gpu else (lambda: None),
+        lambda: [p.detach().cpu().numpy().copy() for p in params],
+        lambda: torch_state_bytes(optimizer),
+        lambda: 0,
+        cuda_step_peak if on_gpu else torch_cpu_step_peak,
+        "torch.cuda.max_memory_allocated" if on_gpu else "torch.profiler",
+    )
 
 
 def torch_state_bytes(optimizer: torch.optim.Optimizer) -> int:
@@ -418,28 +455,55 @@ def device_name(route: Route) -> str:
     return torch.cuda.get_device_name(0) if route.device == "cuda" else "cpu"
 
 
-def measure(spec: OptimizerSpec, case: Case, route: Route, stepper: Stepper, dtype: str,
-            warmup: int, repeats: int) -> Row:
+def measure(
+    spec: OptimizerSpec, case: Case, route: Route, stepper: Stepper, dtype: str, warmup: int, repeats: int
+) -> Row:
     times = time_steps(stepper, warmup, repeats)
     peak = stepper.peak(stepper.step)  # one more step, so every route takes the same number
     ms = 1e3 * float(np.median(times))
     traffic = traffic_bytes(spec.name, case.elements, np.dtype(dtype).itemsize)
-    return Row(spec.name, case.name, route.key, route.label, device_name(route), len(case.shapes), case.elements,
-               dtype, ms, [1e3 * t for t in times], traffic, traffic / (ms / 1e3) / 1e9, stepper.state_bytes(),
-               stepper.kept_bytes(), peak, stepper.peak_method)
+    return Row(
+        spec.name,
+        case.name,
+        route.key,
+        route.label,
+        device_name(route),
+        len(case.shapes),
+        case.elements,
+        dtype,
+        ms,
+        [1e3 * t for t in times],
+        traffic,
+        traffic / (ms / 1e3) / 1e9,
+        stepper.state_bytes(),
+        stepper.kept_bytes(),
+        peak,
+        stepper.peak_method,
+    )
 
 
 def with_fused_ratios(rows: list[Row]) -> list[Row]:
     """Each row's time over torch fused's on the same optimizer, case and device."""
     fused = {(r.optimizer, r.case, r.device): r.ms for r in rows if r.route.startswith("torch-fused")}
-    return [replace(r, x_fused=r.ms / fused[r.optimizer, r.case, r.device])
-            if (r.optimizer, r.case, r.device) in fused else r for r in rows]
+    return [
+        replace(r, x_fused=r.ms / fused[r.optimizer, r.case, r.device])
+        if (r.optimizer, r.case, r.device) in fused
+        else r
+        for r in rows
+    ]
 
 
-def run(cases: Sequence[str | Case] = ("a", "b", "c"), optimizers: Sequence[str] = ("Adam", "SGD"),
-        routes: Sequence[Route] | None = None, repeats: int = 10, warmup: int = 2, dtype: str = "float32",
-        seed: int = 0, progress: TextIO | None = None,
-        inspect: Callable[[Row, Stepper], None] | None = None) -> list[Row]:
+def run(
+    cases: Sequence[str | Case] = ("a", "b", "c"),
+    optimizers: Sequence[str] = ("Adam", "SGD"),
+    routes: Sequence[Route] | None = None,
+    repeats: int = 10,
+    warmup: int = 2,
+    dtype: str = "float32",
+    seed: int = 0,
+    progress: TextIO | None = None,
+    inspect: Callable[[Row, Stepper], None] | None = None,
+) -> list[Row]:
     """Measure every route on every case for every optimizer. `progress`, if given, gets a line per
     route as it finishes; `inspect`, if given, sees each route's stepper after its last step (the tests
     read the parameters there)."""
@@ -455,7 +519,9 @@ def run(cases: Sequence[str | Case] = ("a", "b", "c"), optimizers: Sequence[str]
                 if inspect is not None:
                     inspect(row, stepper)
                 if progress is not None:
-                    print(f"  {spec.label:18} ({case.name}) {route.label:22} {row.ms:9.3f} ms", file=progress, flush=True)
+                    print(
+                        f"  {spec.label:18} ({case.name}) {route.label:22} {row.ms:9.3f} ms", file=progress, flush=True
+                    )
                 rows.append(row)
                 del stepper
                 gc.collect()  # free this route's arrays before the next one is built
@@ -473,10 +539,14 @@ def targets(rows: Sequence[Row]) -> list[Target]:
     speedup = loop.ms / multi_a.ms if loop and multi_a else None
     behind = multi_b.ms / fused_b.ms if multi_b and fused_b else None
     return [
-        Target("NumPy multi-tensor Adam at least 5x faster than the NumPy for-loop on (a)", speedup,
-               None if speedup is None else speedup >= 5),
-        Target("NumPy multi-tensor Adam within 3x of torch fused on (b)", behind,
-               None if behind is None else behind <= 3),
+        Target(
+            "NumPy multi-tensor Adam at least 5x faster than the NumPy for-loop on (a)",
+            speedup,
+            None if speedup is None else speedup >= 5,
+        ),
+        Target(
+            "NumPy multi-tensor Adam within 3x of torch fused on (b)", behind, None if behind is None else behind <= 3
+        ),
     ]
 
 
@@ -494,26 +564,37 @@ def megabytes(n: int) -> str:
 
 def format_table(rows: Sequence[Row]) -> str:
     """One line per route and case; memory in MB (10^6 bytes)."""
-    head = (f"{'optimizer':18} {'case':4} {'route':22} {'ms/step':>9} {'x fused':>8} {'GB/s':>6} "
-            f"{'state MB':>9} {'kept MB':>8} {'step peak MB':>13}  peak measured by")
+    head = (
+        f"{'optimizer':18} {'case':4} {'route':22} {'ms/step':>9} {'x fused':>8} {'GB/s':>6} "
+        f"{'state MB':>9} {'kept MB':>8} {'step peak MB':>13}  peak measured by"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         route = r.route_label if r.device == "cpu" else f"{r.route_label} (GPU)"
-        lines.append(f"{OPTIMIZERS[r.optimizer].label:18} {r.case:4} {route:22} {r.ms:9.3f} {ratio(r.x_fused):>8} "
-                     f"{r.gb_per_s:6.1f} {megabytes(r.state_bytes):>9} {megabytes(r.kept_bytes):>8} "
-                     f"{megabytes(r.peak_extra_bytes):>13}  {r.peak_method}")
+        lines.append(
+            f"{OPTIMIZERS[r.optimizer].label:18} {r.case:4} {route:22} {r.ms:9.3f} {ratio(r.x_fused):>8} "
+            f"{r.gb_per_s:6.1f} {megabytes(r.state_bytes):>9} {megabytes(r.kept_bytes):>8} "
+            f"{megabytes(r.peak_extra_bytes):>13}  {r.peak_method}"
+        )
     return "\n".join(lines)
 
 
 def format_report(m: dict[str, Any], rows: Sequence[Row], settings: dict[str, Any]) -> str:
     """The machine, the table and the targets, as the command prints them."""
     sizes = {r.case: (r.tensors, r.elements) for r in rows}
-    parts = [format_machine(m), "",
-             f"median of {settings['repeats']} steps after {settings['warmup']} warm-up steps, {settings['dtype']}, "
-             f"gradients fixed; GB/s = (7 arrays for Adam, 5 for SGD) x elements x itemsize / time",
-             *[f"case ({c}): {CASES[c].label if c in CASES else f'{tensors:,} tensors'}, {elements:,} elements in all"
-               for c, (tensors, elements) in sizes.items()],
-             "", format_table(rows), ""]
+    parts = [
+        format_machine(m),
+        "",
+        f"median of {settings['repeats']} steps after {settings['warmup']} warm-up steps, {settings['dtype']}, "
+        f"gradients fixed; GB/s = (7 arrays for Adam, 5 for SGD) x elements x itemsize / time",
+        *[
+            f"case ({c}): {CASES[c].label if c in CASES else f'{tensors:,} tensors'}, {elements:,} elements in all"
+            for c, (tensors, elements) in sizes.items()
+        ],
+        "",
+        format_table(rows),
+        "",
+    ]
     parts += [t.line() for t in targets(rows)]
     if m["gpu"]:
         parts.append(f"rows marked (GPU) ran on {m['gpu']}, timed between torch.cuda.synchronize() calls")
@@ -531,7 +612,8 @@ def parse_cases(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown case {', '.join(map(repr, unknown)) or '(none given)'}: choose from "
-            f"{', '.join(CASES)}, separated by commas (for example a,c)")
+            f"{', '.join(CASES)}, separated by commas (for example a,c)"
+        )
     return names
 
 
@@ -550,7 +632,7 @@ def not_negative(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m optimcourse.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m optimcourse.step_benchmark", description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=positive, default=10, help="timed steps per route (default 10)")
     p.add_argument("--warmup", type=not_negative, default=2, help="untimed steps first (default 2)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
@@ -567,8 +649,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = {"repeats": args.repeats, "warmup": args.warmup, "dtype": args.dtype, "cases": list(args.cases)}
     print(format_report(m, rows, settings))
     if args.json:
-        args.json.write_text(json.dumps({"machine": m, "settings": settings, "rows": [asdict(r) for r in rows],
-                                         "targets": [asdict(t) for t in targets(rows)]}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": m,
+                    "settings": settings,
+                    "rows": [asdict(r) for r in rows],
+                    "targets": [asdict(t) for t in targets(rows)],
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":
