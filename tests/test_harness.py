@@ -105,9 +105,9 @@ def test_param_groups_reference_matches_torch_on_random_layouts_and_a_small_lr_e
 def test_failure_message_names_step_parameter_and_difference():
     ref = reference()
 
-    def late_bug(params, lr, calls=None):  # correct for two steps, then doubles the lr
-        if calls is None:
-            calls = [0]
+    calls = [0]
+
+    def late_bug(params, lr):  # correct for two steps, then doubles the lr
         calls[0] += 1
         ref["sgd_update_"](params, lr if calls[0] <= 2 else 2 * lr)
 

@@ -37,7 +37,9 @@ from . import momentum_adam_adamw as ch4
 
 __all__ = [
     "HIDDEN_SEEDS",
+    "LARGE",
     "MUTANTS",
+    "SMALL",
     "VISIBLE_SEEDS",
     "check_adam",
     "check_adam_whole_buffer",
