@@ -155,7 +155,7 @@ def test_a_mended_notebook_is_written_as_the_split_mending_writes_it():
 
     out = mend.mend(handed_in(tamper), RELEASE)
     assert out == (json.dumps(json.loads(out), indent=1, ensure_ascii=False) + "\n").encode()
-    assert "θ ← θ − η∇".encode() in out  # noqa: RUF001
+    assert "θ ← θ − η∇".encode() in out  # noqa: RUF001 (the same text)
 
 
 def test_an_unreadable_release_is_an_error_not_a_stripped_submission():

@@ -93,11 +93,11 @@ def bytes_read_from_zips() -> Iterator[list[int]]:
         sizes.append(len(data))
         return data
 
-    zipfile.ZipExtFile.read = read  # type: ignore[method-assign]
+    zipfile.ZipExtFile.read = read  # type: ignore[method-assign]  # counting what is read, for this test only
     try:
         yield sizes
     finally:
-        zipfile.ZipExtFile.read = original  # type: ignore[method-assign]
+        zipfile.ZipExtFile.read = original  # type: ignore[method-assign]  # and put back
 
 
 def test_a_member_with_a_bad_crc_costs_only_its_student_and_is_named(tmp_path):

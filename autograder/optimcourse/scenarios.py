@@ -265,10 +265,10 @@ class OptimizerScenario:
                             backward(p, g)
             elif isinstance(action, Tweak):
                 label = action.label
-                call = lambda a=action: a.apply(opt, params)  # noqa: E731
+                call = lambda a=action: a.apply(opt, params)
             else:
                 label = f"zero_grad(set_to_none={action.set_to_none})"
-                call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)  # noqa: E731
+                call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)
             before = [row[0][0] for row in read(params, ("grad",))]
             try:
                 invoke(call)

@@ -370,10 +370,10 @@ def _observe_training(seed: int) -> tuple[Callable[[Any, Callable[..., Any]], Tr
         params = [impl["Parameter"](v.copy()) for v in init]
         if is_torch(impl):
             opt = torch.optim.Adam([p.tensor for p in params], **hyper)
-            state = lambda p: opt.state.get(p.tensor, {})  # noqa: E731
+            state = lambda p: opt.state.get(p.tensor, {})
         else:
             opt = impl["Adam"](params, **hyper)
-            state = lambda p: opt.state.get(p, {})  # noqa: E731
+            state = lambda p: opt.state.get(p, {})
         for t, micro in enumerate(batches, start=1):
             label = f"step {t}"
             try:

@@ -172,7 +172,7 @@ def _random_groups(rng: np.random.Generator, indices: list[int], side: Side) -> 
 
 def construction_cases(seed: int) -> tuple[list[Construction], list[Construction]]:
     """(well-formed constructions, bad inputs) for one seed; hidden seeds draw the groups at random."""
-    defaults = lambda s: {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}  # noqa: E731
+    defaults = lambda s: {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}
     if is_visible(seed):
         good = [
             Construction("a flat list of parameters", lambda s: list(s.params[:3]), defaults),

@@ -139,7 +139,7 @@ def work(
     ``course`` (its kernels sandboxed unless ``limits`` is None, ``config`` merged over its nbgrader
     settings), then grade tasks until it gets None."""
     import nbclient  # noqa: F401  (the slow imports, while the main process prepares the course)
-    from nbgrader.apps import NbGraderAPI  # noqa: F401
+    from nbgrader.apps import NbGraderAPI  # noqa: F401  (likewise)
 
     merge.quiet_sqlalchemy()
     course_dir, parent = Path(course), os.getppid()

@@ -9,7 +9,7 @@ the notebook's folder is off ``sys.path`` while the kernel loads; IPython puts i
 
 from __future__ import annotations
 
-from . import agent  # noqa: F401
+from . import agent  # noqa: F401 (imported before the notebook's code runs: see above)
 
 __all__ = ["COMMAND", "main"]
 
