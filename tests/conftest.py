@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+import notebook_runner as nr
 from optimcourse import environment
 from optimcourse.course import ASSIGNMENTS, Assignment
 from optimcourse.mutants import MutantLibrary
@@ -20,6 +22,20 @@ environment.put_scripts_on_path()
 #: the marks of the tests that run the real tools (nbgrader, course-grade, jupyter-book, a browser, Binder)
 #: or otherwise take minutes: together, the end-to-end tier, which `pytest -m "not e2e"` leaves out
 E2E_MARKS = ("nbgrader", "book", "site", "slow")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the session's shared notebook runs (notebook_runner.run_shared): made by the controller, before the
+    # xdist workers start, so that they inherit it
+    if not hasattr(config, "workerinput") and not os.environ.get(nr.SHARED_RUNS):
+        config._shared_runs = tempfile.mkdtemp(prefix="optimcourse-runs-")
+        os.environ[nr.SHARED_RUNS] = config._shared_runs
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config, "_shared_runs", None):
+        shutil.rmtree(config._shared_runs, ignore_errors=True)
+        os.environ.pop(nr.SHARED_RUNS, None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,7 +16,7 @@ MIN_MUTANTS = 6
 
 @pytest.mark.parametrize("assignment", ASSIGNMENT_PARAMS)
 def test_reference_scores_full_marks(assignment):
-    results = nr.run(nr.read(assignment.solution_path()))
+    results = nr.run_shared(nr.read(assignment.solution_path()))
     assert results, "the solution notebook has no graded test cells"
     failed = [f"{r.grade_id}: {r.message}" for r in results if not r.passed]
     assert not failed, "\n".join(failed)
@@ -33,7 +33,7 @@ def test_submitted_reference_code_scores_full_marks_on_the_exercise(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENT_PARAMS)
 def test_untouched_exercise_scores_zero_on_every_graded_cell(assignment):
     # the stubs run against visible and hidden tests alike, as autograde would run them
-    results = nr.run(nr.with_solution_code(nr.read(assignment.solution_path()), nr.stub_code(assignment)))
+    results = nr.run_shared(nr.with_solution_code(nr.read(assignment.solution_path()), nr.stub_code(assignment)))
     assert results, "the exercise has no graded test cells"
     free = [f"{r.grade_id} ({r.points:g} points)" for r in results if r.passed]
     assert not free, f"free points in the untouched exercise: {free}"
@@ -47,7 +47,7 @@ def test_every_chapter_has_a_mutant_library(assignment):
 @pytest.mark.parametrize("assignment, mutant", ALL_MUTANTS)
 def test_mutant_loses_points_and_the_visible_failure_names_it(assignment, mutant):
     code = nr.solution_code(assignment, mutant)
-    graded = nr.run(nr.with_solution_code(nr.read(assignment.solution_path()), code))
+    graded = nr.run_shared(nr.with_solution_code(nr.read(assignment.solution_path()), code))
     full = sum(r.points for r in graded)
     assert sum(r.score for r in graded) < full, f"{mutant.name} keeps full marks"
 

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import notebook_runner as nr
 from optimcourse.chapters import differentiable_step as ch8
 from optimcourse.chapters import gradient_clipping as ch6
 from optimcourse.chapters import manual_updates as ch1
@@ -381,3 +382,16 @@ def test_a_failure_says_when_the_expected_value_is_the_courses_rule_not_torchs(m
     with pytest.raises(AssertionError) as failure:
         check(*args)
     assert rule in str(failure.value) and "torch did not raise" not in str(failure.value)
+
+
+def test_a_shared_run_is_computed_once_and_read_back_the_same(tmp_path, monkeypatch):
+    monkeypatch.setenv(nr.SHARED_RUNS, str(tmp_path))
+    assignment = ASSIGNMENTS[0]
+    nb = nr.with_solution_code(nr.read(assignment.solution_path()), nr.stub_code(assignment))
+    first = nr.run_shared(nb)
+    assert len(list(tmp_path.glob("*.json"))) == 1 and not any(r.passed for r in first)
+    monkeypatch.setattr(nr, "run", lambda nb: pytest.fail("computed again"))
+    assert nr.run_shared(nb) == first
+    other = nr.with_solution_code(nr.read(assignment.solution_path()), nr.solution_code(assignment))
+    with pytest.raises(pytest.fail.Exception, match="computed again"):
+        nr.run_shared(other)  # another notebook is another key
