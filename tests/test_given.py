@@ -3,6 +3,9 @@ and the registry of torch's own test configurations reads what torch's tests run
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -110,3 +113,11 @@ def test_an_unreadable_torch_config_is_an_error_not_a_gap():
         parse_configs(source, "SGD")
     with pytest.raises(ValueError, match="optim_inputs_func_rmsprop is not defined"):
         parse_configs(source, "RMSprop")
+
+
+@pytest.mark.parametrize("first", ["manual_updates", "param_groups", "momentum_adam_adamw"])
+def test_each_reference_imports_first_in_a_fresh_interpreter(first):
+    # a page imports exercise 4's reference before anything else: the given pieces must not go round in a circle
+    code = f"import optimcourse.references.{first}; import optimcourse.given as g; g.Adam, g.Optimizer"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -5,16 +5,28 @@ exercise 4 ``SGD``, ``Adam`` and ``AdamW``; later notebooks import these, so tha
 earlier chapter cannot cost points in a later one. Each is the reference solution itself, generated
 from its exercise's notebook into ``references/`` (one source per piece). The test suite checks each
 with the checks of the exercise that asks for it, and while that exercise is checked its students may
-not use them (``TAUGHT_IN``; the guard refuses the call). ``required`` is handed out, not taught: it is
-torch's sentinel for a hyperparameter without a default.
+not use them (the guard refuses calls into the reference of the exercise being checked). ``required``
+is handed out, not taught: it is torch's sentinel for a hyperparameter without a default.
 """
 
 from __future__ import annotations
 
-# the references import Parameter and required from here: each import below comes after what it needs
+import importlib
+from typing import Any
+
+# exercise 1's reference imports nothing from here; the later ones import Parameter and required
 from .references.manual_updates import Parameter
 
-__all__ = ["SGD", "TAUGHT_IN", "Adam", "AdamW", "Optimizer", "Parameter", "required"]
+# Optimizer, SGD, Adam and AdamW come from __getattr__ below
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "Parameter", "required"]  # noqa: F822
+
+#: the pieces of exercises 3 and 4, by the reference that holds them
+_TAUGHT_LATER = {
+    "Optimizer": "param_groups",
+    "SGD": "momentum_adam_adamw",
+    "Adam": "momentum_adam_adamw",
+    "AdamW": "momentum_adam_adamw",
+}
 
 
 class _RequiredParameter:
@@ -27,14 +39,10 @@ class _RequiredParameter:
 #: the sentinel of ``torch.optim.optimizer.required``: ``Optimizer(params, {"lr": required})``
 required = _RequiredParameter()
 
-# isort: off
-from .references.param_groups import Optimizer  # noqa: E402 (it imports Parameter and required from here)
-from .references.momentum_adam_adamw import SGD, Adam, AdamW  # noqa: E402 (they import Optimizer from here)
-# isort: on
 
-#: the exercise (reference stem) whose students write each given class; they may not import it
-TAUGHT_IN: dict[str, tuple[type, ...]] = {
-    "manual_updates": (Parameter,),
-    "param_groups": (Optimizer,),
-    "momentum_adam_adamw": (SGD, Adam, AdamW),
-}
+def __getattr__(name: str) -> Any:
+    """Exercise 3's Optimizer and exercise 4's optimizers, imported on first use: their modules import
+    from here, and a page or a test may import one of them first."""
+    if name in _TAUGHT_LATER:
+        return getattr(importlib.import_module(f"{__package__}.references.{_TAUGHT_LATER[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

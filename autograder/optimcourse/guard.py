@@ -3,23 +3,20 @@
 The exercises ask for NumPy: a student class that hands the step to ``torch.optim`` (or
 imports the course's own answer) would match torch without teaching anything. While
 student code runs, a profile hook notes every call into torch or into the answer of the
-exercise being checked: its reference module, and the pieces of ``optimcourse.given`` that
-this exercise asks students to write (a later exercise may use them freely).
+exercise being checked: its reference module, which also holds the pieces of ``optimcourse.given``
+that this exercise asks students to write (a later exercise may use them freely).
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import CodeType
 from typing import Any
 
 import torch
 
-from . import given
 from .course import REFERENCES_DIR
 from .side import session
 
@@ -29,23 +26,19 @@ __all__ = ["DelegationError", "call_student", "checking"]
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 # outside `checking(...)`: every reference is off limits
 _forbidden_prefixes: tuple[str, ...] = (_TORCH_DIR, str(REFERENCES_DIR) + os.sep)
-_forbidden_code: frozenset[CodeType] = frozenset()
 
 
 @contextmanager
 def checking(exercise: str) -> Iterator[None]:
-    """While checking ``exercise`` (a reference stem, "param_groups"): torch, its reference and the
-    given classes it teaches (``given.TAUGHT_IN``) count as delegation."""
-    global _forbidden_prefixes, _forbidden_code  # noqa: PLW0603 (read on every call the student makes)
-    saved = _forbidden_prefixes, _forbidden_code
+    """While checking ``exercise`` (a reference stem, "param_groups"): torch and its reference count as
+    delegation, and so the given classes it teaches, which are that reference's own."""
+    global _forbidden_prefixes  # noqa: PLW0603 (read on every call the student makes)
+    saved = _forbidden_prefixes
     _forbidden_prefixes = (_TORCH_DIR, str(REFERENCES_DIR / f"{exercise}.py"))
-    _forbidden_code = frozenset(
-        fn.__code__ for cls in given.TAUGHT_IN.get(exercise, ()) for fn in vars(cls).values() if inspect.isfunction(fn)
-    )
     try:
         yield
     finally:
-        _forbidden_prefixes, _forbidden_code = saved
+        _forbidden_prefixes = saved
 
 
 class DelegationError(AssertionError):
@@ -68,9 +61,7 @@ def call_student(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     def profile(frame: Any, event: str, arg: Any) -> None:
         if calls:
             return
-        if event == "call" and (
-            frame.f_code.co_filename.startswith(_forbidden_prefixes) or frame.f_code in _forbidden_code
-        ):
+        if event == "call" and (frame.f_code.co_filename.startswith(_forbidden_prefixes)):
             calls.append(f"{frame.f_code.co_qualname} in {os.path.basename(frame.f_code.co_filename)}")
         elif event == "c_call" and _is_torch_builtin(arg):
             calls.append(getattr(arg, "__qualname__", repr(arg)))
