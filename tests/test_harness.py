@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import notebook_runner as nr
+from optimcourse import cases
 from optimcourse.chapters import differentiable_step as ch8
 from optimcourse.chapters import gradient_clipping as ch6
 from optimcourse.chapters import manual_updates as ch1
@@ -395,3 +396,6 @@ def test_a_shared_run_is_computed_once_and_read_back_the_same(tmp_path, monkeypa
     other = nr.with_solution_code(nr.read(assignment.solution_path()), nr.solution_code(assignment))
     with pytest.raises(pytest.fail.Exception, match="computed again"):
         nr.run_shared(other)  # another notebook is another key
+    monkeypatch.setenv(cases.GRADING_SEED_VARIABLE, "another term")
+    with pytest.raises(pytest.fail.Exception, match="computed again"):
+        nr.run_shared(nb)  # another grading secret draws other hidden cases

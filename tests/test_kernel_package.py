@@ -57,7 +57,7 @@ def test_every_reference_scores_full_marks_and_every_untouched_exercise_zero_und
         nb = nr.with_solution_code(nr.read(files.exercise_path()), nr.solution_code(files, mutant))
         notebooks.write(nb, submitted / f"m-{mutant.name}" / files.id / f"{files.notebook}.ipynb")
         source = nr.with_solution_code(nr.read(files.solution_path()), nr.solution_code(files, mutant))
-        in_notebook[f"m-{mutant.name}"] = {r.grade_id: r.passed for r in nr.run(source)}
+        in_notebook[f"m-{mutant.name}"] = {r.grade_id: r.passed for r in nr.run_shared(source)}
     course = tmp_path / "course"
     done = course_grade("all", submitted, "--course", course, "--jobs", "2", timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -73,7 +73,7 @@ def test_nbgrader_autograde_agrees_with_the_gates(assignment, tmp_path):
             nr.with_solution_code(exercise, code),
             course / "submitted" / student / assignment.id / f"{assignment.notebook}.ipynb",
         )
-        graded = nr.run(nr.with_solution_code(solution, code))  # visible and hidden tests, as autograde runs
+        graded = nr.run_shared(nr.with_solution_code(solution, code))  # visible and hidden tests, as autograde runs
         expected[student] = {r.grade_id: r.score for r in graded}
 
     nbgrader(course, "autograde", assignment.id, "--force")
