@@ -77,12 +77,14 @@ def test_nbgrader_autograde_agrees_with_the_gates(assignment, tmp_path):
         expected[student] = {r.grade_id: r.score for r in graded}
 
     nbgrader(course, "autograde", assignment.id, "--force")
-    nbgrader(course, "generate_feedback", assignment.id, "--force")
-    nbgrader(course, "export", "--to", "grades.csv")
-    for student in submissions:
-        assert list((course / "feedback" / student / assignment.id).glob("*.html")), f"no feedback for {student}"
-    rows = {line.split(",")[3]: line.split(",") for line in (course / "grades.csv").read_text().splitlines()[1:]}
-    assert set(rows) == set(submissions)
+    # the instructors' guide's last two steps, once: test_kernel_package sees every chapter's feedback
+    if assignment is ASSIGNMENTS[0]:
+        nbgrader(course, "generate_feedback", assignment.id, "--force")
+        nbgrader(course, "export", "--to", "grades.csv")
+        for student in submissions:
+            assert list((course / "feedback" / student / assignment.id).glob("*.html")), f"no feedback for {student}"
+        rows = [line.split(",") for line in (course / "grades.csv").read_text().splitlines()[1:]]
+        assert {row[3] for row in rows} == set(submissions)
 
     with Gradebook(gradebook_url(course)) as gb:
         for student in submissions:

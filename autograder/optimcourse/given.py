@@ -17,11 +17,13 @@ from typing import Any
 # exercise 1's reference imports nothing from here; the later ones import Parameter and required
 from .references.manual_updates import Parameter
 
-# Optimizer, SGD, Adam and AdamW come from __getattr__ below
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "Parameter", "required"]  # noqa: F822
+# the pieces after Parameter come from __getattr__ below
+__all__ = ["SGD", "TAUGHT_BY", "Adam", "AdamW", "Optimizer", "Parameter", "required"]  # noqa: F822
 
-#: the pieces of exercises 3 and 4, by the reference that holds them
-_TAUGHT_LATER = {
+#: each given piece, and the exercise (its reference module) that asks students to write it; the kernel
+#: that grades a chapter has the pieces of the chapters before it (optimcourse.grading.kernel_package)
+TAUGHT_BY = {
+    "Parameter": "manual_updates",
     "Optimizer": "param_groups",
     "SGD": "momentum_adam_adamw",
     "Adam": "momentum_adam_adamw",
@@ -41,8 +43,8 @@ required = _RequiredParameter()
 
 
 def __getattr__(name: str) -> Any:
-    """Exercise 3's Optimizer and exercise 4's optimizers, imported on first use: their modules import
-    from here, and a page or a test may import one of them first."""
-    if name in _TAUGHT_LATER:
-        return getattr(importlib.import_module(f"{__package__}.references.{_TAUGHT_LATER[name]}"), name)
+    """The pieces after exercise 1's, imported on first use: their modules import from here, and a page
+    or a test may import one of them first."""
+    if name in TAUGHT_BY:
+        return getattr(importlib.import_module(f"{__package__}.references.{TAUGHT_BY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
