@@ -4,7 +4,9 @@ mid-run; and the whole-buffer rules seen to fail on code that breaks them."""
 
 from __future__ import annotations
 
+import gc
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -158,6 +160,36 @@ def test_the_line_count_leaves_out_the_lines_that_show_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         assert ch7.count_lines(step(np.array([-1.0]))) == ch7.count_lines(step(np.array([1.0])))
+
+
+def test_the_line_count_leaves_out_a_garbage_collection_that_happens_during_the_step():
+    """A cyclic collection can start at any allocation and run Python callbacks (a weak set dropping a dead
+    entry, in a kernel full of them): those lines are not the step's, and counting them made a verdict
+    depend on when the collector last ran."""
+    watchers = []
+
+    class Node:
+        pass
+
+    def step():
+        ring = Node()
+        ring.self = ring  # only the cyclic collector frees it
+        watchers.append(weakref.ref(ring, lambda _: [None for _ in range(50)]))  # Python lines when freed
+        del ring
+        return [[] for _ in range(20)]  # allocations that may start a collection
+
+    was_enabled, threshold = gc.isenabled(), gc.get_threshold()
+    try:
+        gc.disable()
+        quiet = ch7.count_lines(step)
+        gc.enable()
+        gc.set_threshold(1)  # a collection at almost every allocation
+        busy = {ch7.count_lines(step) for _ in range(3)}
+    finally:
+        gc.set_threshold(*threshold)
+        (gc.enable if was_enabled else gc.disable)()
+        gc.collect()
+    assert busy == {quiet}
 
 
 def test_torch_quirks_that_the_cases_leave_out_are_still_there():

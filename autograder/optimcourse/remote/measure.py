@@ -14,6 +14,7 @@ what is measured.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tracemalloc
@@ -28,6 +29,7 @@ __all__ = ["MEASURES", "count_lines", "overlapping", "peak_allocation"]
 _shares_memory = np.shares_memory
 _ndarray = np.ndarray
 _settrace, _gettrace = sys.settrace, sys.gettrace
+_gc_isenabled, _gc_disable, _gc_enable = gc.isenabled, gc.disable, gc.enable
 _trace_start, _trace_stop, _traced = tracemalloc.start, tracemalloc.stop, tracemalloc.get_traced_memory
 _NUMPY_DIR = os.path.dirname(np.__file__)
 # showing a warning (NumPy's "invalid value in sqrt", say) runs the warnings module's Python code, and
@@ -49,7 +51,11 @@ def overlapping(arrays: Sequence[Any]) -> list[tuple[int, int]]:
 
 def count_lines(fn: Callable[..., Any], allowed: str = "") -> int:
     """Python lines run by ``fn()``, leaving out NumPy's own, those run to show a warning, and those run inside
-    a function named ``allowed`` (a loop the rule permits)."""
+    a function named ``allowed`` (a loop the rule permits).
+
+    The cyclic garbage collector is off while ``fn`` runs: a collection starts at whichever allocation
+    crosses its threshold and may run Python callbacks (a weak set dropping a dead entry), so counting
+    them would make the count depend on the collector's history, not on the step."""
     count = 0
 
     def local(frame: Any, event: str, arg: Any) -> Any:
@@ -68,12 +74,15 @@ def count_lines(fn: Callable[..., Any], allowed: str = "") -> int:
             f = f.f_back
         return local
 
-    previous = _gettrace()
+    previous, collecting = _gettrace(), _gc_isenabled()
+    _gc_disable()
     _settrace(tracer)
     try:
         fn()
     finally:
         _settrace(previous)
+        if collecting:
+            _gc_enable()
     return count
 
 
