@@ -63,6 +63,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("07-foreach-fused", "foreach_fused"),
     Assignment("08-differentiable-step", "differentiable_step"),
     Assignment("09-memory-questions", "memory_questions"),
+    Assignment("11-lr-schedulers", "lr_schedulers"),
 )
 
 
