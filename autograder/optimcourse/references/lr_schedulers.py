@@ -47,7 +47,7 @@ class LRScheduler:
         self._is_initial = False
 
     def get_lr(self):
-        """Each group's next lr, at self.last_epoch. Each scheduler its own."""
+        """Each group's next lr, at self.last_epoch ; per scheduler."""
         raise NotImplementedError
 
     def step(self):
@@ -275,7 +275,7 @@ class OneCycleLR(LRScheduler):
                              f"'linear', instead got {anneal_strategy}")
         self.anneal_strategy = anneal_strategy
         groups = optimizer.param_groups
-        max_lrs = _per_group("max_lr", groups, max_lr)
+        max_lrs = self._per_group("max_lr", max_lr)
         if last_epoch == -1:
             for group, group_max_lr in zip(groups, max_lrs):
                 group["initial_lr"] = group_max_lr / div_factor
@@ -288,9 +288,10 @@ class OneCycleLR(LRScheduler):
                 raise ValueError("optimizer must support momentum or beta1 "
                                  "with `cycle_momentum` option enabled")
             self.use_beta1 = "betas" in optimizer.defaults
-            max_momentums = _per_group("max_momentum", groups, max_momentum)
-            base_momentums = _per_group("base_momentum", groups,
-                                        base_momentum)
+            max_momentums = self._per_group("max_momentum",
+                                           max_momentum)
+            base_momentums = self._per_group("base_momentum",
+                                            base_momentum)
             if last_epoch == -1:
                 for group, top, bottom in zip(groups, max_momentums,
                                               base_momentums):
@@ -301,6 +302,18 @@ class OneCycleLR(LRScheduler):
                     group["max_momentum"] = top
                     group["base_momentum"] = bottom
         super().__init__(optimizer, last_epoch)
+
+    def _per_group(self, name, value):
+        """One value per group: a list as it is, a number repeated."""
+        groups = self.optimizer.param_groups
+        if isinstance(value, (list, tuple)):
+            if len(value) != len(groups):
+                raise ValueError(
+                    f"{name} must have the same length as "
+                    f"optimizer.param_groups. {name} has {len(value)} "
+                    f"values, param_groups has {len(groups)}.")
+            return list(value)
+        return [value] * len(groups)
 
     def _anneal(self, start, end, pct):
         """From start (pct=0) to end (pct=1), along a cosine or a line."""
@@ -335,18 +348,6 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = momentum
         return lrs
-
-
-def _per_group(name, groups, value):
-    """One value per group: a list as it is, a number repeated."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != len(groups):
-            raise ValueError(
-                f"{name} must have the same length as "
-                f"optimizer.param_groups. {name} has {len(value)} values, "
-                f"param_groups has {len(groups)}.")
-        return list(value)
-    return [value] * len(groups)
 
 
 class ReduceLROnPlateau(LRScheduler):
