@@ -13,11 +13,17 @@ form agree to about 1e-13 (see the chapter), which no tolerance can tell apart: 
 one group's lr by hand part-way, as a user might, after which the two forms part for good. Every run is
 also cut in two: ``state_dict()`` after some step, fresh optimizer and scheduler, the optimizer's groups
 and then the scheduler's state loaded, and the run continued, which must go on exactly as torch's.
-Bad arguments must raise what torch raises (the exception's type, with a message).
+Where torch has a closed form, the run ends with jumps: ``_update_lr(epoch)`` (torch's deprecated
+``step(epoch)``) to earlier and later epochs. And each scheduler of a fixed schedule is also built with
+``last_epoch >= 0`` on groups that hold an ``initial_lr``, as when a run is resumed by hand.
+Bad arguments must raise what torch raises (the exception's type, with a message), except where torch's
+exception is an accident of its code (LambdaLR reads ``optimizer.param_groups`` before the base class
+checks the optimizer): there the base class's ``TypeError`` is as good.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +95,7 @@ class Run:
     metrics: tuple[float, ...] = ()  # ReduceLROnPlateau: step(metrics[t - 1]) at step t
     halve_at: int | None = None  # after this step, group 0's lr is halved by hand
     resume_at: int | None = None  # after this step, state_dict() into fresh objects
+    jumps: tuple[int, ...] = ()  # after the last step, _update_lr(epoch) to each (the closed form), then a step
     has_base_lrs: bool = True  # SequentialLR and ReduceLROnPlateau keep none
 
     def describe(self) -> str:
@@ -103,6 +110,12 @@ class Run:
             parts.append(
                 f"after step {self.resume_at}: state_dict(), a new optimizer and scheduler, the optimizer's "
                 "groups loaded, then load_state_dict(), and the run goes on with them"
+            )
+        if self.jumps:
+            parts.append(
+                "then _update_lr(epoch) (torch's deprecated step(epoch)) to epoch "
+                + ", ".join(str(e) for e in self.jumps)
+                + " in turn, and one step() after the last"
             )
         return "; ".join(parts)
 
@@ -209,6 +222,17 @@ def _observe_run(run: Run) -> Callable[[Any, Callable[..., Any]], Trace]:
                     call(scheduler.load_state_dict, state)
                     opt = fresh
                     _observe(trace, f"after resuming from the state after {label}", run, opt, scheduler, call)
+            for epoch in run.jumps:
+                if is_torch(names):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # step(epoch) is deprecated: it warns each time
+                        scheduler.step(epoch)
+                else:
+                    call(scheduler._update_lr, epoch)
+                _observe(trace, f"after _update_lr({epoch})", run, opt, scheduler, call)
+            if run.jumps:
+                call(scheduler.step)
+                _observe(trace, f"after a step() following _update_lr({run.jumps[-1]})", run, opt, scheduler, call)
         except DelegationError:
             raise
         except Exception as exc:
@@ -235,6 +259,8 @@ class Refusal:
     optimizer: str = "SGD"
     lrs: tuple[float, ...] = (0.1, 0.03)
     fresh_groups: bool = False  # the groups have no initial_lr (no scheduler was ever built on them)
+    #: exception types taken as one: where torch's exception is an accident of its code, not a check
+    either: tuple[type[Exception], ...] = ()
 
 
 def _observe_refusals(refusals: Sequence[Refusal]) -> Callable[[Any, Callable[..., Any]], Trace]:
@@ -248,7 +274,10 @@ def _observe_refusals(refusals: Sequence[Refusal]) -> Callable[[Any, Callable[..
             except DelegationError:
                 raise
             except Exception as exc:
-                trace.add(refusal.words, Raised.from_exception(exc))
+                if refusal.either and isinstance(exc, refusal.either):
+                    trace.add(refusal.words, "raised " + " or ".join(t.__name__ for t in refusal.either))
+                else:
+                    trace.add(refusal.words, Raised.from_exception(exc))
         return trace
 
     return observe
@@ -266,10 +295,13 @@ def _refusals(title: str, refusals: Sequence[Refusal]) -> list[ObserveScenario]:
 
 
 def _not_an_optimizer(cls: str, *args: Any, **kwargs: Any) -> Refusal:
-    """The scheduler given the parameters instead of the optimizer: torch raises TypeError."""
+    """The scheduler given the parameters instead of the optimizer: torch raises TypeError, except LambdaLR,
+    which reads ``optimizer.param_groups`` before the base class checks: its AttributeError is an accident,
+    and a student's TypeError from checking first is as good."""
     return Refusal(
         f"{cls}(<a list of parameters, not an optimizer>, ...)",
         lambda names, opt: names[cls](list(opt.param_groups[0]["params"]), *args, **kwargs),
+        either=(TypeError, AttributeError) if cls == "LambdaLR" else (),
     )
 
 
@@ -331,6 +363,7 @@ def lambda_runs(seed: int) -> list[Run]:
     words = "LambdaLR(optimizer, [" + ", ".join(_lambda_words(k, a) for k, a in laws) + "])"
     first = float(rng.uniform(0.2, 0.9)) if not is_visible(seed) else 0.5
     second = float(rng.uniform(0.9, 0.999)) if not is_visible(seed) else 0.98
+    by_hand = 40 if is_visible(seed) else int(rng.integers(0, steps))
     return [
         Run(
             words,
@@ -350,6 +383,12 @@ def lambda_runs(seed: int) -> list[Run]:
             lrs,
             steps // 2,
             resume_at=steps // 4,
+        ),
+        Run(
+            _by_hand_words(words, by_hand),
+            _by_hand(lambda names, opt, epoch, fs=tuple(lambdas): names["LambdaLR"](opt, list(fs), epoch), by_hand),
+            lrs,
+            20,
         ),
     ]
 
@@ -371,21 +410,48 @@ def _halve_and_resume(rng: np.random.Generator, seed: int, steps: int, visible: 
     return int(rng.integers(1, steps // 2)), int(rng.integers(steps // 2, steps))
 
 
+def _jumps(rng: np.random.Generator, seed: int, steps: int, visible: tuple[int, ...]) -> tuple[int, ...]:
+    """Epochs to jump to with _update_lr(epoch): epoch 0, and three drawn up to past the run's end."""
+    if is_visible(seed):
+        return visible
+    return (0, *(int(e) for e in rng.integers(1, steps + 50, size=3)))
+
+
+def _resumed_by_hand(opt: Any) -> Any:
+    """``opt`` as a user who resumes by hand leaves it: every group's lr has decayed to half its
+    initial_lr, which the scheduler built with ``last_epoch >= 0`` must start from."""
+    for group in opt.param_groups:
+        group["initial_lr"] = 2 * group["lr"]
+    return opt
+
+
+def _by_hand(make: Make, epoch: int) -> Make:
+    return lambda names, opt: make(names, _resumed_by_hand(opt), epoch)
+
+
+def _by_hand_words(words: str, epoch: int) -> str:
+    return (
+        f"{words[:-1]}, last_epoch={epoch}) on groups whose initial_lr is twice their lr (a run resumed by "
+        "hand, without state_dict)"
+    )
+
+
 def step_runs(seed: int) -> list[Run]:
     rng = _rng(seed, 2)
     lrs = _group_lrs(rng, seed)
     step_size, gamma = (7, 0.8) if is_visible(seed) else (int(rng.integers(1, 30)), float(rng.uniform(0.1, 0.99)))
     steps = 200 if is_visible(seed) else int(rng.integers(100, 400))
     halve, resume = _halve_and_resume(rng, seed, steps, (30, 100))
+    jumps = _jumps(rng, seed, steps, (0, 23, 230, 7))
+    by_hand = 13 if is_visible(seed) else int(rng.integers(0, 3 * step_size + 2))
+    words = f"StepLR(optimizer, step_size={step_size}, gamma={gamma:.4g})"
+
+    def make(names: Any, opt: Any, epoch: int = -1) -> Any:
+        return names["StepLR"](opt, step_size, gamma=gamma, last_epoch=epoch)
+
     return [
-        Run(
-            f"StepLR(optimizer, step_size={step_size}, gamma={gamma:.4g})",
-            lambda names, opt, n=step_size, g=gamma: names["StepLR"](opt, n, gamma=g),
-            lrs,
-            steps,
-            halve_at=halve,
-            resume_at=resume,
-        )
+        Run(words, make, lrs, steps, halve_at=halve, resume_at=resume, jumps=jumps),
+        Run(_by_hand_words(words, by_hand), _by_hand(make, by_hand), lrs, 3 * step_size),
     ]
 
 
@@ -400,15 +466,16 @@ def multistep_runs(seed: int) -> list[Run]:
         milestones.insert(int(rng.integers(len(milestones))), milestones[int(rng.integers(len(milestones)))])
         gamma = float(rng.uniform(0.1, 0.9))
     halve, resume = _halve_and_resume(rng, seed, steps, (20, 40))
+    jumps = _jumps(rng, seed, steps, (0, 30, 29, 150))
+    by_hand = 27 if is_visible(seed) else int(rng.integers(0, max(milestones) + 1))
+    words = f"MultiStepLR(optimizer, milestones={milestones}, gamma={gamma:.4g})"
+
+    def make(names: Any, opt: Any, epoch: int = -1) -> Any:
+        return names["MultiStepLR"](opt, list(milestones), gamma=gamma, last_epoch=epoch)
+
     return [
-        Run(
-            f"MultiStepLR(optimizer, milestones={milestones}, gamma={gamma:.4g})",
-            lambda names, opt, ms=tuple(milestones), g=gamma: names["MultiStepLR"](opt, list(ms), gamma=g),
-            lrs,
-            steps,
-            halve_at=halve,
-            resume_at=resume,
-        )
+        Run(words, make, lrs, steps, halve_at=halve, resume_at=resume, jumps=jumps),
+        Run(_by_hand_words(words, by_hand), _by_hand(make, by_hand), lrs, max(milestones) + 5),
     ]
 
 
@@ -428,19 +495,19 @@ def linear_runs(seed: int) -> list[Run]:
                 if warmup
                 else (end, start, total, steps, int(rng.integers(1, steps)), int(rng.integers(1, steps)))
             )
-    return [
-        Run(
-            f"LinearLR(optimizer, start_factor={start:.4g}, end_factor={end:.4g}, total_iters={total})",
-            lambda names, opt, s=start, e=end, n=total: names["LinearLR"](
-                opt, start_factor=s, end_factor=e, total_iters=n
-            ),
-            lrs,
-            steps,
-            halve_at=halve,
-            resume_at=resume,
-        )
-        for start, end, total, steps, halve, resume in configs
-    ]
+    runs = []
+    for i, (start, end, total, steps, halve, resume) in enumerate(configs):
+        words = f"LinearLR(optimizer, start_factor={start:.4g}, end_factor={end:.4g}, total_iters={total})"
+
+        def make(names: Any, opt: Any, epoch: int = -1, s: float = start, e: float = end, n: int = total) -> Any:
+            return names["LinearLR"](opt, start_factor=s, end_factor=e, total_iters=n, last_epoch=epoch)
+
+        jumps = _jumps(rng, seed, steps, (0, total // 2, total, total + 7))
+        runs.append(Run(words, make, lrs, steps, halve_at=halve, resume_at=resume, jumps=jumps))
+        if i == 0:
+            by_hand = total // 3 if is_visible(seed) else int(rng.integers(0, total + 1))
+            runs.append(Run(_by_hand_words(words, by_hand), _by_hand(make, by_hand), lrs, total + 5))
+    return runs
 
 
 def linear_refusals() -> list[Refusal]:
@@ -464,15 +531,16 @@ def cosine_runs(seed: int) -> list[Run]:
         eta_min = float(rng.choice([0.0, float(10 ** rng.uniform(-6, -3))]))
         steps = int(rng.integers(2 * T_max + 2, 2 * T_max + 300))
     halve, resume = _halve_and_resume(rng, seed, steps, (20, 150))
+    jumps = _jumps(rng, seed, steps, (0, 7, T_max, T_max + 3, 2 * T_max + 1))
+    by_hand = 25 if is_visible(seed) else int(rng.integers(0, 2 * T_max))
+    words = f"CosineAnnealingLR(optimizer, T_max={T_max}, eta_min={eta_min:.4g})"
+
+    def make(names: Any, opt: Any, epoch: int = -1) -> Any:
+        return names["CosineAnnealingLR"](opt, T_max=T_max, eta_min=eta_min, last_epoch=epoch)
+
     return [
-        Run(
-            f"CosineAnnealingLR(optimizer, T_max={T_max}, eta_min={eta_min:.4g})",
-            lambda names, opt, n=T_max, e=eta_min: names["CosineAnnealingLR"](opt, T_max=n, eta_min=e),
-            lrs,
-            steps,
-            halve_at=halve,
-            resume_at=resume,
-        )
+        Run(words, make, lrs, steps, halve_at=halve, resume_at=resume, jumps=jumps),
+        Run(_by_hand_words(words, by_hand), _by_hand(make, by_hand), lrs, T_max + 5),
     ]
 
 
@@ -609,6 +677,7 @@ def plateau_runs(seed: int) -> list[Run]:
             "eps": 1e-3,
         }
         third = {"factor": 0.7, "patience": 3, "threshold": 0.0}
+        fourth = {"factor": 0.5, "patience": 4, "threshold": 0.5, "threshold_mode": "abs"}
         steps = 300
     else:
         steps = int(rng.integers(150, 400))
@@ -629,6 +698,12 @@ def plateau_runs(seed: int) -> list[Run]:
             "eps": float(10 ** rng.uniform(-10, -2)),
         }
         third = {"factor": float(rng.uniform(0.3, 0.9)), "patience": int(rng.integers(0, 6)), "threshold": 0.0}
+        fourth = {
+            "factor": float(rng.uniform(0.3, 0.9)),
+            "patience": int(rng.integers(0, 8)),
+            "threshold": float(rng.uniform(0.05, 2.0)),
+            "threshold_mode": "abs",
+        }
     words = "ReduceLROnPlateau(optimizer, {}) with a {} that improves fast, then in sudden drops between noisy plateaus"
     return [
         Run(
@@ -655,6 +730,14 @@ def plateau_runs(seed: int) -> list[Run]:
             lrs,
             steps,
             metrics=plateau_metrics(seed, steps, "min", decimals=1),
+            has_base_lrs=False,
+        ),
+        Run(
+            words.format(_kwargs(fourth), "validation loss of about 1000"),
+            _plateau(fourth),
+            lrs,
+            steps,
+            metrics=plateau_metrics(seed, steps, "min"),
             has_base_lrs=False,
         ),
     ]
