@@ -357,7 +357,7 @@ def lambda_runs(seed: int) -> list[Run]:
         steps, halve, resume = 200, 50, 120
     else:
         laws = [(int(rng.integers(4)), float(rng.uniform(0.02, 0.99))) for _ in lrs]
-        steps = int(rng.integers(100, 400))
+        steps = int(rng.integers(60, 240))
         halve, resume = int(rng.integers(1, steps // 2)), int(rng.integers(steps // 2, steps))
     lambdas = [_lambda(k, a) for k, a in laws]
     words = "LambdaLR(optimizer, [" + ", ".join(_lambda_words(k, a) for k, a in laws) + "])"
@@ -440,7 +440,7 @@ def step_runs(seed: int) -> list[Run]:
     rng = _rng(seed, 2)
     lrs = _group_lrs(rng, seed)
     step_size, gamma = (7, 0.8) if is_visible(seed) else (int(rng.integers(1, 30)), float(rng.uniform(0.1, 0.99)))
-    steps = 200 if is_visible(seed) else int(rng.integers(100, 400))
+    steps = 200 if is_visible(seed) else int(rng.integers(60, 240))
     halve, resume = _halve_and_resume(rng, seed, steps, (30, 100))
     jumps = _jumps(rng, seed, steps, (0, 23, 230, 7))
     by_hand = 13 if is_visible(seed) else int(rng.integers(0, 3 * step_size + 2))
@@ -458,7 +458,7 @@ def step_runs(seed: int) -> list[Run]:
 def multistep_runs(seed: int) -> list[Run]:
     rng = _rng(seed, 3)
     lrs = _group_lrs(rng, seed)
-    steps = 200 if is_visible(seed) else int(rng.integers(100, 400))
+    steps = 200 if is_visible(seed) else int(rng.integers(60, 240))
     if is_visible(seed):
         milestones, gamma = [10, 30, 30, 55, 120], 0.5
     else:
@@ -489,7 +489,7 @@ def linear_runs(seed: int) -> list[Run]:
         for warmup in (True, False):
             start, end = sorted(float(f) for f in rng.uniform(0.01, 1.0, size=2))
             total = int(rng.integers(1, 100))
-            steps = int(rng.integers(total + 10, total + 200))
+            steps = int(rng.integers(total + 10, total + 120))
             configs.append(
                 (start, end, total, steps, int(rng.integers(1, steps)), int(rng.integers(1, steps)))
                 if warmup
@@ -527,9 +527,9 @@ def cosine_runs(seed: int) -> list[Run]:
     if is_visible(seed):
         T_max, eta_min, steps = 40, 0.001, 300
     else:
-        T_max = int(rng.integers(2, 120))
+        T_max = int(rng.integers(2, 80))
         eta_min = float(rng.choice([0.0, float(10 ** rng.uniform(-6, -3))]))
-        steps = int(rng.integers(2 * T_max + 2, 2 * T_max + 300))
+        steps = int(rng.integers(2 * T_max + 2, 2 * T_max + 120))
     halve, resume = _halve_and_resume(rng, seed, steps, (20, 150))
     jumps = _jumps(rng, seed, steps, (0, 7, T_max, T_max + 3, 2 * T_max + 1))
     by_hand = 25 if is_visible(seed) else int(rng.integers(0, 2 * T_max))
@@ -553,8 +553,8 @@ def one_cycle_runs(seed: int) -> list[Run]:
         total, pct, div, final_div, steps_per_epoch = 200, 0.3, 25.0, 1e4, 25
     else:
         max_lrs = [float(10 ** rng.uniform(-3, 1)) for _ in range(n)]
-        steps_per_epoch = int(rng.integers(5, 40))
-        total = steps_per_epoch * int(rng.integers(4, 12))
+        steps_per_epoch = int(rng.integers(5, 25))
+        total = steps_per_epoch * int(rng.integers(4, 10))
         pct = float(rng.uniform(0.15, 0.45))
         div, final_div = float(rng.uniform(5, 50)), float(10 ** rng.uniform(2, 5))
     epochs = total // steps_per_epoch
@@ -680,7 +680,7 @@ def plateau_runs(seed: int) -> list[Run]:
         fourth = {"factor": 0.5, "patience": 4, "threshold": 0.5, "threshold_mode": "abs"}
         steps = 300
     else:
-        steps = int(rng.integers(150, 400))
+        steps = int(rng.integers(120, 250))
         first = {
             "factor": float(rng.uniform(0.3, 0.9)),
             "patience": int(rng.integers(0, 12)),
