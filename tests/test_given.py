@@ -17,7 +17,6 @@ from optimcourse.chapters import param_groups as ch3
 from optimcourse.course import REFERENCES_DIR
 from optimcourse.mutants import MutantLibrary
 from optimcourse.scenarios import OptimizerScenario, Step, ZeroGrad
-from optimcourse.torch_configs import parse_configs, torch_test_configs
 from optimcourse.verify import verify
 
 ALL_SEEDS = VISIBLE_SEEDS + HIDDEN_SEEDS
@@ -90,29 +89,6 @@ def test_the_given_optimizer_zero_grad_clears_every_group_like_torch():
     # the scenario builds given.Optimizer whatever the names: no mutant library can tell them apart, and
     # none is checked here ("given" is no exercise), so the course's own classes may run
     verify("given.Optimizer.zero_grad", cases, {"Parameter": given.Parameter}, MutantLibrary("given", ()))
-
-
-def test_torch_test_configs_are_read_from_torch_and_construct():
-    counts = {name: len(torch_test_configs(name)) for name in ("SGD", "Adam", "AdamW")}
-    assert counts["SGD"] >= 9 and counts["Adam"] >= 5, counts
-    assert torch_test_configs("AdamW") == torch_test_configs("Adam")  # torch runs Adam's list for AdamW
-    described = dict(torch_test_configs("SGD"))
-    assert described["nesterov"] == {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}
-    assert described["tensor lr"] == {"lr": 0.001}  # torch.tensor(0.001), read as a float
-    for name in counts:
-        for _, kwargs in torch_test_configs(name):
-            getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs)
-
-
-def test_an_unreadable_torch_config_is_an_error_not_a_gap():
-    source = (
-        "def optim_inputs_func_sgd(device, dtype=None):\n"
-        '    return [OptimizerInput(params=None, kwargs={"lr": some_function()}, desc="odd")]\n'
-    )
-    with pytest.raises(ValueError, match="cannot read the configuration 'odd'"):
-        parse_configs(source, "SGD")
-    with pytest.raises(ValueError, match="optim_inputs_func_rmsprop is not defined"):
-        parse_configs(source, "RMSprop")
 
 
 @pytest.mark.parametrize("first", ["manual_updates", "param_groups", "momentum_adam_adamw"])

@@ -17,7 +17,7 @@ from functools import cache
 
 import torch
 
-__all__ = ["torch_test_configs"]
+__all__ = ["parse_scheduler_inputs", "torch_scheduler_inputs", "torch_test_configs"]
 
 
 SOURCE = os.path.join(os.path.dirname(torch.__file__), "testing", "_internal", "common_optimizers.py")
@@ -89,3 +89,56 @@ def torch_test_configs(optimizer: str) -> tuple[tuple[str, dict[str, object]], .
     """The CPU configurations of torch's own tests for ``optimizer`` ("SGD", "Adam", "AdamW")."""
     with open(SOURCE, encoding="utf-8") as f:
         return tuple(parse_configs(f.read(), optimizer))
+
+
+#: one scheduler of torch's tests: its class's name, the positional arguments after the optimizer, the keywords
+SchedulerCall = tuple[str, tuple[object, ...], dict[str, object]]
+
+
+def parse_scheduler_inputs(source: str) -> list[tuple[str, tuple[SchedulerCall, ...]]]:
+    """(optimizer, schedulers) for each entry of an ``OptimizerInfo``'s ``scheduler_inputs``: a list of
+    ``lambda opt: Scheduler(opt, ...)`` that torch's tests build on one optimizer and step together.
+
+    Raises ValueError on an entry this module cannot read, as :func:`parse_configs` does."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "OptimizerInfo"):
+            continue
+        keywords = {k.arg: k.value for k in node.keywords}
+        if "scheduler_inputs" not in keywords:
+            continue
+        optimizer = ast.unparse(node.args[0] if node.args else keywords["optim_cls"])
+        entries = keywords["scheduler_inputs"]
+        if not isinstance(entries, (ast.Tuple, ast.List)):
+            raise ValueError(f"{optimizer}: scheduler_inputs is not a literal tuple")
+        for entry in entries.elts:
+            if not isinstance(entry, (ast.List, ast.Tuple)):
+                raise ValueError(f"{optimizer}: a scheduler_inputs entry is not a list: {ast.unparse(entry)}")
+            calls = []
+            for fn in entry.elts:
+                body = fn.body if isinstance(fn, ast.Lambda) else None
+                if (
+                    not isinstance(fn, ast.Lambda)
+                    or len(fn.args.args) != 1
+                    or not isinstance(body, ast.Call)
+                    or not body.args
+                    or ast.unparse(body.args[0]) != fn.args.args[0].arg
+                ):
+                    raise ValueError(f"{optimizer}: cannot read the scheduler {ast.unparse(fn)}")
+                try:
+                    args = tuple(_value(a) for a in body.args[1:])
+                    kwargs = {str(k.arg): _value(k.value) for k in body.keywords}
+                except ValueError as exc:
+                    raise ValueError(f"{optimizer}: cannot read the scheduler {ast.unparse(fn)}: {exc}") from None
+                calls.append((ast.unparse(body.func), args, kwargs))
+            found.append((optimizer, tuple(calls)))
+    if not found:
+        raise ValueError("no scheduler_inputs found in torch's optimizer tests")
+    return found
+
+
+@cache
+def torch_scheduler_inputs() -> tuple[tuple[str, tuple[SchedulerCall, ...]], ...]:
+    """The scheduler combinations torch's optimizer tests run, read from the installed torch."""
+    with open(SOURCE, encoding="utf-8") as f:
+        return tuple(parse_scheduler_inputs(f.read()))

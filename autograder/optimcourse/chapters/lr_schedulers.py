@@ -16,6 +16,9 @@ and then the scheduler's state loaded, and the run continued, which must go on e
 Where torch has a closed form, the run ends with jumps: ``_update_lr(epoch)`` (torch's deprecated
 ``step(epoch)``) to earlier and later epochs. And each scheduler of a fixed schedule is also built with
 ``last_epoch >= 0`` on groups that hold an ``initial_lr``, as when a run is resumed by hand.
+The hidden tests also run the scheduler combinations PyTorch's own optimizer tests step with an optimizer
+(``scheduler_inputs`` of its ``optim_db``, read from the installed torch), where they use only the exercise's
+classes: single schedulers, and several chained on one optimizer (in the SequentialLR test, which has them all).
 Bad arguments must raise what torch raises (the exception's type, with a message), except where torch's
 exception is an accident of its code (LambdaLR reads ``optimizer.param_groups`` before the base class
 checks the optimizer): there the base class's ``TypeError`` is as good.
@@ -37,6 +40,7 @@ from ..guard import DelegationError
 from ..mutants import load_mutants
 from ..scenarios import ObserveScenario
 from ..side import given_piece, is_torch, materialize, torch_side
+from ..torch_configs import torch_scheduler_inputs
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -848,8 +852,76 @@ def sequential_refusals() -> list[Refusal]:
     ]
 
 
-def _all(fn: Callable[[int], list[Run]], seeds: Sequence[int]) -> list[Run]:
-    return [run for seed in seeds for run in fn(seed)]
+# -- the combinations PyTorch's own optimizer tests run -------------------------------------------------------
+
+
+class _Chain:
+    """Schedulers built on one optimizer and stepped together, one after the other, as torch's optimizer tests
+    chain them; what it reports (get_last_lr(), last_epoch) is the last one's."""
+
+    def __init__(self, schedulers: Sequence[Any], classes: Sequence[str]) -> None:
+        self.schedulers, self.classes = list(schedulers), list(classes)
+
+    def step(self, metric: float | None = None) -> None:
+        for scheduler, cls in zip(self.schedulers, self.classes):
+            if cls == "ReduceLROnPlateau":
+                scheduler.step(metric)
+            else:
+                scheduler.step()
+
+    def get_last_lr(self) -> Any:
+        return self.schedulers[-1].get_last_lr()
+
+    @property
+    def last_epoch(self) -> Any:
+        return self.schedulers[-1].last_epoch
+
+
+def _call_words(cls: str, args: tuple[object, ...], kwargs: dict[str, object]) -> str:
+    return f"{cls}(optimizer{''.join(f', {a!r}' for a in args)}{''.join(f', {k}={v!r}' for k, v in kwargs.items())})"
+
+
+def torch_runs(classes: set[str], chained: bool) -> list[Run]:
+    """The scheduler combinations of torch's optimizer tests (read from the installed torch) that use only
+    ``classes``: single schedulers (``chained=False``) or several on one optimizer (``chained=True``)."""
+    runs, seen = [], set()
+    for optimizer, calls in torch_scheduler_inputs():
+        used = {cls for cls, _, _ in calls}
+        if not used <= classes or (len(calls) > 1) != chained or optimizer not in ("SGD", "Adam"):
+            continue
+        key = repr((optimizer, calls))
+        if key in seen:
+            continue
+        seen.add(key)
+        plateau = "ReduceLROnPlateau" in used
+        steps = 80 if plateau else 40
+
+        def make(names: Any, opt: Any, calls: tuple[Any, ...] = calls) -> Any:
+            made = [names[cls](opt, *args, **kwargs) for cls, args, kwargs in calls]
+            return _Chain(made, [cls for cls, _, _ in calls]) if len(made) > 1 else made[0]
+
+        words = " and ".join(_call_words(*call) for call in calls)
+        runs.append(
+            Run(
+                f"{words}, stepped together (PyTorch's own optimizer tests chain them)" if chained else words,
+                make,
+                (0.1, 0.03),
+                steps,
+                optimizer=optimizer,
+                metrics=plateau_metrics(0, steps, "min") if plateau else (),
+                has_base_lrs=not chained and not plateau,
+            )
+        )
+    return runs
+
+
+def _all(fn: Callable[[int], list[Run]], seeds: Sequence[int], torch_classes: set[str] | None = None) -> list[Run]:
+    """The runs of every seed, and where a seed is hidden, the combinations of torch's own tests that use
+    only ``torch_classes`` (several schedulers chained when the set holds more than one)."""
+    runs = [run for seed in seeds for run in fn(seed)]
+    if torch_classes and not all(is_visible(seed) for seed in seeds):
+        runs += torch_runs(torch_classes, chained=len(torch_classes) > 1)
+    return runs
 
 
 # -- what the notebook's test cells call -----------------------------------------------------------------
@@ -860,7 +932,7 @@ def check_lambda_lr(LambdaLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> N
     title = "torch.optim.lr_scheduler.LambdaLR"
     verify(
         "LambdaLR",
-        _runs(title, _all(lambda_runs, seeds)) + _refusals(title, lambda_refusals()),
+        _runs(title, _all(lambda_runs, seeds, {"LambdaLR"})) + _refusals(title, lambda_refusals()),
         {"LambdaLR": LambdaLR},
         MUTANTS,
         title,
@@ -872,7 +944,11 @@ def check_step_lr(StepLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     title = "torch.optim.lr_scheduler.StepLR"
     refusals = [_not_an_optimizer("StepLR", 5), _resumed_without_initial_lr("StepLR", 5)]
     verify(
-        "StepLR", _runs(title, _all(step_runs, seeds)) + _refusals(title, refusals), {"StepLR": StepLR}, MUTANTS, title
+        "StepLR",
+        _runs(title, _all(step_runs, seeds, {"StepLR"})) + _refusals(title, refusals),
+        {"StepLR": StepLR},
+        MUTANTS,
+        title,
     )
 
 
@@ -882,7 +958,7 @@ def check_multistep_lr(MultiStepLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS
     refusals = [_not_an_optimizer("MultiStepLR", [5]), _resumed_without_initial_lr("MultiStepLR", [5])]
     verify(
         "MultiStepLR",
-        _runs(title, _all(multistep_runs, seeds)) + _refusals(title, refusals),
+        _runs(title, _all(multistep_runs, seeds, {"MultiStepLR"})) + _refusals(title, refusals),
         {"MultiStepLR": MultiStepLR},
         MUTANTS,
         title,
@@ -894,7 +970,7 @@ def check_linear_lr(LinearLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> N
     title = "torch.optim.lr_scheduler.LinearLR"
     verify(
         "LinearLR",
-        _runs(title, _all(linear_runs, seeds)) + _refusals(title, linear_refusals()),
+        _runs(title, _all(linear_runs, seeds, {"LinearLR"})) + _refusals(title, linear_refusals()),
         {"LinearLR": LinearLR},
         MUTANTS,
         title,
@@ -907,7 +983,7 @@ def check_cosine_annealing_lr(CosineAnnealingLR: Any, *, seeds: Sequence[int] = 
     refusals = [_not_an_optimizer("CosineAnnealingLR", 10), _resumed_without_initial_lr("CosineAnnealingLR", 10)]
     verify(
         "CosineAnnealingLR",
-        _runs(title, _all(cosine_runs, seeds)) + _refusals(title, refusals),
+        _runs(title, _all(cosine_runs, seeds, {"CosineAnnealingLR"})) + _refusals(title, refusals),
         {"CosineAnnealingLR": CosineAnnealingLR},
         MUTANTS,
         title,
@@ -919,7 +995,7 @@ def check_one_cycle_lr(OneCycleLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS)
     title = "torch.optim.lr_scheduler.OneCycleLR"
     verify(
         "OneCycleLR",
-        _runs(title, _all(one_cycle_runs, seeds)) + _refusals(title, one_cycle_refusals()),
+        _runs(title, _all(one_cycle_runs, seeds, {"OneCycleLR"})) + _refusals(title, one_cycle_refusals()),
         {"OneCycleLR": OneCycleLR},
         MUTANTS,
         title,
@@ -962,7 +1038,8 @@ def check_sequential_lr(
     }
     verify(
         "SequentialLR",
-        _runs(title, _all(sequential_runs, seeds)) + _refusals(title, sequential_refusals()),
+        _runs(title, _all(sequential_runs, seeds, set(CLASSES) - {"SequentialLR", "LRScheduler"}))
+        + _refusals(title, sequential_refusals()),
         names,
         MUTANTS,
         title,
