@@ -12,43 +12,46 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import library
 from notebook_runner import read, run, run_shared, run_trusted, solution_code, stub_code, with_solution_code
 from optimcourse import cases
 from optimcourse.course import ASSIGNMENTS, get_assignment
 from optimcourse.remote import proxy
 from optimcourse.remote.verdicts import pair, run_cell
 
-TRUSTED = ASSIGNMENTS
+
+def _variants():
+    """Every reference, untouched exercise and named mistake, one test each (so that the workers share them)."""
+    for a in ASSIGNMENTS:
+        yield pytest.param(a, "reference", id=f"{a.id}:reference")
+        yield pytest.param(a, "untouched", id=f"{a.id}:untouched")
+        for m in library(a).mutants:
+            yield pytest.param(a, m.name, id=f"{a.id}:{m.name}")
 
 
-def variants(assignment):
-    yield "reference", solution_code(assignment)
-    yield "untouched", stub_code(assignment)
-    for mutant in assignment.mutant_library().mutants:
-        yield mutant.name, solution_code(assignment, mutant)
+def _code(assignment, name):
+    if name == "reference":
+        return solution_code(assignment)
+    if name == "untouched":
+        return stub_code(assignment)
+    return solution_code(assignment, next(m for m in library(assignment).mutants if m.name == name))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", TRUSTED, ids=[a.id for a in TRUSTED])
-def test_every_variant_scores_the_same_through_the_channel(assignment):
-    source = read(assignment.solution_path())
-    differ = []
-    for name, code in variants(assignment):
-        nb = with_solution_code(source, code)
-        here = [(r.grade_id, r.passed) for r in run_shared(nb)]  # as test_grading_gates ran it
-        there = run_trusted(nb, assignment)
-        if here != [(r.grade_id, r.passed) for r in there]:
-            differ.append(
-                f"{name}: in the notebook {here}, through the channel "
-                f"{[(r.grade_id, r.passed, r.message[:300]) for r in there]}"
-            )
-        if name == "reference":
-            assert all(r.passed for r in there), there
-        elif name == "untouched":
-            assert not any(r.passed for r in there), there
-        else:
-            assert not all(r.passed for r in there), f"mutant {name} keeps full marks through the channel"
-    assert not differ, "\n".join(differ)
+@pytest.mark.parametrize(("assignment", "name"), list(_variants()))
+def test_every_variant_scores_the_same_through_the_channel(assignment, name):
+    nb = with_solution_code(read(assignment.solution_path()), _code(assignment, name))
+    here = [(r.grade_id, r.passed) for r in run_shared(nb)]  # as test_grading_gates ran it
+    there = run_trusted(nb, assignment)
+    assert here == [(r.grade_id, r.passed) for r in there], (
+        f"in the notebook {here}, through the channel {[(r.grade_id, r.passed, r.message[:300]) for r in there]}"
+    )
+    if name == "reference":
+        assert all(r.passed for r in there), there
+    elif name == "untouched":
+        assert not any(r.passed for r in there), there
+    else:
+        assert not all(r.passed for r in there), f"mutant {name} keeps full marks through the channel"
 
 
 def test_the_parity_gate_sees_a_channel_that_loses_writes(monkeypatch):
