@@ -9,8 +9,10 @@ that this exercise asks students to write (a later exercise may use them freely)
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +22,7 @@ import torch
 from .course import REFERENCES_DIR
 from .side import session
 
-__all__ = ["DelegationError", "call_student", "checking"]
+__all__ = ["DelegationError", "call_student", "checking", "graders_own"]
 
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
@@ -52,6 +54,36 @@ def _is_torch_builtin(fn: Any) -> bool:
     return module.startswith("torch") or owner_module.startswith("torch")
 
 
+def graders_own(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, a function of the checks handed to the student's code (a loss's gradient, computed by torch),
+    as a function whose calls are the grader's: while it runs, the student's code is not being watched.
+    Under course-grade it runs in the grader anyway, called back from the kernel."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        hook = sys.getprofile()
+        ours = getattr(hook, "watches_student", False)  # the guard's: off while the grader works (it is slow)
+        _graders_own.depth += 1
+        if ours:
+            sys.setprofile(None)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if ours:
+                sys.setprofile(hook)
+            _graders_own.depth -= 1
+
+    return run
+
+
+class _Depth(threading.local):
+    depth = 0
+
+
+#: how deep this thread is in functions of the grader's that the student's code called
+_graders_own = _Depth()
+
+
 def call_student(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``fn``; raise DelegationError if it reached into torch or the references."""
     if session() is not None:  # under course-grade the student's code runs in a kernel that has neither
@@ -59,13 +91,14 @@ def call_student(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     calls: list[str] = []
 
     def profile(frame: Any, event: str, arg: Any) -> None:
-        if calls:
+        if calls or _graders_own.depth:
             return
         if event == "call" and (frame.f_code.co_filename.startswith(_forbidden_prefixes)):
             calls.append(f"{frame.f_code.co_qualname} in {os.path.basename(frame.f_code.co_filename)}")
         elif event == "c_call" and _is_torch_builtin(arg):
             calls.append(getattr(arg, "__qualname__", repr(arg)))
 
+    profile.watches_student = True  # type: ignore[attr-defined]  # read by graders_own
     previous = sys.getprofile()
     sys.setprofile(profile)
     try:

@@ -24,7 +24,7 @@ import numpy as np
 from . import blocks, side
 from .course import PACKAGE_DIR, REFERENCES_DIR
 from .scenarios import Impl, Scenario
-from .trace import Trace, agree, first_disagreement
+from .trace import Trace, agree, first_disagreement, tolerance
 
 __all__ = ["Mutant", "MutantLibrary", "load_mutants"]
 
@@ -83,17 +83,20 @@ class MutantLibrary:
         one the student's code made. Where several mutants still fit, the student's code (``later``: its
         names and the scenarios after this one) runs on, until the cases tell them apart."""
         found = []
+        rtol, atol = tolerance(scenario)
         for mutant in self.mutants:
             theirs = self._run(mutant, scenario)
             if theirs is None or len(theirs) != len(got) or len(got) <= index:
                 continue
             same_as_student = all(
-                agree(mine.value, theirs[k].value) and mine.label == theirs[k].label for k, mine in enumerate(got)
+                agree(mine.value, theirs[k].value, rtol, atol) and mine.label == theirs[k].label
+                for k, mine in enumerate(got)
             )
-            if not same_as_student or agree(theirs[index].value, expected[index].value):
+            if not same_as_student or agree(theirs[index].value, expected[index].value, rtol, atol):
                 continue
             if all(
-                (run := self._run(mutant, earlier)) is not None and first_disagreement(run, truth) is None
+                (run := self._run(mutant, earlier)) is not None
+                and first_disagreement(run, truth, *tolerance(earlier)) is None
                 for earlier, truth in passed
             ):
                 found.append(mutant)
@@ -108,12 +111,15 @@ class MutantLibrary:
                 mine = scenario.run(impl)
             except Exception:  # the student's code in a case not graded here: no reason to guess further
                 return found
+            rtol, atol = tolerance(scenario)
             fits = [
                 m
                 for m in found
                 if (run := self._run(m, scenario)) is not None
                 and len(run) == len(mine)
-                and all(agree(o.value, run[k].value) and o.label == run[k].label for k, o in enumerate(mine))
+                and all(
+                    agree(o.value, run[k].value, rtol, atol) and o.label == run[k].label for k, o in enumerate(mine)
+                )
             ]
             if fits:
                 found = fits

@@ -1,8 +1,8 @@
 """Facts the book states about each exercise, computed from the exercise itself.
 
 A page ends with ``glue_exercise_facts("zero_grad")``: the number of graded cells, their points,
-the number of named mistakes and the tolerances are read from the source notebook and the chapter's
-checks, so the prose cannot drift from what the grader does.
+the number of named mistakes and the tolerances (the course's, or the chapter's own ``RTOL`` and ``ATOL``)
+are read from the source notebook and the chapter's checks, so the prose cannot drift from what the grader does.
 """
 
 from __future__ import annotations
@@ -20,16 +20,19 @@ def sci(value: float) -> str:
 
 
 def exercise_facts(notebook: str) -> dict[str, str | int]:
+    import importlib
+
     assignment = get_assignment(notebook)
     tests = [c for c in notebooks.read(assignment.solution_path()).cells if notebooks.is_test(c)]
     mutants = assignment.mutant_library().mutants
     points = sum(float(notebooks.grading(c)["points"]) for c in tests)
+    checks = importlib.import_module(assignment.checks_module)  # a chapter may set a tolerance of its own
     return {
         "graded_cells": len(tests),
         "points": f"{points:g}",
         "n_mutants": len(mutants),
-        "rtol": sci(RTOL),
-        "atol": sci(ATOL),
+        "rtol": sci(getattr(checks, "RTOL", RTOL)),
+        "atol": sci(getattr(checks, "ATOL", ATOL)),
     }
 
 

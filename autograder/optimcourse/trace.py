@@ -18,7 +18,7 @@ import torch
 
 from .course import ATOL, RTOL
 
-__all__ = ["Raised", "Trace", "agree", "describe_difference", "first_disagreement", "show"]
+__all__ = ["Raised", "Trace", "agree", "describe_difference", "first_disagreement", "show", "tolerance"]
 
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -75,6 +75,11 @@ class Trace:
 
     def __iter__(self) -> Iterator[Obs]:
         return iter(self.observations)
+
+
+def tolerance(scenario: Any) -> tuple[float, float]:
+    """The (rtol, atol) a scenario's arrays are compared with: the course's, unless its chapter sets its own."""
+    return getattr(scenario, "rtol", RTOL), getattr(scenario, "atol", ATOL)
 
 
 def agree(got: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL) -> bool:
@@ -134,12 +139,12 @@ def _close(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> b
         return False
 
 
-def first_disagreement(got: Trace, expected: Trace) -> int | None:
+def first_disagreement(got: Trace, expected: Trace, rtol: float = RTOL, atol: float = ATOL) -> int | None:
     """Index of the first observation that differs, or None when the traces agree."""
     for i, exp in enumerate(expected.observations):
         if i >= len(got):
             return i
-        if got[i].label != exp.label or not agree(got[i].value, exp.value):
+        if got[i].label != exp.label or not agree(got[i].value, exp.value, rtol, atol):
             return i
     return len(expected) if len(got) > len(expected) else None
 
@@ -158,7 +163,7 @@ def show(value: object, limit: int = 6) -> str:
     return str(value)
 
 
-def describe_difference(got: object, expected: object) -> str:
+def describe_difference(got: object, expected: object, rtol: float = RTOL, atol: float = ATOL) -> str:
     """Where and by how much two values differ, when both are arrays of one shape."""
     if isinstance(got, np.ndarray) and isinstance(expected, np.ndarray) and got.shape == expected.shape:
         with np.errstate(invalid="ignore"):
@@ -168,7 +173,7 @@ def describe_difference(got: object, expected: object) -> str:
         diff = np.where(np.isnan(diff), np.inf, diff)
         idx = np.unravel_index(int(np.argmax(diff)), diff.shape)
         where = f" at index {tuple(int(i) for i in idx)}" if diff.ndim else ""
-        return f"max |difference| {float(diff[idx]):.3g}{where} (tolerance rtol={RTOL:g}, atol={ATOL:g})"
+        return f"max |difference| {float(diff[idx]):.3g}{where} (tolerance rtol={rtol:g}, atol={atol:g})"
     if isinstance(got, np.ndarray) and isinstance(expected, np.ndarray):
         return f"shape {got.shape} where torch has {expected.shape}"
     return ""

@@ -8,7 +8,7 @@ from .guard import DelegationError, checking
 from .mutants import MutantLibrary
 from .scenarios import Impl, Scenario
 from .side import remote, student_names
-from .trace import Raised, Trace, describe_difference, first_disagreement, show
+from .trace import Raised, Trace, describe_difference, first_disagreement, show, tolerance
 
 #: in an observation's label: its expected value is the course's rule, where the rest is torch's behaviour
 __all__ = ["RULE_MARK", "verify"]
@@ -37,7 +37,7 @@ def verify(
                 got = scenario.run(impl)
             except DelegationError as exc:
                 raise AssertionError(f"{subject}: {exc}") from None
-            index = first_disagreement(got, expected)
+            index = first_disagreement(got, expected, *tolerance(scenario))
             if index is not None:
                 raise AssertionError(
                     explain(subject, scenario, got, expected, index, mutants, passed, (impl, scenarios[n + 1 :]))
@@ -88,7 +88,7 @@ def explain(
         lines.append(f"  First difference: {exp.label}")
         lines.append(f"    expected ({truth}): {show(exp.value)}")
         lines.append(f"    got (yours):      {show(mine.value)}")
-        how_far = describe_difference(mine.value, exp.value)
+        how_far = describe_difference(mine.value, exp.value, *tolerance(scenario))
         if how_far:
             lines.append(f"    {how_far}")
     found = mutants.matching(scenario, got, expected, index, passed, later)
