@@ -399,3 +399,43 @@ def test_a_shared_run_is_computed_once_and_read_back_the_same(tmp_path, monkeypa
     monkeypatch.setenv(cases.GRADING_SEED_VARIABLE, "another term")
     with pytest.raises(pytest.fail.Exception, match="computed again"):
         nr.run_shared(nb)  # another grading secret draws other hidden cases
+
+
+def test_a_function_of_the_graders_handed_to_the_students_code_may_use_torch_and_the_student_may_not():
+    from optimcourse.guard import DelegationError, call_student, graders_own
+
+    def loss(x):  # the grader's: a loss computed by torch, called back by the student's code
+        return float(torch.tensor(x).square().sum())
+
+    def student(callback):
+        return callback(3.0) + 1.0
+
+    def sneaky(callback):
+        callback(3.0)
+        return float(torch.tensor(1.0))
+
+    assert call_student(student, graders_own(loss)) == 10.0
+    with pytest.raises(DelegationError, match="torch"):
+        call_student(student, loss)  # not marked as the grader's: the torch calls count as the student's
+    with pytest.raises(DelegationError, match="torch"):
+        call_student(sneaky, graders_own(loss))  # the student's own torch call, after the callback, still counts
+
+
+@pytest.mark.parametrize("rtol, passes", [(None, True), (1e-10, False)])
+def test_a_scenario_is_judged_by_its_own_tolerance_where_it_sets_one(rtol, passes):
+    from optimcourse.scenarios import ObserveScenario
+    from optimcourse.side import is_torch, torch_side
+    from optimcourse.verify import verify
+
+    def observe(names, call):
+        trace = Trace()
+        trace.add("a value", np.array(1.0 if is_torch(names) else 1.0 + 1e-9))
+        return trace
+
+    extra = {} if rtol is None else {"rtol": rtol, "atol": 0.0}
+    scenario = ObserveScenario(title="a rule", observe=observe, torch_impl=torch_side(), **extra)
+    if passes:
+        verify("value", [scenario], {}, MutantLibrary("given", ()))
+        return
+    with pytest.raises(AssertionError, match=r"tolerance rtol=1e-10, atol=0"):
+        verify("value", [scenario], {}, MutantLibrary("given", ()))
