@@ -34,6 +34,21 @@ def test_each_given_piece_is_the_reference_of_the_exercise_that_teaches_it():
         momentum_adam_adamw.AdamW,
     )
     assert param_groups.required is given.required  # handed out by exercise 3, torch's sentinel
+    # the pieces exercise 12 assembles
+    from optimcourse.references import gradient_clipping, lr_schedulers, state_checkpointing
+
+    assert given.split_weight_decay_params is param_groups.split_weight_decay_params
+    assert (given.StateDict, given.save_checkpoint, given.load_checkpoint) == (
+        state_checkpointing.StateDict,
+        state_checkpointing.save_checkpoint,
+        state_checkpointing.load_checkpoint,
+    )
+    assert given.clip_grad_norm_ is gradient_clipping.clip_grad_norm_
+    assert (given.LinearLR, given.CosineAnnealingLR, given.SequentialLR) == (
+        lr_schedulers.LinearLR,
+        lr_schedulers.CosineAnnealingLR,
+        lr_schedulers.SequentialLR,
+    )
 
 
 def test_a_student_may_not_hand_in_the_given_class_of_their_own_exercise():
