@@ -64,6 +64,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
     Assignment("08-differentiable-step", "differentiable_step"),
     Assignment("09-memory-questions", "memory_questions"),
     Assignment("11-lr-schedulers", "lr_schedulers"),
+    Assignment("12-training-loop", "training_loop"),
 )
 
 
