@@ -4,12 +4,13 @@ Do not edit: edit the notebook and run the sync. Mutants are text edits of this 
 """
 import numpy as np
 
-# exercise 1's Parameter, exercise 3's split into two parameter groups, exercise 4's
-# AdamW, exercise 5's state_dict() and checkpoint files, exercise 6's clipping by the
-# global norm, and exercise 11's schedulers
+# exercise 1's Parameter, exercise 3's split into two parameter groups,
+# exercise 4's AdamW, exercise 5's state_dict() and checkpoint files,
+# exercise 6's clipping by the global norm, and exercise 11's schedulers
 from optimcourse.given import (
     AdamW, CosineAnnealingLR, LinearLR, Parameter, SequentialLR, StateDict,
-    clip_grad_norm_, load_checkpoint, save_checkpoint, split_weight_decay_params)
+    clip_grad_norm_, load_checkpoint, save_checkpoint,
+    split_weight_decay_params)
 
 
 class CheckpointedAdamW(StateDict, AdamW):
