@@ -439,3 +439,37 @@ def test_a_scenario_is_judged_by_its_own_tolerance_where_it_sets_one(rtol, passe
         return
     with pytest.raises(AssertionError, match=r"tolerance rtol=1e-10, atol=0"):
         verify("value", [scenario], {}, MutantLibrary("given", ()))
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(1, 2**31 - 1))
+def test_training_loop_reference_matches_torch_on_random_cases(seed):
+    from optimcourse.chapters import training_loop as ch12
+
+    ref = reference("training_loop")
+    ch12.check_make_optimizer(ref["make_optimizer"], seeds=(seed,))
+    ch12.check_make_scheduler(ref["make_scheduler"], seeds=(seed,))
+    ch12.check_train_step(ref["train_step"], seeds=(seed,))
+    ch12.check_save_and_resume(ref["save_run"], ref["resume_run"], seeds=(seed,))
+    ch12.check_train(ref["train"], seeds=(seed,))
+
+
+def test_the_training_loop_catches_one_step_whose_lr_is_off_by_a_part_in_a_billion():
+    """What chapter 12's page says its tolerance is for."""
+    from optimcourse.chapters import training_loop as ch12
+
+    ref = reference("training_loop")
+    calls = [0]
+
+    def train_step(params, optimizer, scheduler, *args):
+        calls[0] += 1
+        off = 1 + 1e-9 if calls[0] == 3 else 1.0  # step 3's lr only: the schedule is put back after it
+        for group in optimizer.param_groups:
+            group["lr"] *= off
+        loss = ref["train_step"](params, optimizer, scheduler, *args)
+        for group in optimizer.param_groups:
+            group["lr"] /= off
+        return loss
+
+    with pytest.raises(AssertionError, match=r"after step 3: .*\n.*\n.*\n.*tolerance rtol=1e-10"):
+        ch12.check_train_step(train_step)
