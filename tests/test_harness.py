@@ -473,3 +473,22 @@ def test_the_training_loop_catches_one_step_whose_lr_is_off_by_a_part_in_a_billi
 
     with pytest.raises(AssertionError, match=r"after step 3: .*\n.*\n.*\n.*tolerance rtol=1e-10"):
         ch12.check_train_step(train_step)
+
+
+def test_the_training_loops_callback_takes_plain_arrays_only():
+    """Chapter 12's loss_and_grads runs where the guard does not watch: an array subclass handed to it
+    (whose methods are the student's code) is refused, not converted."""
+    from optimcourse.chapters import training_loop as ch12
+
+    class Sneaky(np.ndarray):
+        pass
+
+    c = ch12.case(0)
+    loss_and_grads = ch12._loss_and_grads(c)
+    x, y = c.batches[0][0]
+    loss, grads = loss_and_grads([v.copy() for v in c.init], x, y)
+    assert isinstance(loss, float) and [g.shape for g in grads] == [v.shape for v in c.init]
+    with pytest.raises(TypeError, match="must be an array"):
+        loss_and_grads([c.init[0].view(Sneaky), *c.init[1:]], x, y)
+    with pytest.raises(TypeError, match="x and y as the arrays"):
+        loss_and_grads(list(c.init), x.view(Sneaky), y)

@@ -287,13 +287,19 @@ class _Gradients:
             )
         arrays = []
         for i, (w, shape) in enumerate(zip(weights, self.shapes)):
-            if not isinstance(w, np.ndarray) or w.shape != shape:
+            # plain arrays only: a subclass would run the student's code here, where the guard does not watch
+            if type(w) is not np.ndarray or w.shape != shape:
                 shown = f"shape {w.shape}" if isinstance(w, np.ndarray) else type(w).__name__
                 raise TypeError(
                     f"loss_and_grads: weights[{i}] ({NAMES[i]}) must be an array of shape {shape}, got {shown}"
                 )
             arrays.append(np.array(w, dtype=np.float64))
-        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if type(x) is not np.ndarray or type(y) is not np.ndarray:
+            raise TypeError(
+                f"loss_and_grads takes a micro-batch's x and y as the arrays it was given, got "
+                f"{type(x).__name__} and {type(y).__name__}"
+            )
+        x, y = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)
         if self.seen is not None:
             self.seen(arrays, x)
         with torch.no_grad():
