@@ -927,91 +927,51 @@ def _all(fn: Callable[[int], list[Run]], seeds: Sequence[int], torch_classes: se
 # -- what the notebook's test cells call -----------------------------------------------------------------
 
 
+def _check_one(
+    cls: str, impl: Any, runs: Callable[[int], list[Run]], refusals: list[Refusal], seeds: Sequence[int]
+) -> None:
+    """The check of one scheduler class: its runs (and, hidden, those of torch's tests), then its refusals."""
+    __tracebackhide__ = True
+    title = f"torch.optim.lr_scheduler.{cls}"
+    verify(cls, _runs(title, _all(runs, seeds, {cls})) + _refusals(title, refusals), {cls: impl}, MUTANTS, title)
+
+
 def check_lambda_lr(LambdaLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    title = "torch.optim.lr_scheduler.LambdaLR"
-    verify(
-        "LambdaLR",
-        _runs(title, _all(lambda_runs, seeds, {"LambdaLR"})) + _refusals(title, lambda_refusals()),
-        {"LambdaLR": LambdaLR},
-        MUTANTS,
-        title,
-    )
+    _check_one("LambdaLR", LambdaLR, lambda_runs, lambda_refusals(), seeds)
 
 
 def check_step_lr(StepLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    title = "torch.optim.lr_scheduler.StepLR"
     refusals = [_not_an_optimizer("StepLR", 5), _resumed_without_initial_lr("StepLR", 5)]
-    verify(
-        "StepLR",
-        _runs(title, _all(step_runs, seeds, {"StepLR"})) + _refusals(title, refusals),
-        {"StepLR": StepLR},
-        MUTANTS,
-        title,
-    )
+    _check_one("StepLR", StepLR, step_runs, refusals, seeds)
 
 
 def check_multistep_lr(MultiStepLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    title = "torch.optim.lr_scheduler.MultiStepLR"
     refusals = [_not_an_optimizer("MultiStepLR", [5]), _resumed_without_initial_lr("MultiStepLR", [5])]
-    verify(
-        "MultiStepLR",
-        _runs(title, _all(multistep_runs, seeds, {"MultiStepLR"})) + _refusals(title, refusals),
-        {"MultiStepLR": MultiStepLR},
-        MUTANTS,
-        title,
-    )
+    _check_one("MultiStepLR", MultiStepLR, multistep_runs, refusals, seeds)
 
 
 def check_linear_lr(LinearLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    title = "torch.optim.lr_scheduler.LinearLR"
-    verify(
-        "LinearLR",
-        _runs(title, _all(linear_runs, seeds, {"LinearLR"})) + _refusals(title, linear_refusals()),
-        {"LinearLR": LinearLR},
-        MUTANTS,
-        title,
-    )
+    _check_one("LinearLR", LinearLR, linear_runs, linear_refusals(), seeds)
 
 
 def check_cosine_annealing_lr(CosineAnnealingLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    title = "torch.optim.lr_scheduler.CosineAnnealingLR"
     refusals = [_not_an_optimizer("CosineAnnealingLR", 10), _resumed_without_initial_lr("CosineAnnealingLR", 10)]
-    verify(
-        "CosineAnnealingLR",
-        _runs(title, _all(cosine_runs, seeds, {"CosineAnnealingLR"})) + _refusals(title, refusals),
-        {"CosineAnnealingLR": CosineAnnealingLR},
-        MUTANTS,
-        title,
-    )
+    _check_one("CosineAnnealingLR", CosineAnnealingLR, cosine_runs, refusals, seeds)
 
 
 def check_one_cycle_lr(OneCycleLR: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    title = "torch.optim.lr_scheduler.OneCycleLR"
-    verify(
-        "OneCycleLR",
-        _runs(title, _all(one_cycle_runs, seeds, {"OneCycleLR"})) + _refusals(title, one_cycle_refusals()),
-        {"OneCycleLR": OneCycleLR},
-        MUTANTS,
-        title,
-    )
+    _check_one("OneCycleLR", OneCycleLR, one_cycle_runs, one_cycle_refusals(), seeds)
 
 
 def check_reduce_lr_on_plateau(ReduceLROnPlateau: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    title = "torch.optim.lr_scheduler.ReduceLROnPlateau"
-    verify(
-        "ReduceLROnPlateau",
-        _runs(title, _all(plateau_runs, seeds)) + _refusals(title, plateau_refusals()),
-        {"ReduceLROnPlateau": ReduceLROnPlateau},
-        MUTANTS,
-        title,
-    )
+    _check_one("ReduceLROnPlateau", ReduceLROnPlateau, plateau_runs, plateau_refusals(), seeds)
 
 
 def check_sequential_lr(

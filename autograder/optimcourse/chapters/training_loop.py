@@ -459,20 +459,25 @@ def _observe_optimizer(c: Case) -> Callable[[Any, Callable[..., Any]], Trace]:
     return observe
 
 
+def _scenarios(
+    title: str, observe: Callable[[Case], Callable[..., Trace]], words: Callable[[Case], str], seeds: Sequence[int]
+) -> list[ObserveScenario]:
+    """One scenario per seed's case, compared with torch at the chapter's tolerance."""
+    return [
+        ObserveScenario(title=title, observe=observe(c), torch_impl=torch_side(), words=words(c), rtol=RTOL, atol=ATOL)
+        for c in map(case, seeds)
+    ]
+
+
 def check_make_optimizer(make_optimizer: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
     title = "torch.optim.AdamW over two parameter groups"
-    scenarios = [
-        ObserveScenario(
-            title=title,
-            observe=_observe_optimizer(c),
-            torch_impl=torch_side(),
-            words=f"the parameters {', '.join(NAMES)} of {c.words()}; three steps with random gradients",
-            rtol=RTOL,
-            atol=ATOL,
-        )
-        for c in map(case, seeds)
-    ]
+    scenarios = _scenarios(
+        title,
+        _observe_optimizer,
+        lambda c: f"the parameters {', '.join(NAMES)} of {c.words()}; three steps with random gradients",
+        seeds,
+    )
     verify("make_optimizer", scenarios, {"make_optimizer": make_optimizer}, MUTANTS, title)
 
 
@@ -520,17 +525,12 @@ def _observe_scheduler(c: Case) -> Callable[[Any, Callable[..., Any]], Trace]:
 def check_make_scheduler(make_scheduler: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
     title = "torch's SequentialLR of LinearLR and CosineAnnealingLR"
-    scenarios = [
-        ObserveScenario(
-            title=title,
-            observe=_observe_scheduler(c),
-            torch_impl=torch_side(),
-            words=f"{c.words()}; each group's lr after the constructor and after every step",
-            rtol=RTOL,
-            atol=ATOL,
-        )
-        for c in map(case, seeds)
-    ]
+    scenarios = _scenarios(
+        title,
+        _observe_scheduler,
+        lambda c: f"{c.words()}; each group's lr after the constructor and after every step",
+        seeds,
+    )
     verify("make_scheduler", scenarios, {"make_scheduler": make_scheduler}, MUTANTS, title)
 
 
@@ -573,17 +573,12 @@ def _observe_steps(c: Case) -> Callable[[Any, Callable[..., Any]], Trace]:
 def check_train_step(train_step: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
     title = "torch's loop (AdamW, SequentialLR, clip_grad_norm_)"
-    scenarios = [
-        ObserveScenario(
-            title=title,
-            observe=_observe_steps(c),
-            torch_impl=torch_side(),
-            words=f"{c.words()}; the optimizer and the schedule built from the given pieces",
-            rtol=RTOL,
-            atol=ATOL,
-        )
-        for c in map(case, seeds)
-    ]
+    scenarios = _scenarios(
+        title,
+        _observe_steps,
+        lambda c: f"{c.words()}; the optimizer and the schedule built from the given pieces",
+        seeds,
+    )
     verify("train_step", scenarios, {"train_step": train_step}, MUTANTS, title)
 
 
@@ -678,20 +673,15 @@ def _observe_resume(c: Case) -> Callable[[Any, Callable[..., Any]], Trace]:
 def check_save_and_resume(save_run: Any, resume_run: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
     title = "torch's run, uninterrupted"
-    scenarios = [
-        ObserveScenario(
-            title=title,
-            observe=_observe_resume(c),
-            torch_impl=torch_side(),
-            words=(
-                f"{c.words()}; after step {c.steps // 2}: save_run(path, ...), then new parameters (zeros), a "
-                "new optimizer and a new schedule, resume_run(path, ...), and the run goes on with them"
-            ),
-            rtol=RTOL,
-            atol=ATOL,
-        )
-        for c in map(case, seeds)
-    ]
+    scenarios = _scenarios(
+        title,
+        _observe_resume,
+        lambda c: (
+            f"{c.words()}; after step {c.steps // 2}: save_run(path, ...), then new parameters (zeros), a "
+            "new optimizer and a new schedule, resume_run(path, ...), and the run goes on with them"
+        ),
+        seeds,
+    )
     verify("save_run and resume_run", scenarios, {"save_run": save_run, "resume_run": resume_run}, MUTANTS, title)
 
 
@@ -772,18 +762,13 @@ def _observe_train(c: Case) -> Callable[[Any, Callable[..., Any]], Trace]:
 def check_train(train: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
     title = "torch's run, uninterrupted"
-    scenarios = [
-        ObserveScenario(
-            title=title,
-            observe=_observe_train(c),
-            torch_impl=torch_side(),
-            words=(
-                f"{c.words()}; train(named_params, loss_and_grads, batches, config, path) with path in an "
-                "empty folder; every call of loss_and_grads observed"
-            ),
-            rtol=RTOL,
-            atol=ATOL,
-        )
-        for c in map(case, seeds)
-    ]
+    scenarios = _scenarios(
+        title,
+        _observe_train,
+        lambda c: (
+            f"{c.words()}; train(named_params, loss_and_grads, batches, config, path) with path in an "
+            "empty folder; every call of loss_and_grads observed"
+        ),
+        seeds,
+    )
     verify("train", scenarios, {"train": train}, MUTANTS, title)
