@@ -152,3 +152,57 @@ def test_an_oserror_of_the_students_code_is_their_exception_not_a_broken_channel
         then = run_cell("print(after())", ASSIGNMENTS[0].checks_module, session)
     assert not failed.passed and failed.ename == "FileNotFoundError", failed
     assert then.passed and then.printed.strip() == "3", then
+
+
+class _Scheduler:
+    def __init__(self):
+        self.groups = [{"lr": 0.1, "x": np.ones(2)}]
+        self.last_epoch = 3
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.groups]
+
+    def step(self, by=1):
+        self.last_epoch += by
+
+    def broken(self):
+        raise KeyError("no such group")
+
+
+def _items(s):
+    return [
+        (s, "call", "step", 2),
+        (s, "set", "name", "renamed"),
+        (s, "attr", "groups"),
+        (s, "call", "get_last_lr"),
+        (s, "attr", "last_epoch"),
+        (s, "attr", "name"),
+    ]
+
+
+def test_gather_does_in_one_request_what_it_does_here():
+    """side.gather is one request through the channel, with the same values, copies and failures as here."""
+    from optimcourse import side
+
+    local = _Scheduler()
+    here = side.gather(_items(local), call=lambda f, *a: f(*a)).result()
+    local.groups[0]["lr"] = 5.0  # a copy, as the channel's: a later change does not show
+    with pair({"s": _Scheduler()}) as session, side.remote(session):
+        remote = session.name("s")
+        requests = []
+        ask = session.request
+        session.request = lambda *a, **k: requests.append(a[0]) or ask(*a, **k)
+        there = side.gather(_items(remote), call=lambda f, *a: f(*a)).result()
+        assert requests == ["gather"]
+        failed = side.gather([(remote, "attr", "last_epoch"), (remote, "call", "broken")], call=lambda f: f())
+        assert failed.values == [5] and isinstance(failed.failed, KeyError) and "no such group" in str(failed.failed)
+        with pytest.raises(KeyError, match="no such group"):
+            failed.result()
+        with pytest.raises(proxy.wire.ProtocolError, match="not \\(object, how, name"):
+            session.gather([(remote, "run", "broken")])
+        assert isinstance(session.broken, proxy.wire.ProtocolError)  # the grader's own bug: never a verdict
+    assert [type(v) for v in here] == [type(v) for v in there]
+    assert here[2][0]["lr"] == there[2][0]["lr"] == 0.1 and here[2][0]["x"].tolist() == there[2][0]["x"].tolist()
+    assert here[:2] == there[:2] == [None, None] and here[3:] == there[3:] == [[0.1], 5, "renamed"]
+    failed = side.gather([(_Scheduler(), "attr", "last_epoch"), (_Scheduler(), "call", "broken")], call=lambda f: f())
+    assert failed.values == [3] and isinstance(failed.failed, KeyError)

@@ -19,11 +19,14 @@ import contextvars
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "GIVEN_NAMES",
+    "Gathered",
     "copy_folder",
+    "gather",
     "given_piece",
     "is_torch",
     "list_folder",
@@ -141,6 +144,66 @@ def set_attrs(items: Sequence[tuple[Any, str, Any]]) -> None:
         return
     for obj, name, value in items:
         setattr(obj, name, value)
+
+
+#: containers that cross the channel by value (the kernel's agent sends them so): copied the same way here
+_PLAIN = (list, tuple, dict, set, frozenset)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with its containers copied, as the channel would bring it: a later change to the student's
+    list does not show in the copy; arrays and other objects stay the same objects."""
+    t = type(value)
+    if t in (list, tuple):
+        return t(_plain(v) for v in value)
+    if t in (set, frozenset):
+        return t(_plain(v) for v in value)
+    if t is dict or (t.__module__ == "collections" and issubclass(t, dict)):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclass
+class Gathered:
+    """What :func:`gather` got: the values of the items that ran, and the exception that stopped it (if any)."""
+
+    values: list[Any]
+    failed: Exception | None = None
+
+    def result(self) -> list[Any]:
+        """Every item's value; the failure raised if one stopped the run."""
+        if self.failed is not None:
+            raise self.failed
+        return self.values
+
+
+def gather(items: Sequence[tuple[Any, ...]], call: Any) -> Gathered:
+    """Run ``items`` in order, from the student's kernel in one request: ``(obj, "attr", name)`` reads
+    ``getattr(obj, name)``, ``(obj, "call", name, *args)`` calls ``getattr(obj, name)(*args)`` through ``call``
+    (the guard's call_student), ``(obj, "set", name, value)`` does ``setattr(obj, name, value)``. Values come back with
+    their containers as plain data; the first exception stops the run and comes back beside the values of
+    the items before it (a DelegationError is raised at once: it is never the student's answer)."""
+    from .remote.proxy import RemoteObject
+
+    s = session()
+    if s is not None and all(isinstance(item[0], RemoteObject) for item in items):
+        return s.gather(items)
+    values: list[Any] = []  # here, or some objects are the checks' own (a wrapper around the student's objects)
+    for obj, how, name, *value in items:
+        if how not in ("attr", "call", "set") or (how != "call" and len(value) != (how == "set")):
+            raise ValueError(f"gather: not an item: {(how, name, *value)!r}")
+        try:
+            if how == "set":
+                setattr(obj, name, *value)
+                values.append(None)
+                continue
+            got = getattr(obj, name)
+            values.append(_plain(materialize(call(got, *value) if how == "call" else got)))
+        except Exception as exc:
+            if type(exc).__name__ == "DelegationError":
+                raise
+            return Gathered(values, exc)
+    return Gathered(values)
 
 
 def materialize(value: Any) -> Any:

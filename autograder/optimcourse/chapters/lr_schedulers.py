@@ -39,7 +39,7 @@ from ..cases import HIDDEN_SEEDS, VISIBLE_SEEDS, is_visible
 from ..guard import DelegationError
 from ..mutants import load_mutants
 from ..scenarios import ObserveScenario
-from ..side import given_piece, is_torch, materialize, torch_side
+from ..side import gather, given_piece, is_torch, materialize, torch_side
 from ..torch_configs import torch_scheduler_inputs
 from ..trace import Raised, Trace
 from ..verify import verify
@@ -165,9 +165,19 @@ def _count(value: Any) -> Any:
     return value
 
 
-def _observe(trace: Trace, label: str, run: Run, opt: Any, scheduler: Any, call: Any, built: bool = False) -> None:
+def _reads(run: Run, opt: Any, scheduler: Any, built: bool = False) -> list[tuple[Any, ...]]:
+    """What one observation reads (side.gather's items: one request under course-grade, and a run observes
+    every step)."""
+    items = [(opt, "attr", "param_groups"), (scheduler, "call", "get_last_lr"), (scheduler, "attr", "last_epoch")]
+    if built and run.has_base_lrs:
+        items.append((scheduler, "attr", "base_lrs"))
+    return items
+
+
+def _record(trace: Trace, label: str, run: Run, values: Sequence[Any], built: bool = False) -> None:
+    """Add what :func:`_reads` read to the trace."""
     scales = run.scales or run.lrs
-    groups = materialize(opt.param_groups)
+    groups, last_lr, last_epoch, *base_lrs = values
     for i, (group, scale) in enumerate(zip(groups, scales)):
         trace.add(f"{label}: group {i} lr / {scale:.4g}", _number(group.get("lr"), scale))
         if built:
@@ -176,10 +186,14 @@ def _observe(trace: Trace, label: str, run: Run, opt: Any, scheduler: Any, call:
             value = group.get(key)
             shown = _number(value) if key == "momentum" else (np.array(value, dtype=np.float64) if value else value)
             trace.add(f"{label}: group {i} {key}", shown)
-    trace.add(f"{label}: get_last_lr() / the groups' scales", _numbers(call(scheduler.get_last_lr), scales))
-    trace.add(f"{label}: last_epoch", _count(scheduler.last_epoch))
-    if built and run.has_base_lrs:
-        trace.add(f"{label}: base_lrs / the groups' scales", _numbers(scheduler.base_lrs, scales))
+    trace.add(f"{label}: get_last_lr() / the groups' scales", _numbers(last_lr, scales))
+    trace.add(f"{label}: last_epoch", _count(last_epoch))
+    if base_lrs:
+        trace.add(f"{label}: base_lrs / the groups' scales", _numbers(base_lrs[0], scales))
+
+
+def _observe(trace: Trace, label: str, run: Run, opt: Any, scheduler: Any, call: Any, built: bool = False) -> None:
+    _record(trace, label, run, gather(_reads(run, opt, scheduler, built), call).result(), built)
 
 
 def _load_groups(names: Any, new: Any, old: Any) -> None:
@@ -204,17 +218,13 @@ def _observe_run(run: Run) -> Callable[[Any, Callable[..., Any]], Trace]:
                 label = f"step {t}"
                 if is_torch(names):
                     opt.step()  # torch warns when a scheduler steps before its optimizer
-                try:
-                    if run.metrics:
-                        call(scheduler.step, run.metrics[t - 1])
-                    else:
-                        call(scheduler.step)
-                except DelegationError:
-                    raise
-                except Exception as exc:  # torch's OneCycleLR refuses to go on past total_steps
-                    trace.add(label, Raised.from_exception(exc))
+                metric = (run.metrics[t - 1],) if run.metrics else ()
+                # the step and what follows it, in one request under course-grade
+                stepped = gather([(scheduler, "call", "step", *metric), *_reads(run, opt, scheduler)], call)
+                if stepped.failed is not None and not stepped.values:  # torch's OneCycleLR past total_steps
+                    trace.add(label, Raised.from_exception(stepped.failed))
                     return trace
-                _observe(trace, f"after {label}", run, opt, scheduler, call)
+                _record(trace, f"after {label}", run, stepped.result()[1:])
                 if t == run.halve_at:
                     opt.param_groups[0]["lr"] = opt.param_groups[0]["lr"] / 2
                 if t == run.resume_at:

@@ -67,6 +67,14 @@ def _raised(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def _gather_item(item: Any) -> bool:
+    """Whether ``item`` is one of side.gather's: (obj, "attr", name), (obj, "call", name, *args) or
+    (obj, "set", name, value)."""
+    if not isinstance(item, tuple) or len(item) < 3 or type(item[2]) is not str:
+        return False
+    return item[1] == "call" or (item[1] == "attr" and len(item) == 3) or (item[1] == "set" and len(item) == 4)
+
+
 class _Helper:
     """A helper object of the grader's (an optimizer the checks step with): methods only, each a callback."""
 
@@ -238,7 +246,7 @@ class Agent:
             if header.get("op") == "items":  # the list itself by value, its items as usual
                 encoded = {"ok": {"l": [self.encode(v, out) for v in result]}}
             else:
-                encoded = {"ok": self.encode(result, out, deep=header.get("op") == "value")}
+                encoded = {"ok": self.encode(result, out, deep=header.get("op") in ("value", "gather"))}
         except wire.ProtocolError as exc:
             encoded = {"protocol": str(exc)}
         except Exception as exc:  # the student's code raised: that is the answer
@@ -275,6 +283,22 @@ class Agent:
                 entry = state.get(p, {}) if state is not None and p in state else {}
                 rows.append((tuple(getattr(p, a) for a in header["attrs"]), tuple(entry.get(n) for n in names)))
             return tuple(rows)
+        if op == "gather":  # side.gather: several reads, calls and writes in order, in one request
+            items = self.decode(header["items"], blobs)
+            if not isinstance(items, tuple) or not all(_gather_item(item) for item in items):
+                raise wire.ProtocolError("gather: items that are not (object, how, name, ...)")
+            values: list[Any] = []
+            for target, how, name, *value in items:
+                try:
+                    if how == "set":
+                        setattr(target, name, *value)
+                        values.append(None)
+                    else:
+                        got = getattr(target, name)
+                        values.append(got(*value) if how == "call" else got)
+                except BaseException as exc:  # the student's answer: reported beside what ran before it
+                    return (values, _raised(exc)["raised"])
+            return (values, None)
         if op == "setattrs":
             for target, name, value in self.decode(header["items"], blobs):
                 setattr(target, name, value)

@@ -63,6 +63,13 @@ def _exception_class(info: dict[str, Any]) -> type[Exception]:
     return _EXCEPTIONS[key]  # type: ignore[return-value]  # a subclass of base, made by type() above
 
 
+def _student_exception(info: dict[str, Any]) -> Exception:
+    """The student's exception, described by the agent, as a local one (see :func:`raised_by_student`)."""
+    exc = _exception_class(info)(str(info.get("message", "")))
+    exc.student_where = str(info.get("where", ""))  # type: ignore[attr-defined]  # read by raised_by_student
+    return exc
+
+
 def is_remote(value: Any) -> bool:
     return isinstance(value, RemoteObject)
 
@@ -106,6 +113,15 @@ class Session:
         """``[((getattr(o, a) for a in attrs), (state[o].get(n) for n in names)) for o in objs]`` in one request
         (no entries where ``o`` is not in ``state``)."""
         return self.request("read", objs=tuple(objs), attrs=list(attrs), state=state, names=list(names))
+
+    def gather(self, items: Any) -> Any:
+        """``side.gather``'s items, in one request: what ran, and the student's exception that stopped it."""
+        from ..side import Gathered
+
+        values, failed = self.request("gather", items=tuple(tuple(item) for item in items))
+        if not isinstance(values, list) or not (failed is None or isinstance(failed, dict)):
+            raise wire.ProtocolError("a gather answer that is not (values, exception)")
+        return Gathered(values, None if failed is None else _student_exception(failed))
 
     def set_attrs(self, items: Any) -> None:
         """``setattr(obj, name, value)`` for each ``(obj, name, value)``, in one request."""
@@ -304,10 +320,7 @@ class Session:
             if "ok" in header:
                 return self.decode(header["ok"], blobs)
             if "raised" in header:
-                info = header["raised"] if isinstance(header["raised"], dict) else {}
-                exc = _exception_class(info)(str(info.get("message", "")))
-                exc.student_where = str(info.get("where", ""))  # type: ignore[attr-defined]  # read by raised_by_student
-                raise exc
+                raise _student_exception(header["raised"] if isinstance(header["raised"], dict) else {})
             raise wire.ProtocolError(str(header.get("protocol", "an answer with neither a value nor an exception")))
 
     def _run_callback(self, header: dict[str, Any], blobs: list[bytes]) -> None:
