@@ -22,7 +22,7 @@ import torch
 
 from .course import ATOL, RTOL
 from .guard import DelegationError, call_student
-from .side import is_torch, read, set_attrs, torch_side
+from .side import gather, is_torch, read, torch_side
 from .trace import Raised, Trace
 
 __all__ = [
@@ -95,6 +95,10 @@ class Tweak:
 
 
 Action = Step | ZeroGrad | Backward | Tweak
+
+
+#: what is read of each parameter after every action (with its entries in the optimizer's state)
+_READ = ("data", "grad")
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -185,8 +189,21 @@ class OptimizerScenario:
 
         # np.array, not .copy(): a 0-dim gradient stays an array (a NumPy scalar's copy is a scalar), as
         # torch's gradients are always tensors
-        def set_grads(ps: Sequence[Any], gs: Sequence[np.ndarray | None]) -> None:
-            set_attrs([(p, "grad", None if g is None else np.array(g)) for p, g in zip(ps, gs)])
+        def read_all() -> list[Any]:
+            return read(params, _READ, getattr(opt, "state", None), self.state_names)
+
+        def step(grads: Sequence[np.ndarray | None] | None) -> tuple[list[Any], Exception | None, Any]:
+            # the gradients set and read back, the step, and what it left: one request when the code runs in a
+            # kernel (a script is mostly steps)
+            items: list[tuple[Any, ...]] = [
+                (p, "set", "grad", None if g is None else np.array(g)) for p, g in zip(params, grads or ())
+            ]
+            items += [(p, "attr", "grad") for p in params]
+            got = gather([*items, (opt, "call", "step"), (opt, "rows", params, _READ, self.state_names)], call_student)
+            if len(got.values) < len(items):  # setting or reading .grad raised: not the step's doing
+                got.result()
+            before = got.values[len(items) - len(params) : len(items)]
+            return before, got.failed, None if got.failed is not None else got.values[-1]
 
         def backward(p: Any, g: np.ndarray) -> None:
             buffer = np.array(g)
@@ -198,11 +215,11 @@ class OptimizerScenario:
             trace,
             params,
             opt,
-            set_grads,
+            step,
             backward,
             call_student,
-            lambda label, before: self._observe(
-                trace, label, params, arrays, before, getattr(opt, "state", None), impl, held
+            lambda label, before, rows: self._observe(
+                trace, label, arrays, before, read_all() if rows is None else rows, impl, held
             ),
         )
         return trace
@@ -218,9 +235,21 @@ class OptimizerScenario:
             return trace
         trace.add("constructor", "returned")
 
-        def set_grads(ps: Sequence[torch.Tensor], gs: Sequence[np.ndarray | None]) -> None:
-            for p, g in zip(ps, gs):
+        def step(grads: Sequence[np.ndarray | None] | None) -> tuple[list[Any], Exception | None, Any]:
+            for p, g in zip(params, grads or ()):
                 p.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
+            before = [p.grad for p in params]
+            try:
+                opt.step()
+            except Exception as exc:
+                return before, exc, None
+            return before, None, None
+
+        def read_all() -> list[Any]:
+            return [
+                ((p, p.grad), tuple((opt.state[p].get(n) if p in opt.state else None) for n in self.state_names))
+                for p in params
+            ]
 
         def backward(p: torch.Tensor, g: np.ndarray) -> None:
             p.backward(torch.tensor(g, dtype=torch.float64))  # adds g into p.grad, as autograd does
@@ -230,10 +259,10 @@ class OptimizerScenario:
             trace,
             params,
             opt,
-            set_grads,
+            step,
             backward,
             lambda fn: fn(),
-            lambda label, before: self._observe(trace, label, params, None, before, opt.state, torch_side(), held),
+            lambda label, before, rows: self._observe(trace, label, None, before, read_all(), torch_side(), held),
         )
         return trace
 
@@ -242,42 +271,57 @@ class OptimizerScenario:
         trace: Trace,
         params: Sequence[Any],
         opt: Any,
-        set_grads: Callable[[Sequence[Any], Sequence[np.ndarray | None]], None],
+        step: Callable[[Sequence[np.ndarray | None] | None], tuple[list[Any], Exception | None, Any]],
         backward: Callable[[Any, np.ndarray], None],
         invoke: Callable[[Callable[..., Any]], Any],
-        observe: Callable[[str, list[Any]], None],
+        observe: Callable[[str, list[Any], Any], None],
     ) -> None:
-        """Perform the script's actions in order; stop at the first one that raises."""
+        """Perform the script's actions in order; stop at the first one that raises. ``step(grads)`` sets the
+        gradients given, then steps: the gradients it found before the step, what the step (or reading what it
+        left) raised, and what it left, read, if it read it (else None); ``observe(label, before, read)``."""
         steps = backwards = 0
         for action in self.actions:
+            failed: Exception | None = None
+            after = None
             if isinstance(action, Step):
                 steps += 1
                 label = f"step {steps}"
-                if action.grads:
-                    set_grads(params, action.grads)
-                call = opt.step
-            elif isinstance(action, Backward):
-                backwards += 1
-                label = f"backward pass {backwards}"
-
-                def call(grads: tuple[np.ndarray | None, ...] = action.grads) -> None:
-                    for p, g in zip(params, grads):
-                        if g is not None:
-                            backward(p, g)
-            elif isinstance(action, Tweak):
-                label = action.label
-                call = lambda a=action: a.apply(opt, params)
+                before, failed, after = step(action.grads)
             else:
-                label = f"zero_grad(set_to_none={action.set_to_none})"
-                call = lambda a=action: opt.zero_grad(set_to_none=a.set_to_none)
-            before = [row[0][0] for row in read(params, ("grad",))]
+                if isinstance(action, Backward):
+                    backwards += 1
+                    label = f"backward pass {backwards}"
+                elif isinstance(action, Tweak):
+                    label = action.label
+                else:
+                    label = f"zero_grad(set_to_none={action.set_to_none})"
+
+                def call(action: Backward | Tweak | ZeroGrad = action) -> None:
+                    if isinstance(action, Backward):
+                        for p, g in zip(params, action.grads):
+                            if g is not None:
+                                backward(p, g)
+                    elif isinstance(action, Tweak):
+                        action.apply(opt, params)
+                    else:
+                        opt.zero_grad(set_to_none=action.set_to_none)
+
+                before = [row[0][0] for row in read(params, ("grad",))]
+                try:
+                    invoke(call)
+                except DelegationError:
+                    raise
+                except Exception as exc:
+                    failed = exc
             try:
-                invoke(call)
-                observe(label, before)
+                if failed is None:
+                    observe(label, before, after)
             except DelegationError:
                 raise
             except Exception as exc:
-                trace.add(label, Raised.from_exception(exc))
+                failed = exc
+            if failed is not None:
+                trace.add(label, Raised.from_exception(failed))
                 return
 
     # -- what is compared after every action ------------------------------------------------------
@@ -285,21 +329,15 @@ class OptimizerScenario:
         self,
         trace: Trace,
         label: str,
-        params: Sequence[Any],
         arrays: Sequence[Any] | None,
         grads_before: Sequence[Any],
-        state: Any,
+        rows: Sequence[Any],
         names: Impl,
         held: dict[tuple[int, str], Any],
     ) -> None:
+        """Add to the trace what ``rows`` say about each parameter (``((data, grad), state entries)``, read in
+        one go: one request when the student's code runs in their kernel)."""
         student = not is_torch(names)
-        if student:  # the student's side: read in one go (one request when it runs in their kernel)
-            rows = read(params, ("data", "grad"), state, self.state_names)
-        else:
-            rows = [
-                ((p, p.grad), tuple((state[p].get(n) if p in state else None) for n in self.state_names))
-                for p in params
-            ]
         for i, ((data, raw_grad), entry) in enumerate(rows):
             if student:
                 value, grad = _as_array(data), (None if raw_grad is None else _as_array(raw_grad))

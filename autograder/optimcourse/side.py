@@ -129,6 +129,10 @@ def read(
     s = session()
     if s is not None:
         return list(s.read(objs, attrs, state, names))
+    return _rows(objs, attrs, state, names)
+
+
+def _rows(objs: Sequence[Any], attrs: Sequence[str], state: Any, names: Sequence[str]) -> list[Any]:
     rows = []
     for p in objs:
         entry = state.get(p, {}) if state is not None and p in state else {}
@@ -177,28 +181,57 @@ class Gathered:
         return self.values
 
 
+def _gather_item(item: tuple[Any, ...]) -> bool:
+    """Whether ``item`` is one of gather's."""
+    if len(item) < 3:
+        return False
+    how, n = item[1], len(item)
+    if how == "rows":
+        return n == 5
+    return type(item[2]) is str and (how == "call" or (how == "attr" and n == 3) or (how == "set" and n == 4))
+
+
 def gather(items: Sequence[tuple[Any, ...]], call: Any) -> Gathered:
-    """Run ``items`` in order, from the student's kernel in one request: ``(obj, "attr", name)`` reads
-    ``getattr(obj, name)``, ``(obj, "call", name, *args)`` calls ``getattr(obj, name)(*args)`` through ``call``
-    (the guard's call_student), ``(obj, "set", name, value)`` does ``setattr(obj, name, value)``. Values come back with
-    their containers as plain data; the first exception stops the run and comes back beside the values of
-    the items before it (a DelegationError is raised at once: it is never the student's answer)."""
+    """Run ``items`` in order, from the student's kernel in one request:
+
+    - ``(obj, "attr", name)``: ``getattr(obj, name)``;
+    - ``(obj, "call", name, *args)``: ``getattr(obj, name)(*args)``, through ``call`` (the guard's call_student);
+    - ``(obj, "set", name, value)``: ``setattr(obj, name, value)`` (its value is None);
+    - ``(obj, "rows", objs, attrs, names)``: :func:`read` of ``objs`` with ``getattr(obj, "state", None)``.
+
+    Values come back with their containers as plain data (rows as :func:`read` gives them); the first
+    exception stops the run and comes back beside the values of the items before it (a DelegationError is
+    raised at once: it is never the student's answer)."""
     from .remote.proxy import RemoteObject
 
+    for item in items:
+        if not _gather_item(tuple(item)):
+            raise ValueError(f"gather: not an item: {tuple(item)[1:]!r}")
     s = session()
-    if s is not None and all(isinstance(item[0], RemoteObject) for item in items):
-        return s.gather(items)
-    values: list[Any] = []  # here, or some objects are the checks' own (a wrapper around the student's objects)
-    for obj, how, name, *value in items:
-        if how not in ("attr", "call", "set") or (how != "call" and len(value) != (how == "set")):
-            raise ValueError(f"gather: not an item: {(how, name, *value)!r}")
+    values: list[Any] = []
+    start = 0
+    while start < len(items):
+        end = start
+        while s is not None and end < len(items) and isinstance(items[end][0], RemoteObject):
+            end += 1
+        if end > start:  # a run of the kernel's objects: one request
+            got = s.gather(items[start:end])
+            values += got.values
+            if got.failed is not None:
+                return Gathered(values, got.failed)
+            start = end
+            continue
+        obj, how, name, *value = items[start]  # here (or one of the checks' own objects, around the student's)
+        start += 1
         try:
-            if how == "set":
+            if how == "rows":
+                values.append(read(name, value[0], getattr(obj, "state", None), value[1]))
+            elif how == "set":
                 setattr(obj, name, *value)
                 values.append(None)
-                continue
-            got = getattr(obj, name)
-            values.append(_plain(materialize(call(got, *value) if how == "call" else got)))
+            else:
+                got_value = getattr(obj, name)
+                values.append(_plain(materialize(call(got_value, *value) if how == "call" else got_value)))
         except Exception as exc:
             if type(exc).__name__ == "DelegationError":
                 raise

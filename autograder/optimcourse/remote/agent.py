@@ -68,11 +68,34 @@ def _raised(exc: BaseException) -> dict[str, Any]:
 
 
 def _gather_item(item: Any) -> bool:
-    """Whether ``item`` is one of side.gather's: (obj, "attr", name), (obj, "call", name, *args) or
-    (obj, "set", name, value)."""
-    if not isinstance(item, tuple) or len(item) < 3 or type(item[2]) is not str:
+    """Whether ``item`` is one of side.gather's: (obj, "attr", name), (obj, "call", name, *args),
+    (obj, "set", name, value) or (obj, "rows", objs, attrs, names)."""
+    if not isinstance(item, tuple) or len(item) < 3:
         return False
-    return item[1] == "call" or (item[1] == "attr" and len(item) == 3) or (item[1] == "set" and len(item) == 4)
+    how, n = item[1], len(item)
+    if how == "rows":
+        return n == 5 and isinstance(item[2], tuple) and all(_names(v) for v in item[3:])
+    return type(item[2]) is str and (how == "call" or (how == "attr" and n == 3) or (how == "set" and n == 4))
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, tuple) and all(type(v) is str for v in value)
+
+
+def _rows(objs: Any, attrs: Any, state: Any, names: Any) -> tuple[Any, ...]:
+    """side.read's rows: each object's attrs, and its entries ``names`` in ``state``."""
+    rows = []
+    for p in objs:
+        entry = state.get(p, {}) if state is not None and p in state else {}
+        rows.append((tuple(getattr(p, a) for a in attrs), tuple(entry.get(n) for n in names)))
+    return tuple(rows)
+
+
+class _Shallow:
+    """A value sent as the plain read would send it (its lists and dicts as references), inside a gather."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 class _Helper:
@@ -119,6 +142,8 @@ class Agent:
             return {"a": len(blobs) - 1, "h": h}
         if t is tuple:
             return {"tu": [self.encode(v, blobs, deep) for v in value]}
+        if t is _Shallow:
+            return self.encode(value.value, blobs)
         if deep and t is list:
             return {"l": [self.encode(v, blobs, deep) for v in value]}
         if deep and (t is dict or (t.__module__ == "collections" and issubclass(t, dict))):
@@ -278,11 +303,7 @@ class Agent:
             return fn(*[self.decode(a, blobs) for a in header.get("args", ())])
         if op == "read":  # several objects' attributes, and their entries in a mapping, in one request
             state, names = self.decode(header["state"], blobs), header.get("names", ())
-            rows = []
-            for p in self.decode(header["objs"], blobs):
-                entry = state.get(p, {}) if state is not None and p in state else {}
-                rows.append((tuple(getattr(p, a) for a in header["attrs"]), tuple(entry.get(n) for n in names)))
-            return tuple(rows)
+            return _rows(self.decode(header["objs"], blobs), header["attrs"], state, names)
         if op == "gather":  # side.gather: several reads, calls and writes in order, in one request
             items = self.decode(header["items"], blobs)
             if not isinstance(items, tuple) or not all(_gather_item(item) for item in items):
@@ -290,7 +311,9 @@ class Agent:
             values: list[Any] = []
             for target, how, name, *value in items:
                 try:
-                    if how == "set":
+                    if how == "rows":
+                        values.append(_Shallow(_rows(name, value[0], getattr(target, "state", None), value[1])))
+                    elif how == "set":
                         setattr(target, name, *value)
                         values.append(None)
                     else:

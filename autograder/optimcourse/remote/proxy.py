@@ -118,7 +118,10 @@ class Session:
         """``side.gather``'s items, in one request: what ran, and the student's exception that stopped it."""
         from ..side import Gathered
 
-        values, failed = self.request("gather", items=tuple(tuple(item) for item in items))
+        items = tuple(
+            (item[0], "rows", *(tuple(v) for v in item[2:])) if item[1] == "rows" else tuple(item) for item in items
+        )
+        values, failed = self.request("gather", items=items)
         if not isinstance(values, list) or not (failed is None or isinstance(failed, dict)):
             raise wire.ProtocolError("a gather answer that is not (values, exception)")
         return Gathered(values, None if failed is None else _student_exception(failed))
