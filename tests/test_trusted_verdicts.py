@@ -158,6 +158,7 @@ class _Scheduler:
     def __init__(self):
         self.groups = [{"lr": 0.1, "x": np.ones(2)}]
         self.last_epoch = 3
+        self.state = {self: {"seen": 7}}
 
     def get_last_lr(self):
         return [g["lr"] for g in self.groups]
@@ -177,6 +178,7 @@ def _items(s):
         (s, "call", "get_last_lr"),
         (s, "attr", "last_epoch"),
         (s, "attr", "name"),
+        (s, "rows", (s,), ("last_epoch",), ("seen", "unseen")),
     ]
 
 
@@ -203,6 +205,7 @@ def test_gather_does_in_one_request_what_it_does_here():
         assert isinstance(session.broken, proxy.wire.ProtocolError)  # the grader's own bug: never a verdict
     assert [type(v) for v in here] == [type(v) for v in there]
     assert here[2][0]["lr"] == there[2][0]["lr"] == 0.1 and here[2][0]["x"].tolist() == there[2][0]["x"].tolist()
-    assert here[:2] == there[:2] == [None, None] and here[3:] == there[3:] == [[0.1], 5, "renamed"]
+    assert here[:2] == there[:2] == [None, None]
+    assert here[3:] == there[3:] == [[0.1], 5, "renamed", [((5,), (7, None))]]
     failed = side.gather([(_Scheduler(), "attr", "last_epoch"), (_Scheduler(), "call", "broken")], call=lambda f: f())
     assert failed.values == [3] and isinstance(failed.failed, KeyError)

@@ -124,6 +124,7 @@ class Session:
         values, failed = self.request("gather", items=items)
         if not isinstance(values, list) or not (failed is None or isinstance(failed, dict)):
             raise wire.ProtocolError("a gather answer that is not (values, exception)")
+        values = [list(v) if i[1] == "rows" and isinstance(v, tuple) else v for i, v in zip(items, values)]
         return Gathered(values, None if failed is None else _student_exception(failed))
 
     def set_attrs(self, items: Any) -> None:
