@@ -8,6 +8,7 @@ two test processes from building the same folder at once.
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -46,9 +47,17 @@ def executed_pages() -> list[str]:
     ]
 
 
-def jupyter_book(*args: str, cwd: Path = REPO_ROOT, timeout: int = 1200) -> subprocess.CompletedProcess:
+def jupyter_book(
+    *args: str, cwd: Path = REPO_ROOT, timeout: int = 1200, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``jupyter-book *args``; ``env``: variables added to this process's for it (its kernels inherit them)."""
     return subprocess.run(
-        [environment.script("jupyter-book"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [environment.script("jupyter-book"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
