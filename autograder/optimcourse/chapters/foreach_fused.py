@@ -31,6 +31,7 @@ from ..references import foreach_fused as reference
 from ..remote import measure
 from ..scenarios import Impl, ObserveScenario, OptimizerScenario, RuleScenario, Step, observe_calls
 from ..side import measure as measured
+from ..side import set_attrs
 from ..trace import Trace
 from ..verify import verify
 from . import momentum_adam_adamw as ch4
@@ -211,9 +212,8 @@ def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | N
 
         def gather(rows: Sequence[np.ndarray | None]) -> Callable[[], str]:
             def run() -> str:
-                for i, p in zip(picked, same_dtype):
-                    row = rows[i]
-                    p.grad = None if row is None else row.copy()
+                grads = [None if (row := rows[i]) is None else row.copy() for i in picked]
+                set_attrs([(p, "grad", g) for p, g in zip(same_dtype, grads)])
                 call(state["pack"].gather_grads)
                 return "returned"
 
@@ -396,8 +396,7 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
             opt = call(impl[name], params, foreach=True, **config)
             counts = []
             for row in grads:
-                for p, g in zip(params, row):
-                    p.grad = g
+                set_attrs([(p, "grad", g) for p, g in zip(params, row)])
                 counts.append(call(measured, "count_lines", opt.step, "gather_grads"))
             return counts
 
@@ -416,9 +415,8 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
             opt = call(impl[name], params, foreach=True, **config)
             buffer_bytes = ALLOC_PARAMS * ALLOC_SIZE * 8
             worst = 0
-            for _k, row in enumerate(grads):
-                for p, g in zip(params, row):
-                    p.grad = g
+            for row in grads:
+                set_attrs([(p, "grad", g) for p, g in zip(params, row)])
                 worst = max(worst, call(measured, "peak_allocation", opt.step))
             if worst < buffer_bytes // 4:
                 return "no buffer-sized allocation"

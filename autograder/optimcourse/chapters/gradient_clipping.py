@@ -23,7 +23,7 @@ from ..given import Parameter
 from ..guard import DelegationError
 from ..mutants import load_mutants
 from ..scenarios import ObserveScenario, TorchParameter
-from ..side import is_torch, torch_side
+from ..side import is_torch, read, set_attrs, torch_side
 from ..trace import Raised, Trace
 from ..verify import verify
 
@@ -138,11 +138,13 @@ def _torch_clip_value(params: Sequence[TorchParameter], clip_value: float) -> No
     return torch.nn.utils.clip_grad_value_((p.tensor for p in params), clip_value)
 
 
-def _set_grad(impl: Any, p: Any, g: np.ndarray | None) -> None:
+def _set_grads(impl: Any, params: Sequence[Any], grads: Sequence[np.ndarray | None]) -> None:
+    """Each parameter's gradient (in one request when the student's code runs in their kernel)."""
     if is_torch(impl):
-        p.tensor.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
+        for p, g in zip(params, grads):
+            p.tensor.grad = None if g is None else torch.tensor(g, dtype=torch.float64)
     else:
-        p.grad = None if g is None else np.array(g, dtype=np.float64)
+        set_attrs([(p, "grad", None if g is None else np.array(g, dtype=np.float64)) for p, g in zip(params, grads)])
 
 
 def _scaled(value: Any, scale: float) -> np.ndarray | None:
@@ -152,20 +154,21 @@ def _scaled(value: Any, scale: float) -> np.ndarray | None:
     return None if value is None else np.asarray(np.array(value, dtype=np.float64) / scale)
 
 
-def _grad_object(impl: Any, p: Any) -> Any:
-    """The object that is the gradient: the tensor on torch's side (its NumPy view is made afresh)."""
-    return p.tensor.grad if is_torch(impl) else p.grad
+def _grads(impl: Any, params: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """Each parameter's .grad (in one request from a kernel), and the object that is the gradient: the same,
+    or on torch's side the tensor (its NumPy view is made afresh)."""
+    grads = [row[0][0] for row in read(params, ("grad",))]
+    return grads, [p.tensor.grad for p in params] if is_torch(impl) else grads
 
 
 def _observe_grads(
     impl: Any, trace: Trace, label: str, params: Sequence[Any], before: Sequence[Any], scales: Sequence[float]
 ) -> None:
-    for i, (p, held, scale) in enumerate(zip(params, before, scales)):
-        trace.add(f"{label}: parameter {i} .grad / {scale:.3g}", _scaled(p.grad, scale))
-        if held is not None and p.grad is not None:
-            trace.add(
-                f"{label}: parameter {i} .grad still the same array (changed in place)", _grad_object(impl, p) is held
-            )
+    grads, objects = _grads(impl, params)
+    for i, (grad, now, held, scale) in enumerate(zip(grads, objects, before, scales)):
+        trace.add(f"{label}: parameter {i} .grad / {scale:.3g}", _scaled(grad, scale))
+        if held is not None and grad is not None:
+            trace.add(f"{label}: parameter {i} .grad still the same array (changed in place)", now is held)
 
 
 TORCH_NAMES = torch_side(Parameter=TorchParameter, clip_grad_norm_=_torch_clip_norm, clip_grad_value_=_torch_clip_value)
@@ -183,9 +186,8 @@ def _observe_call(
     def observe(impl: Any, call: Callable[..., Any]) -> Trace:
         trace = Trace()
         params = [impl["Parameter"](np.zeros(s)) for s in gradset.shapes]
-        for p, g in zip(params, gradset.grads):
-            _set_grad(impl, p, g)
-        before = [_grad_object(impl, p) for p in params]
+        _set_grads(impl, params, gradset.grads)
+        before = _grads(impl, params)[1]
         source = (p for p in params) if as_generator else list(params)
         try:
             with np.errstate(all="ignore"):  # inf * 0 = NaN, as in torch; the warning is no news here

@@ -37,6 +37,7 @@ from ..mutants import load_mutants
 from ..scenarios import ObserveScenario
 from ..side import (
     copy_folder,
+    gather,
     given_piece,
     is_torch,
     list_folder,
@@ -74,6 +75,10 @@ COURSE_KEYS = {
     "Adam": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
     "AdamW": ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"),
 }
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 # -- both sides: the student's mix-in on the course's optimizers, and torch ------------------------------
@@ -114,8 +119,7 @@ class Side:
         params = self.params(init)
         opt = self.optimizer(name, params, hyper, hyper["lr"] / 2)
         for t in range(k):
-            self.set_grads(params, grads[t])
-            opt.step()
+            self.step(opt, params, grads[t])
         return params, opt
 
     def step_on(
@@ -129,9 +133,33 @@ class Side:
     ) -> None:
         """Steps ``start + 1`` to the end of ``grads`` on a resumed optimizer, observed after each."""
         for t in range(start, len(grads)):
-            self.set_grads(params, grads[t])
+            seen = self.step(opt, params, grads[t], then_read=True)
+            observe_optimizer(trace, f"resumed step {t + 1}", self, opt, params, name, seen)
+
+    def step(self, opt: Any, params: Sequence[Any], grads: Sequence[np.ndarray | None], then_read: bool = False) -> Any:
+        """Set the gradients and step; then, if asked, :meth:`read` (from a kernel, all in one request)."""
+        if self.torch:
+            self.set_grads(params, grads)
             opt.step()
-            observe_optimizer(trace, f"resumed step {t + 1}", self, opt, params, name)
+            return self.read(opt, params) if then_read else None
+        items = [(p, "set", "grad", None if g is None else g.copy()) for p, g in zip(params, grads)]
+        got = gather([*items, (opt, "call", "step"), *(self._reads(opt, params) if then_read else ())], _call)
+        return self._read_from(got.result()[len(items) + 1 :]) if then_read else None
+
+    def read(self, opt: Any, params: Sequence[Any]) -> tuple[Any, Any, list[np.ndarray]]:
+        """The optimizer's groups and state, and the parameters' values (from a kernel, in one request)."""
+        if self.torch:
+            return opt.param_groups, opt.state, self.values(params)
+        return self._read_from(gather(self._reads(opt, params), _call).result())
+
+    @staticmethod
+    def _reads(opt: Any, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return [(opt, "attr", "param_groups"), (opt, "attr", "state"), *((p, "attr", "data") for p in params)]
+
+    @staticmethod
+    def _read_from(values: Sequence[Any]) -> tuple[Any, Any, list[np.ndarray]]:
+        groups, state, *data = values
+        return groups, state, [np.array(d, dtype=np.float64) for d in data]
 
     def set_grads(self, params: Sequence[Any], grads: Sequence[np.ndarray | None]) -> None:
         if self.torch:
@@ -190,12 +218,15 @@ def observe_state_dict(trace: Trace, label: str, sd: Any, name: str) -> None:
 _TORCH_ONLY_KEYS = ("foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay")
 
 
-def observe_optimizer(trace: Trace, label: str, side: Side, opt: Any, params: Sequence[Any], name: str) -> None:
-    groups, state = materialize(opt.param_groups), materialize(opt.state)  # in one request each, from a kernel
+def observe_optimizer(
+    trace: Trace, label: str, side: Side, opt: Any, params: Sequence[Any], name: str, seen: Any = None
+) -> None:
+    """``seen``: what :meth:`Side.read` read of them, if it has (else it is read here)."""
+    groups, state, values = side.read(opt, params) if seen is None else seen
     for g, group in enumerate(groups):
         for key in COURSE_KEYS[name]:
             trace.add(f"{label}: param_groups[{g}][{key!r}]", _plain(group.get(key)))
-    for i, (p, value) in enumerate(zip(params, side.values(params))):
+    for i, (p, value) in enumerate(zip(params, values)):
         trace.add(f"{label}: parameter {i}", value)
         entry = state.get(p, {}) if p in state else {}
         for key in sorted(entry):
