@@ -150,23 +150,6 @@ def set_attrs(items: Sequence[tuple[Any, str, Any]]) -> None:
         setattr(obj, name, value)
 
 
-#: containers that cross the channel by value (the kernel's agent sends them so): copied the same way here
-_PLAIN = (list, tuple, dict, set, frozenset)
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with its containers copied, as the channel would bring it: a later change to the student's
-    list does not show in the copy; arrays and other objects stay the same objects."""
-    t = type(value)
-    if t in (list, tuple):
-        return t(_plain(v) for v in value)
-    if t in (set, frozenset):
-        return t(_plain(v) for v in value)
-    if t is dict or (t.__module__ == "collections" and issubclass(t, dict)):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    return value
-
-
 @dataclass
 class Gathered:
     """What :func:`gather` got: the values of the items that ran, and the exception that stopped it (if any)."""
@@ -181,7 +164,7 @@ class Gathered:
         return self.values
 
 
-def _gather_item(item: tuple[Any, ...]) -> bool:
+def _gather_item(item: Sequence[Any]) -> bool:
     """Whether ``item`` is one of gather's."""
     if len(item) < 3:
         return False
@@ -199,15 +182,18 @@ def gather(items: Sequence[tuple[Any, ...]], call: Any) -> Gathered:
     - ``(obj, "set", name, value)``: ``setattr(obj, name, value)`` (its value is None);
     - ``(obj, "rows", objs, attrs, names)``: :func:`read` of ``objs`` with ``getattr(obj, "state", None)``.
 
-    Values come back with their containers as plain data (rows as :func:`read` gives them); the first
-    exception stops the run and comes back beside the values of the items before it (a DelegationError is
-    raised at once: it is never the student's answer)."""
-    from .remote.proxy import RemoteObject
-
+    Values come back as :func:`materialize` gives them (rows as :func:`read` does): from a kernel, containers
+    as plain data, a copy; here, the objects themselves, so read them before the student's code runs again.
+    The first exception stops the run and comes back beside the values of the items before it (a
+    DelegationError is raised at once: it is never the student's answer)."""
     for item in items:
-        if not _gather_item(tuple(item)):
+        if not _gather_item(item):
             raise ValueError(f"gather: not an item: {tuple(item)[1:]!r}")
     s = session()
+    if s is None:  # in the student's own process: nothing to batch (the checks run here on every step)
+        return _gather_here(items, call)
+    from .remote.proxy import RemoteObject
+
     values: list[Any] = []
     start = 0
     while start < len(items):
@@ -231,7 +217,27 @@ def gather(items: Sequence[tuple[Any, ...]], call: Any) -> Gathered:
                 values.append(None)
             else:
                 got_value = getattr(obj, name)
-                values.append(_plain(materialize(call(got_value, *value) if how == "call" else got_value)))
+                values.append(materialize(call(got_value, *value) if how == "call" else got_value))
+        except Exception as exc:
+            if type(exc).__name__ == "DelegationError":
+                raise
+            return Gathered(values, exc)
+    return Gathered(values)
+
+
+def _gather_here(items: Sequence[tuple[Any, ...]], call: Any) -> Gathered:
+    values: list[Any] = []
+    for obj, how, name, *value in items:
+        try:
+            if how == "attr":
+                values.append(getattr(obj, name))
+            elif how == "call":
+                values.append(call(getattr(obj, name), *value))
+            elif how == "set":
+                setattr(obj, name, *value)
+                values.append(None)
+            else:
+                values.append(_rows(name, value[0], getattr(obj, "state", None), value[1]))
         except Exception as exc:
             if type(exc).__name__ == "DelegationError":
                 raise
