@@ -196,8 +196,11 @@ def test_gather_does_in_one_request_what_it_does_here():
         session.request = lambda *a, **k: requests.append(a[0]) or ask(*a, **k)
         there = side.gather(_items(remote), call=lambda f, *a: f(*a)).result()
         assert requests == ["gather"]
+        requests.clear()  # the checks' own objects between the kernel's: each run of the kernel's is one request
+        mixed = [(remote, "attr", "last_epoch"), (_Scheduler(), "attr", "last_epoch"), (remote, "call", "step")]
+        assert side.gather(mixed, call=lambda f, *a: f(*a)).result() == [5, 3, None] and requests == ["gather"] * 2
         failed = side.gather([(remote, "attr", "last_epoch"), (remote, "call", "broken")], call=lambda f: f())
-        assert failed.values == [5] and isinstance(failed.failed, KeyError) and "no such group" in str(failed.failed)
+        assert failed.values == [6] and isinstance(failed.failed, KeyError) and "no such group" in str(failed.failed)
         with pytest.raises(KeyError, match="no such group"):
             failed.result()
         with pytest.raises(proxy.wire.ProtocolError, match="not \\(object, how, name"):

@@ -198,7 +198,7 @@ def gather(items: Sequence[tuple[Any, ...]], call: Any) -> Gathered:
     start = 0
     while start < len(items):
         end = start
-        while s is not None and end < len(items) and isinstance(items[end][0], RemoteObject):
+        while end < len(items) and isinstance(items[end][0], RemoteObject):
             end += 1
         if end > start:  # a run of the kernel's objects: one request
             got = s.gather(items[start:end])
