@@ -1,6 +1,7 @@
 """Chapter 7's multi-tensor optimizers: the same numbers as the course's for-loop on any layout of
-parameters and missing grads, one pack per dtype, state that reads and writes the packs, groups added
-mid-run; and the whole-buffer rules seen to fail on code that breaks them."""
+parameters and missing grads, any block size and any number of workers, the caller's grads left alone;
+blocks that cover the buffer exactly; one pack per dtype, state that reads and writes the packs, groups
+added mid-run; and the blocked rules seen to fail on code that breaks them."""
 
 from __future__ import annotations
 
@@ -31,14 +32,17 @@ def make_params(values, dtypes=None):
     return params
 
 
-def run(name, config, values, grads, *, foreach, dtypes=None):
+def run(name, config, values, grads, *, foreach, dtypes=None, **blocking):
     params = make_params(values, dtypes)
-    opt = REF[name](params, foreach=foreach, **config)
+    opt = REF[name](params, foreach=foreach, **config, **blocking)
     history = []
     for row in grads:
         for p, g in zip(params, row):
             p.grad = None if g is None else g.astype(p.data.dtype)
+        given = [None if p.grad is None else p.grad.copy() for p in params]
         opt.step()
+        for p, g in zip(params, given):
+            assert (p.grad is None) == (g is None) and (g is None or np.array_equal(p.grad, g)), "a grad changed"
         state = [
             {k: np.array(v, np.float64) for k, v in opt.state[p].items()} if p in opt.state else {} for p in params
         ]
@@ -68,27 +72,71 @@ def problems(draw):
         st.lists(st.lists(st.booleans(), min_size=len(shapes), max_size=len(shapes)), min_size=steps, max_size=steps)
     )
     grads = [[None if gone else rng.normal(scale=2.0, size=s) for gone, s in zip(row, shapes)] for row in missing]
-    return values, grads, rng
+    blocking = {"block_size": draw(st.none() | st.integers(1, 9)), "workers": draw(st.integers(1, 3))}
+    return values, grads, rng, blocking
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(problems())
 def test_multi_tensor_adam_equals_the_for_loop(problem):
-    values, grads, rng = problem
+    values, grads, rng, blocking = problem
     config = ch4.random_adam_config(rng, bool(rng.random() < 0.5))
     loop, _, _ = run("Adam", config, values, grads, foreach=False)
-    multi, _, _ = run("Adam", config, values, grads, foreach=True)
+    multi, _, _ = run("Adam", config, values, grads, foreach=True, **blocking)
     assert_same(multi, loop)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(problems())
 def test_multi_tensor_sgd_equals_the_for_loop(problem):
-    values, grads, rng = problem
+    values, grads, rng, blocking = problem
     config = ch4.random_sgd_config(rng)
     loop, _, _ = run("SGD", config, values, grads, foreach=False)
-    multi, _, _ = run("SGD", config, values, grads, foreach=True)
+    multi, _, _ = run("SGD", config, values, grads, foreach=True, **blocking)
     assert_same(multi, loop)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 12), min_size=1, max_size=8), st.integers(1, 10))
+def test_blocks_cover_the_buffer_once_in_order(sizes, block_size):
+    offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+    blocks = REF["split_blocks"](offsets, block_size)
+    assert [b[0] for b in blocks] == list(range(0, int(offsets[-1]), block_size))
+    covered = []
+    for start, stop, segments in blocks:
+        assert 0 < stop - start <= block_size and (stop - start == block_size or stop == offsets[-1])
+        at = start
+        for i, lo, hi in segments:
+            assert sizes[i] > 0 and 0 <= lo < hi <= sizes[i] and offsets[i] + lo == at
+            covered += [(i, k) for k in range(lo, hi)]
+            at = offsets[i] + hi
+        assert at == stop
+    assert covered == [(i, k) for i, n in enumerate(sizes) for k in range(n)]
+
+
+def test_the_gathered_block_leaves_nothing_of_what_the_scratch_held():
+    params = make_params([np.arange(3.0), np.arange(5.0), np.arange(2.0)])
+    pack = REF["FlatPack"](params, ("exp_avg",), 4, 1)
+    params[0].grad, params[1].grad, params[2].grad = np.ones(3), None, np.full(2, 2.0)
+    pack.gather_grads()
+    out = np.full(4, np.nan)
+    got = [REF["gather_block"](pack, block, out).tolist() for block in pack.blocks]
+    assert got == [[1, 1, 1, 0], [0, 0, 0, 0], [2, 2]]
+
+
+def test_a_step_keeps_a_block_of_scratch_per_worker_not_a_buffer():
+    values = [np.ones(1000) for _ in range(8)]
+    params = make_params(values)
+    opt = REF["Adam"](params, foreach=True, block_size=256, workers=2)
+    for p in params:
+        p.grad = np.ones(1000)
+    opt.step()
+    pack = opt.packs[0]
+    theirs = [p.data for p in params] + [p.grad for p in params] + [pack.data, *pack.buffers.values()]
+    kept = ch7.measure.kept_bytes([opt, pack], theirs)
+    assert 0 < kept <= ch7.kept_limit(8, 256, 2, 8)
+    pack.extra = np.zeros(8000)[:10]  # a view of a buffer-sized array counts as all of it
+    assert ch7.measure.kept_bytes([opt, pack], theirs) == kept + 64000
 
 
 def test_one_pack_per_dtype_and_float32_matches_the_float32_for_loop():
@@ -145,10 +193,15 @@ def test_the_line_count_sees_a_loop_over_parameters():
 
     class Pack:
         def gather_grads(self, n):
-            for _ in range(n):  # the one loop allowed: left out of the count
+            for _ in range(n):  # a loop allowed: left out of the count
                 pass
 
+    def gather_block(n):
+        for _ in range(n):  # the other one
+            pass
+
     assert ch7.count_lines(lambda: Pack().gather_grads(3)) == ch7.count_lines(lambda: Pack().gather_grads(30))
+    assert ch7.count_lines(lambda: gather_block(3)) == ch7.count_lines(lambda: gather_block(30))
 
 
 def test_the_line_count_leaves_out_the_lines_that_show_a_warning():

@@ -387,16 +387,27 @@ def numpy_state_bytes(optimizer: Any) -> int:
     return sum(a.nbytes for entry in optimizer.state.values() for a in entry.values() if isinstance(a, np.ndarray))
 
 
+def owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns the memory of `a` (itself when it owns it)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def numpy_kept_bytes(optimizer: Any) -> int:
-    """What the packs keep besides parameters and state: the gradient copy, scratch rows, the zero
-    stand-ins for missing gradients, masks, the element-to-parameter map. Zero for the for-loop,
-    which keeps nothing between steps."""
-    total = 0
+    """What the packs keep besides parameters and state: scratch rows, per-parameter counters and flags,
+    offsets; counted by the arrays that own the memory, so a view of a larger array counts as all of it.
+    The gradients the packs point to are the caller's, not kept. Zero for the for-loop, which keeps
+    nothing between steps."""
+    kept: dict[int, np.ndarray] = {}
     for pack in getattr(optimizer, "packs", []):
-        arrays = {id(a): a for a in list(vars(pack).values()) + pack.zeros if isinstance(a, np.ndarray)}
-        state = {id(a) for a in pack.buffers.values()}
-        total += sum(a.nbytes for key, a in arrays.items() if key not in state) - pack.data.nbytes
-    return total
+        theirs = {id(owner(a)) for a in [pack.data, *pack.buffers.values()]}
+        theirs |= {id(owner(p.grad)) for p in pack.params if isinstance(p.grad, np.ndarray)}
+        for value in vars(pack).values():
+            for a in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(a, np.ndarray) and id(owner(a)) not in theirs:
+                    kept[id(owner(a))] = owner(a)
+    return sum(a.nbytes for a in kept.values())
 
 
 def torch_stepper(spec: OptimizerSpec, route: Route, init: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:

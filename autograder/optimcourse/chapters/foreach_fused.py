@@ -1,23 +1,31 @@
-"""Chapter 7 (07-foreach-fused): multi-tensor Adam and SGD in NumPy, packed into flat buffers.
+"""Chapter 7 (07-foreach-fused): multi-tensor Adam and SGD in NumPy, packed into flat buffers and
+updated a block at a time.
 
-Three kinds of check:
+Four kinds of check:
 
-- the packing (``check_flat_pack``, ``check_gather_grads``): the parameters become views into one
-  buffer per dtype with their values, shapes and dtypes kept, and no two of a pack's arrays share
-  memory. Compared with the course's reference ``FlatPack`` run on the same inputs;
+- the blocks (``check_split_blocks``): the flat buffer cut into blocks of ``block_size`` elements, the
+  last one shorter, each with the segments of the parameters it holds; compared with the course's
+  reference ``split_blocks``;
+- the packing and the gathering (``check_flat_pack``, ``check_gather_block``): the parameters become
+  views into one buffer per dtype with their values, shapes and dtypes kept, no two of a pack's arrays
+  share memory, and a block's gradients come back whole, with zeros for a missing grad, whatever the
+  scratch held before. Compared with the course's reference run on the same inputs;
 - the numbers (``check_adam``, ``check_sgd``): chapter 4's 12-step trajectories (a 0-dim, an empty,
   a frozen and a late parameter, one step with no grads at all) against ``torch.optim`` run three
-  ways, ``foreach=False``, ``foreach=True`` and ``fused=True``. Each must pack its parameters;
-- the whole-buffer rules (``check_*_whole_buffer``): a step allocates no buffer-sized array
-  (tracemalloc) and runs as many Python lines for 24 parameters as for 6 (sys.settrace; the one
-  loop allowed is in ``gather_grads``).
+  ways, ``foreach=False``, ``foreach=True`` and ``fused=True``, with blocks of the default size on one
+  thread and with blocks of a few elements on several. Each must pack its parameters;
+- the blocked rules (``check_*_blocked``): a pack keeps no more scratch than a few rows of a block per
+  worker (the course's rule), a step allocates nothing as large as half a block (tracemalloc), and runs
+  as many Python lines for 24 parameters as for 6 (sys.settrace; the loops allowed are in
+  ``gather_grads`` and ``gather_block``).
 
-Which arrays share memory, the line counts and the allocations are measured where the student's code
-runs (:func:`optimcourse.side.measure`): under course-grade, in the kernel, by the course's agent.
+Which arrays share memory, the line counts and the memory are measured where the student's code runs
+(:func:`optimcourse.side.measure`): under course-grade, in the kernel, by the course's agent.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,8 +38,8 @@ from ..mutants import load_mutants
 from ..references import foreach_fused as reference
 from ..remote import measure
 from ..scenarios import Impl, ObserveScenario, OptimizerScenario, RuleScenario, Step, observe_calls
+from ..side import materialize, set_attrs
 from ..side import measure as measured
-from ..side import set_attrs
 from ..trace import Trace
 from ..verify import verify
 from . import momentum_adam_adamw as ch4
@@ -43,11 +51,12 @@ __all__ = [
     "SMALL",
     "VISIBLE_SEEDS",
     "check_adam",
-    "check_adam_whole_buffer",
+    "check_adam_blocked",
     "check_flat_pack",
-    "check_gather_grads",
+    "check_gather_block",
     "check_sgd",
-    "check_sgd_whole_buffer",
+    "check_sgd_blocked",
+    "check_split_blocks",
 ]
 
 
@@ -60,7 +69,81 @@ ROUTES: tuple[tuple[str, dict[str, bool]], ...] = (
     ("foreach", {"foreach": True}),
     ("fused", {"fused": True}),
 )
+# how the student's optimizer cuts its packs, beside each of torch's routes: the default blocks (every
+# parameter in one) on one thread, and blocks of a few elements, which cut parameters apart and leave a
+# shorter last block, on several threads
+BLOCKING: dict[str, dict[str, int | None]] = {
+    "for-loop": {"block_size": None, "workers": 1},
+    "foreach": {"block_size": 3, "workers": 2},
+    "fused": {"block_size": 2, "workers": 3},
+}
 Config = dict[str, Any]
+
+
+# -- blocks -------------------------------------------------------------------------------------------------
+
+
+def _split_problems(seed: int) -> list[tuple[list[int], int]]:
+    """Parameter sizes and block sizes: tails, exact multiples, empty parameters, blocks of one element."""
+    if is_visible(seed):
+        return [([3, 0, 5], 4), ([4, 4], 4), ([7], 3), ([1, 1, 1, 1, 1], 2), ([10], 100), ([0, 0], 3), ([2, 6], 1)]
+    rng = np.random.default_rng([seed, 73])
+    problems = []
+    for _ in range(8):
+        sizes = [int(k) for k in rng.integers(0, 10, size=rng.integers(1, 7))]
+        sizes[int(rng.integers(len(sizes)))] = 0
+        problems.append((sizes, int(rng.integers(1, 13))))
+    return problems
+
+
+def _offsets(sizes: Sequence[int]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+
+def blocks_words(blocks: Any) -> str:
+    """Blocks as text, ``start:stop [i lo:hi, ...]`` each; a TypeError where one is not (start, stop,
+    segments) with segments (i, lo, hi) of whole numbers."""
+    words = []
+    for block in materialize(blocks):
+        start, stop, segments = block
+        parts = []
+        for segment in segments:
+            i, lo, hi = (operator.index(x) for x in segment)
+            parts.append(f"{i} {lo}:{hi}")
+        words.append(f"{operator.index(start)}:{operator.index(stop)} [{', '.join(parts)}]")
+    return "; ".join(words) or "no blocks"
+
+
+def _observe_split(problems: Sequence[tuple[list[int], int]]) -> Callable[[Impl, Callable[..., Any]], Trace]:
+    def observe(impl: Impl, call: Callable[..., Any]) -> Trace:
+        steps = [
+            (
+                f"split_blocks(offsets={_offsets(sizes).tolist()}, block_size={block_size})",
+                lambda sizes=sizes, block_size=block_size: blocks_words(
+                    call(impl["split_blocks"], _offsets(sizes), block_size)
+                ),
+            )
+            for sizes, block_size in problems
+        ]
+        trace = Trace()
+        for label, thunk in steps:  # every problem, even after one raised
+            trace.observations += observe_calls([(label, thunk)], call).observations
+        return trace
+
+    return observe
+
+
+def split_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
+    return [
+        ObserveScenario(
+            title="the course's split_blocks",
+            observe=_observe_split(_split_problems(seed)),
+            torch_impl={"split_blocks": reference.split_blocks},
+            words=f"parameter sizes and block sizes: {_split_problems(seed)}",
+            expected_by="the course's split_blocks",
+        )
+        for seed in seeds
+    ]
 
 
 # -- packing ------------------------------------------------------------------------------------------
@@ -89,7 +172,8 @@ def _make_params(impl: Impl, values: Sequence[np.ndarray]) -> list[Any]:
     return params
 
 
-_PACK_ARRAYS = ("data", "grad", "scratch", "scratch2", "mask", "mask2", "steps", "per_param", "has_grad", "first")
+_PACK_ARRAYS = ("data", "scratch", "zero", "steps", "has_grad")
+PACK_BLOCK, PACK_WORKERS = 4, 2  # what the packing check asks for
 
 
 def _aliases(pack: Any) -> str:
@@ -110,10 +194,10 @@ def _observe_pack(values: Sequence[np.ndarray], names: tuple[str, ...]) -> Calla
         packs: list[Any] = []
 
         def build() -> str:
-            packs.extend(call(impl["pack_by_dtype"], params, names))
+            packs.extend(call(impl["pack_by_dtype"], params, names, PACK_BLOCK, PACK_WORKERS))
             return f"{len(packs)} pack(s)"
 
-        steps.append((f"pack_by_dtype(params, {names})", build))
+        steps.append((f"pack_by_dtype(params, {names}, block_size={PACK_BLOCK}, workers={PACK_WORKERS})", build))
         for i, p in enumerate(params):
             steps += [
                 (f"parameter {i}: values after packing", lambda p=p: np.array(p.data)),
@@ -152,7 +236,9 @@ def _observe_pack(values: Sequence[np.ndarray], names: tuple[str, ...]) -> Calla
                 (f"pack {k}: dtype of data", lambda: str(pack().data.dtype)),
                 (f"pack {k}: offsets", lambda: np.array(pack().offsets)),
                 (f"pack {k}: data (all values end to end)", lambda: np.array(pack().data)),
-                (f"pack {k}: owner (parameter of each element)", lambda: np.array(pack().owner)),
+                (f"pack {k}: blocks", lambda: blocks_words(pack().blocks)),
+                (f"pack {k}: shape of scratch (workers, 2, block)", lambda: str(tuple(pack().scratch.shape))),
+                (f"pack {k}: zero", lambda: np.array(pack().zero)),
                 (f"pack {k}: state buffers", lambda: ", ".join(pack().buffers)),
                 *[
                     (f"pack {k}: buffers[{n!r}] starts as zeros", lambda n=n: np.array(pack().buffers[n]))
@@ -173,7 +259,12 @@ def _observe_pack(values: Sequence[np.ndarray], names: tuple[str, ...]) -> Calla
 
 
 def _reference_impl() -> Impl:
-    return {"Parameter": Parameter, "FlatPack": reference.FlatPack, "pack_by_dtype": reference.pack_by_dtype}
+    return {
+        "Parameter": Parameter,
+        "FlatPack": reference.FlatPack,
+        "pack_by_dtype": reference.pack_by_dtype,
+        "gather_block": reference.gather_block,
+    }
 
 
 def pack_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
@@ -198,6 +289,9 @@ def pack_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
     return out
 
 
+GATHER_BLOCK = 3  # cuts the parameters of the gathering check apart
+
+
 def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | None]) -> Callable[..., Trace]:
     def observe(impl: Impl, call: Callable[..., Any]) -> Trace:
         params = _make_params(impl, values)
@@ -206,49 +300,62 @@ def _observe_gather(values: Sequence[np.ndarray], grads: Sequence[np.ndarray | N
         state: dict[str, Any] = {}
 
         def build() -> str:
-            state["pack"] = call(impl["FlatPack"], same_dtype, ("exp_avg",))
-            state["grad"] = state["pack"].grad
+            state["pack"] = call(impl["FlatPack"], same_dtype, ("exp_avg",), GATHER_BLOCK, 1)
             return "built"
 
         def gather(rows: Sequence[np.ndarray | None]) -> Callable[[], str]:
             def run() -> str:
                 grads = [None if (row := rows[i]) is None else row.copy() for i in picked]
                 set_attrs([(p, "grad", g) for p, g in zip(same_dtype, grads)])
+                state["grads"] = grads
                 call(state["pack"].gather_grads)
                 return "returned"
 
             return run
 
-        def where() -> Any:
-            w = state["pack"].where
-            return "True (every parameter has a grad)" if w is True else np.array(w)
+        def list_blocks() -> str:
+            state["blocks"] = list(materialize(state["pack"].blocks))
+            return f"{len(state['blocks'])} block(s)"
 
-        def caller_reuses() -> np.ndarray:
-            # the caller changes its grad arrays after the step began: the pack holds copies
-            before = np.array(state["pack"].grad)
-            for p in same_dtype:
-                if p.grad is not None:
-                    p.grad[...] = np.nan
-            return before - state["pack"].grad
+        def blocks() -> list[tuple[str, Callable[..., Any]]]:
+            out = []
+            for k, block in enumerate(state["blocks"]):
+
+                def one(block: Any = block) -> np.ndarray:
+                    row = np.full(GATHER_BLOCK, np.nan, params[0].data.dtype)  # what another block left
+                    return np.array(call(impl["gather_block"], state["pack"], block, row))
+
+                out.append((f"  gather_block(pack, block {k}, out=a row full of NaN)", one))
+            return out
+
+        def untouched() -> str:
+            changed = [
+                i
+                for i, p, g in zip(picked, same_dtype, state["grads"])
+                if g is not None and not np.array_equal(p.grad, g)
+            ]
+            return f"the grads of parameter(s) {changed} changed" if changed else "every grad as it was"
 
         all_grads = [np.ones_like(v) if g is None else g for v, g in zip(values, grads)]
-        steps: list[tuple[str, Callable[..., Any]]] = [
-            (f"FlatPack(parameters {picked}, ('exp_avg',))", build),
+        missing = [i for i in picked if grads[i] is None]
+        head: list[tuple[str, Callable[..., Any]]] = [
+            (f"FlatPack(parameters {picked}, ('exp_avg',), block_size={GATHER_BLOCK}, workers=1)", build),
             ("gather_grads() with every grad set", gather(all_grads)),
-            ("  then pack.grad", lambda: np.array(state["pack"].grad)),
             ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad)),
-            ("  then pack.where", where),
-            (
-                f"gather_grads() with grad None for parameter(s) {[i for i in picked if grads[i] is None]}",
-                gather(grads),
-            ),
-            ("  then pack.grad (zeros where the grad is None)", lambda: np.array(state["pack"].grad)),
-            ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad)),
-            ("  then pack.where", where),
-            ("  then pack.grad is still the array the constructor made", lambda: state["pack"].grad is state["grad"]),
-            ("changing the grads afterwards leaves pack.grad alone (difference)", caller_reuses),
         ]
-        return observe_calls(steps, call)
+        head.append(("pack.blocks", list_blocks))
+        trace = observe_calls(head, call)
+        if "blocks" not in state:
+            return trace
+        trace.observations += observe_calls(blocks(), call).observations
+        tail = [
+            (f"gather_grads() with grad None for parameter(s) {missing}", gather(grads)),
+            ("  then pack.has_grad", lambda: np.array(state["pack"].has_grad)),
+            *blocks(),
+            ("the caller's grads afterwards", untouched),
+        ]
+        trace.observations += observe_calls(tail, call).observations
+        return trace
 
     return observe
 
@@ -262,11 +369,11 @@ def gather_cases(seeds: Sequence[int]) -> list[ObserveScenario]:
         words = "the parameters of the first dtype of: " + ", ".join(f"{v.shape} {v.dtype}" for v in values)
         out.append(
             ObserveScenario(
-                title="the course's FlatPack.gather_grads",
+                title="the course's gather_block",
                 observe=_observe_gather(values, grads),
                 torch_impl=_reference_impl(),
                 words=words,
-                expected_by="the course's FlatPack",
+                expected_by="the course's FlatPack and gather_block",
             )
         )
     return out
@@ -318,15 +425,19 @@ def scenario(
         actions.insert(ch4.STEPS // 2, ch4._set_lr(config.get("lr", ch4.DEFAULT_LR[name]) / 2))
     torch_class, flags = getattr(torch.optim, name), dict(ROUTES)[route]
 
+    blocking = BLOCKING[route]
+
     def build(impl: Impl, params: Any) -> Any:
         params = list(params)
-        opt = impl[name](params, foreach=True, **config)
+        opt = impl[name](params, foreach=True, **config, **blocking)
         _require_packed(opt, params)
         return opt
 
     flag_words = ", ".join(f"{k}={v}" for k, v in flags.items())
+    blocking_words = ", ".join(f"{k}={v}" for k, v in blocking.items())
     return OptimizerScenario(
-        title=f"torch.optim.{name}(params, {ch4._words(config) + ', ' if config else ''}{flag_words})",
+        title=f"torch.optim.{name}(params, {ch4._words(config) + ', ' if config else ''}{flag_words}); "
+        f"yours with foreach=True, {blocking_words}",
         init=init,
         actions=tuple(actions),
         state_names=SGD_STATE if name == "SGD" else ADAM_STATE,
@@ -367,16 +478,18 @@ def _configs_for(name: str, seed: int) -> list[tuple[Config, bool, str]]:
     return configs
 
 
-# -- the whole-buffer rules ---------------------------------------------------------------------------------
+# -- the blocked rules ---------------------------------------------------------------------------------------
+
+ALLOWED_LOOPS = ("gather_grads", "gather_block")  # the grads arrive as separate arrays
 
 
 def count_lines(fn: Callable[..., Any]) -> int:
-    """Python lines run by ``fn``, leaving out gather_grads (the one loop allowed) and NumPy's own."""
-    return measure.count_lines(fn, "gather_grads")
+    """Python lines run by ``fn``, leaving out the gathering of grads (the loops allowed) and NumPy's own."""
+    return measure.count_lines(fn, ALLOWED_LOOPS)
 
 
 def _rule_problem(n: int, size: int, seed: int) -> tuple[list[np.ndarray], list[list[np.ndarray | None]]]:
-    """n parameters of ``size`` elements; 4 steps, the last with one grad None (the masked path)."""
+    """n parameters of ``size`` elements; 4 steps, the last with one grad None (a block updated per segment)."""
     rng = np.random.default_rng([seed, 72, n])
     values = [rng.normal(size=size) for _ in range(n)]
     grads: list[list[np.ndarray | None]] = [[rng.normal(size=size) for _ in range(n)] for _ in range(4)]
@@ -385,7 +498,18 @@ def _rule_problem(n: int, size: int, seed: int) -> tuple[list[np.ndarray], list[
 
 
 SMALL, LARGE = 6, 24  # parameter counts whose line counts must agree
+LINE_STEPS = 3  # the steps counted: every parameter has a grad and the same step count
 ALLOC_PARAMS, ALLOC_SIZE = 64, 512  # one float64 buffer: 256 KiB
+ALLOC_BLOCK, ALLOC_WORKERS = 2048, 2  # a block of one array: 16 KiB
+SCRATCH_ROWS = 3  # rows of a block per worker a pack may keep (the course's two, and the zero row)
+PER_PARAM_BYTES = 64  # offsets, step counts, flags: a few numbers per parameter
+KEPT_SLACK = 4096
+
+
+def kept_limit(params: int, block: int, workers: int, itemsize: int) -> int:
+    """The most a pack may keep besides parameters and state (the course's rule): a few rows of a block
+    per worker, and a few numbers per parameter."""
+    return SCRATCH_ROWS * workers * block * itemsize + PER_PARAM_BYTES * params + KEPT_SLACK
 
 
 def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., Any]], Trace]:
@@ -393,11 +517,11 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
         def lines_per_step(n: int) -> list[int]:
             values, grads = _rule_problem(n, 3, 0)
             params = _make_params(impl, values)
-            opt = call(impl[name], params, foreach=True, **config)
+            opt = call(impl[name], params, foreach=True, **config, workers=1)
             counts = []
-            for row in grads:
+            for row in grads[:LINE_STEPS]:
                 set_attrs([(p, "grad", g) for p, g in zip(params, row)])
-                counts.append(call(measured, "count_lines", opt.step, "gather_grads"))
+                counts.append(call(measured, "count_lines", opt.step, ALLOWED_LOOPS))
             return counts
 
         def lines() -> str:
@@ -405,27 +529,60 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
             if small == large:
                 return "the same for 6 and 24 parameters"
             return (
-                f"step() ran {small} Python lines (steps 1-4) for {SMALL} parameters and {large} for {LARGE}: "
-                "it loops over the parameters outside gather_grads"
+                f"step() ran {small} Python lines (steps 1-{LINE_STEPS}) for {SMALL} parameters and {large} for "
+                f"{LARGE}, all in one block with a grad each: it loops over the parameters outside the gathering "
+                "of grads, where one update for the whole block would do"
+            )
+
+        def built(workers: int) -> tuple[Any, list[Any], list[list[np.ndarray | None]]]:
+            values, grads = _rule_problem(ALLOC_PARAMS, ALLOC_SIZE, 1)
+            params = _make_params(impl, values)
+            opt = call(impl[name], params, foreach=True, **config, block_size=ALLOC_BLOCK, workers=workers)
+            return opt, params, grads
+
+        def kept() -> str:
+            opt, params, grads = built(ALLOC_WORKERS)
+            for row in grads:
+                set_attrs([(p, "grad", g) for p, g in zip(params, row)])
+                call(opt.step)
+            packs = list(materialize(opt.packs))
+            theirs = [p.data for p in params] + [p.grad for p in params]
+            theirs += [pack.data for pack in packs] + [b for pack in packs for b in materialize(pack.buffers).values()]
+            got = call(measured, "kept_bytes", [opt, *packs], theirs)
+            limit = kept_limit(ALLOC_PARAMS, ALLOC_BLOCK, ALLOC_WORKERS, 8)
+            if got <= limit:
+                return "at most a few rows of a block per worker"
+            return (
+                f"the optimizer and its packs keep {got:,} bytes of arrays besides the parameters, their grads and "
+                f"the state; the course allows {limit:,}: {SCRATCH_ROWS} rows of a block ({ALLOC_BLOCK} elements) "
+                f"for each of {ALLOC_WORKERS} workers, and {PER_PARAM_BYTES} bytes per parameter. One flat buffer "
+                f"is {ALLOC_PARAMS * ALLOC_SIZE * 8:,} bytes: scratch must be a block, not a buffer"
             )
 
         def allocations() -> str:
-            values, grads = _rule_problem(ALLOC_PARAMS, ALLOC_SIZE, 1)
-            params = _make_params(impl, values)
-            opt = call(impl[name], params, foreach=True, **config)
-            buffer_bytes = ALLOC_PARAMS * ALLOC_SIZE * 8
+            opt, params, grads = built(1)  # one thread: the same peak every time
             worst = 0
             for row in grads:
                 set_attrs([(p, "grad", g) for p, g in zip(params, row)])
                 worst = max(worst, call(measured, "peak_allocation", opt.step))
-            if worst < buffer_bytes // 4:
-                return "no buffer-sized allocation"
+            block_bytes = ALLOC_BLOCK * 8
+            if worst < block_bytes // 2:
+                return "nothing as large as half a block"
+            # in whole blocks: the exact count of bytes changes from run to run
+            size = f"{worst // block_bytes} block(s)" if worst >= block_bytes else "half a block"
             return (
-                f"one step allocated {worst:,} bytes at its peak; one flat buffer is {buffer_bytes:,} bytes: "
-                "some operation makes a new array (write into scratch with out=, +=, *=)"
+                f"one step allocated at least {size} of new arrays at once (a block of one array: {block_bytes:,} "
+                "bytes): some operation makes a new array (write into scratch with out=, +=, *=)"
             )
 
-        return observe_calls([("Python lines per step()", lines), ("memory a step allocates", allocations)], call)
+        return observe_calls(
+            [
+                ("Python lines per step()", lines),
+                ("memory a pack keeps", kept),
+                ("memory a step allocates", allocations),
+            ],
+            call,
+        )
 
     return observe
 
@@ -433,7 +590,8 @@ def _observe_rules(name: str, config: Config) -> Callable[[Impl, Callable[..., A
 def _rule_trace() -> Trace:
     trace = Trace()
     trace.add("Python lines per step()", "the same for 6 and 24 parameters")
-    trace.add("memory a step allocates", "no buffer-sized allocation")
+    trace.add("memory a pack keeps", "at most a few rows of a block per worker")
+    trace.add("memory a step allocates", "nothing as large as half a block")
     return trace
 
 
@@ -450,18 +608,24 @@ def rule_cases(name: str, seeds: Sequence[int]) -> list[RuleScenario]:
     configs = RULE_CONFIGS[name][:1] if all(is_visible(s) for s in seeds) else RULE_CONFIGS[name]
     return [
         RuleScenario(
-            title="the whole-buffer rules",
+            title="the blocked rules (the course's)",
             observe=_observe_rules(name, c),
             rule=_rule_trace,
-            words=f"{name}(params, foreach=True, {ch4._words(c)}); 4 steps, the last with one grad "
-            f"None; {SMALL} vs {LARGE} parameters of 3 elements, and {ALLOC_PARAMS} of "
-            f"{ALLOC_SIZE} for the memory",
+            words=f"{name}(params, foreach=True, {ch4._words(c)}); {SMALL} vs {LARGE} parameters of 3 elements "
+            f"on one thread for the lines ({LINE_STEPS} steps); {ALLOC_PARAMS} of {ALLOC_SIZE} float64 elements, "
+            f"block_size={ALLOC_BLOCK}, 4 steps (the last with one grad None) for the memory (workers={ALLOC_WORKERS} "
+            "for what a pack keeps, 1 for what a step allocates)",
         )
         for c in configs
     ]
 
 
 # -- what the notebook's test cells call ---------------------------------------------------------------------
+
+
+def check_split_blocks(split_blocks: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+    __tracebackhide__ = True
+    verify("split_blocks", split_cases(seeds), {"split_blocks": split_blocks}, MUTANTS)
 
 
 def check_flat_pack(FlatPack: Any, pack_by_dtype: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
@@ -474,9 +638,14 @@ def check_flat_pack(FlatPack: Any, pack_by_dtype: Any, *, seeds: Sequence[int] =
     )
 
 
-def check_gather_grads(FlatPack: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+def check_gather_block(FlatPack: Any, gather_block: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
-    verify("FlatPack.gather_grads", gather_cases(seeds), {"Parameter": Parameter, "FlatPack": FlatPack}, MUTANTS)
+    verify(
+        "FlatPack.gather_grads / gather_block",
+        gather_cases(seeds),
+        {"Parameter": Parameter, "FlatPack": FlatPack, "gather_block": gather_block},
+        MUTANTS,
+    )
 
 
 def check_adam(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
@@ -490,7 +659,7 @@ def check_adam(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     )
 
 
-def check_adam_whole_buffer(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+def check_adam_blocked(Adam: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
     verify("Adam(foreach=True).step", rule_cases("Adam", seeds), {"Parameter": Parameter, "Adam": Adam}, MUTANTS)
 
@@ -506,6 +675,6 @@ def check_sgd(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     )
 
 
-def check_sgd_whole_buffer(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
+def check_sgd_blocked(SGD: Any, *, seeds: Sequence[int] = VISIBLE_SEEDS) -> None:
     __tracebackhide__ = True
     verify("SGD(foreach=True).step", rule_cases("SGD", seeds), {"Parameter": Parameter, "SGD": SGD}, MUTANTS)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MEASURES", "count_lines", "overlapping", "peak_allocation"]
+__all__ = ["MEASURES", "count_lines", "kept_bytes", "overlapping", "peak_allocation"]
 
 _shares_memory = np.shares_memory
 _ndarray = np.ndarray
@@ -49,14 +49,15 @@ def overlapping(arrays: Sequence[Any]) -> list[tuple[int, int]]:
     ]
 
 
-def count_lines(fn: Callable[..., Any], allowed: str = "") -> int:
+def count_lines(fn: Callable[..., Any], allowed: str | Sequence[str] = ()) -> int:
     """Python lines run by ``fn()``, leaving out NumPy's own, those run to show a warning, and those run inside
-    a function named ``allowed`` (a loop the rule permits).
+    a function named in ``allowed`` (loops the rule permits).
 
     The cyclic garbage collector is off while ``fn`` runs: a collection starts at whichever allocation
     crosses its threshold and may run Python callbacks (a weak set dropping a dead entry), so counting
     them would make the count depend on the collector's history, not on the step."""
     count = 0
+    allowed = (allowed,) if isinstance(allowed, str) else tuple(allowed)
 
     def local(frame: Any, event: str, arg: Any) -> Any:
         nonlocal count
@@ -69,7 +70,7 @@ def count_lines(fn: Callable[..., Any], allowed: str = "") -> int:
             return None
         f = frame
         while f is not None:
-            if (allowed and f.f_code.co_name == allowed) or f.f_code.co_filename == _WARNINGS_FILE:
+            if f.f_code.co_name in allowed or f.f_code.co_filename == _WARNINGS_FILE:
                 return None
             f = f.f_back
         return local
@@ -97,9 +98,33 @@ def peak_allocation(fn: Callable[..., Any]) -> int:
         _trace_stop()
 
 
+def _owner(a: Any) -> Any:
+    while isinstance(a.base, _ndarray):
+        a = a.base
+    return a
+
+
+def kept_bytes(holders: Sequence[Any], exclude: Sequence[Any]) -> int:
+    """Bytes of the arrays that ``holders`` keep in their attributes (directly, or in a list, tuple or dict
+    there), counted by the array that owns the memory, so that a view of a large array counts as all of it;
+    leaving out the memory of the arrays in ``exclude`` (parameters, state, the caller's grads)."""
+    theirs = {id(_owner(a)) for a in exclude if isinstance(a, _ndarray)}
+    kept: dict[int, int] = {}
+    for holder in holders:
+        for value in vars(holder).values():
+            values = (
+                value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+            )
+            for a in values:
+                if isinstance(a, _ndarray) and id(_owner(a)) not in theirs:
+                    kept[id(_owner(a))] = _owner(a).nbytes
+    return sum(kept.values())
+
+
 #: what the agent's ``measure`` request may run, by name
 MEASURES: dict[str, Callable[..., Any]] = {
     "overlapping": overlapping,
     "count_lines": count_lines,
+    "kept_bytes": kept_bytes,
     "peak_allocation": peak_allocation,
 }
