@@ -80,12 +80,33 @@ def test_the_profiler_sees_foreach_allocate_one_copy_of_the_parameters_and_fused
 
 def test_targets_report_measured_ratios_and_say_when_a_case_was_not_run(measured):
     rows, _ = measured
-    assert [t.ratio for t in bench.targets(rows)] == [None, None]
+    assert [t.ratio for t in bench.targets(rows)[:2]] == [None, None]
     assert "not measured" in bench.targets(rows)[0].line()
     a = replace(rows[0], case="a")
     fast = replace(rows[1], case="a", ms=a.ms / 6)
     speedup = bench.targets([a, fast])[0]
     assert speedup.met and speedup.line().endswith("met (measured 6.00x)")
+
+
+def test_the_memory_target_holds_the_blocked_route_to_its_scratch_and_fails_beyond_it(measured):
+    rows, _ = measured
+    memory = bench.targets(rows)[2]
+    assert memory.met and "limit" in memory.line() and memory.line().startswith(memory.text + ": met")
+    multi = next(r for r in rows if r.optimizer == "Adam" and r.route == "numpy-multi")
+    limit = bench.memory_limit(multi, bench.foreach_fused.WORKERS, bench.foreach_fused.BLOCK_BYTES)
+    swollen = [replace(r, kept_bytes=limit) if r is multi else r for r in rows]  # a buffer-sized copy, say
+    assert bench.targets(swollen)[2].met is False
+    assert (
+        bench.targets([r for r in rows if r.route != "numpy-multi"])[2]
+        .line()
+        .endswith("not measured (its case was not run)")
+    )
+
+
+def test_the_block_sweep_times_every_size_and_worker_count():
+    swept = bench.sweep_blocks(TINY, [8, 64], workers=(1, 2), repeats=2, warmup=1)
+    assert [(b, n) for b, n, _ in swept] == [(8, 1), (8, 2), (64, 1), (64, 2)]
+    assert all(ms > 0 for _, _, ms in swept)
 
 
 def test_the_table_has_one_line_per_row(measured):
