@@ -18,8 +18,10 @@ from optimcourse.given import Adam as LoopAdam, SGD as LoopSGD, Parameter
 # from one operation to the next; chapter 7 sweeps the size.
 BLOCK_BYTES = 2**20
 # threads a step may use: one per core this process may run on, at most 8
-WORKERS = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-              else os.cpu_count() or 1)
+if hasattr(os, "sched_getaffinity"):
+    WORKERS = min(8, len(os.sched_getaffinity(0)))
+else:
+    WORKERS = min(8, os.cpu_count() or 1)
 
 
 def split_blocks(offsets, block_size):
