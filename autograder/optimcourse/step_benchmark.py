@@ -58,6 +58,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from .given import Parameter
 from .references import foreach_fused
+from .remote.measure import kept_bytes
 
 __all__ = [
     "CASES",
@@ -393,27 +394,15 @@ def numpy_state_bytes(optimizer: Any) -> int:
     return sum(a.nbytes for entry in optimizer.state.values() for a in entry.values() if isinstance(a, np.ndarray))
 
 
-def owner(a: np.ndarray) -> np.ndarray:
-    """The array that owns the memory of `a` (itself when it owns it)."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
-
-
 def numpy_kept_bytes(optimizer: Any) -> int:
     """What the packs keep besides parameters and state: scratch rows, per-parameter counters and flags,
-    offsets; counted by the arrays that own the memory, so a view of a larger array counts as all of it.
-    The gradients the packs point to are the caller's, not kept. Zero for the for-loop, which keeps
-    nothing between steps."""
-    kept: dict[int, np.ndarray] = {}
-    for pack in getattr(optimizer, "packs", []):
-        theirs = {id(owner(a)) for a in [pack.data, *pack.buffers.values()]}
-        theirs |= {id(owner(p.grad)) for p in pack.params if isinstance(p.grad, np.ndarray)}
-        for value in vars(pack).values():
-            for a in value if isinstance(value, (list, tuple)) else [value]:
-                if isinstance(a, np.ndarray) and id(owner(a)) not in theirs:
-                    kept[id(owner(a))] = owner(a)
-    return sum(a.nbytes for a in kept.values())
+    offsets; counted as chapter 7's rule counts them (:func:`optimcourse.remote.measure.kept_bytes`), so a
+    view of a larger array counts as all of it. The gradients the packs point to are the caller's, not
+    kept. Zero for the for-loop, which keeps nothing between steps."""
+    packs = list(getattr(optimizer, "packs", []))
+    theirs = [a for pack in packs for a in [pack.data, *pack.buffers.values()]]
+    theirs += [p.grad for pack in packs for p in pack.params]
+    return kept_bytes(packs, theirs)
 
 
 def torch_stepper(spec: OptimizerSpec, route: Route, init: list[np.ndarray], grads: list[np.ndarray]) -> Stepper:
