@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def split_blocks(offsets, block_size):
 class FlatPack:
     """The parameters of one param group that share a dtype.
 
-    They are packed end to end into flat buffers, processed a block at a time.
+    They are packed end to end into flat buffers, updated a block at a time.
     """
 
     def __init__(self, params, state_names, block_size, workers):
@@ -240,8 +241,7 @@ class Adam(LoopAdam):
             for pack in group["packs"]:
                 pack.gather_grads()
                 pack.steps += pack.has_grad  # each parameter counts its own
-                run_blocks(pack, lambda block, scratch, group=group, pack=pack:
-                           self.step_block(group, pack, block, scratch))
+                run_blocks(pack, partial(self.step_block, group, pack))
 
     def step_block(self, group, pack, block, scratch):
         """The whole update of one block, in this worker's scratch rows."""
@@ -325,7 +325,8 @@ class SGD(LoopSGD):
         super().add_param_group(param_group)
         if self.foreach:
             group = self.param_groups[-1]
-            group["packs"] = pack_by_dtype(group["params"], ("momentum_buffer",),
+            names = ("momentum_buffer",)
+            group["packs"] = pack_by_dtype(group["params"], names,
                                            self.block_size, self.workers)
             self.packs += group["packs"]
 
@@ -343,8 +344,7 @@ class SGD(LoopSGD):
                 if group["momentum"] != 0:
                     # steps taken with momentum; 1 is a parameter's first
                     pack.steps += pack.has_grad
-                run_blocks(pack, lambda block, scratch, group=group, pack=pack:
-                           self.step_block(group, pack, block, scratch))
+                run_blocks(pack, partial(self.step_block, group, pack))
 
     def step_block(self, group, pack, block, scratch):
         """The whole update of one block, in this worker's scratch rows."""
