@@ -88,6 +88,47 @@ def test_targets_report_measured_ratios_and_say_when_a_case_was_not_run(measured
     assert speedup.met and speedup.line().endswith("met (measured 6.00x)")
 
 
+class FakeClock:
+    """time.perf_counter for the benchmark: a step of a route advances it by that route's cost."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_paired_timing_alternates_the_routes_and_takes_one_ratio_of_medians_per_round(monkeypatch):
+    clock, calls = FakeClock(), []
+
+    def stepper(name, cost):
+        def step():
+            calls.append(name)
+            clock.now += cost
+
+        return bench.Stepper(step, lambda: None, list, lambda: 0, lambda: 0, lambda step: 0, "")
+
+    monkeypatch.setattr(bench, "time", clock)
+    ratios = bench.paired_ratios(stepper("slow", 3.0), stepper("fast", 0.5), warmup=2, rounds=3, steps=4)
+    assert ratios == [6.0, 6.0, 6.0]
+    runs = [calls[0:2], calls[2:4]] + [calls[k : k + 5] for k in range(4, len(calls), 5)]
+    assert runs[:2] == [["slow"] * 2, ["fast"] * 2]  # warm-up
+    assert [run[0] for run in runs[2:]] == ["slow", "fast", "fast", "slow", "slow", "fast"]
+    assert all(len(set(run)) == 1 and len(run) == 5 for run in runs[2:])  # one untimed step, then 4
+
+
+def test_targets_take_the_median_of_the_paired_ratios_over_the_rows(measured):
+    rows, _ = measured
+    a = replace(rows[0], case="a", route="numpy-loop")
+    multi = replace(rows[1], case="a", route="numpy-multi", ms=a.ms / 6)
+    pair = bench.Paired("Adam", "a", "numpy-loop", "numpy-multi", [4.0, 4.5, 9.0, 4.2, 4.4])
+    speedup = bench.targets([a, multi], pairs=[pair])[0]
+    assert speedup.ratio == 4.4 and speedup.met is False
+    assert speedup.line().endswith("not met (measured 4.40x, middle half 4.20x to 4.50x over 5 rounds in turns)")
+    behind = bench.Paired("Adam", "b", "numpy-multi", "torch-fused", [1.5, 1.9, 2.5])
+    assert bench.targets(rows, pairs=[pair, behind])[1].met is True
+
+
 def test_the_memory_target_holds_the_blocked_route_to_its_scratch_and_fails_beyond_it(measured):
     rows, _ = measured
     memory = bench.targets(rows)[2]
@@ -118,12 +159,13 @@ def test_the_table_has_one_line_per_row(measured):
 
 def test_json_writes_every_figure_and_the_machine(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(bench.CASES, "a", bench.Case("a", "tiny", ((10,), (4,))))
-    for slow in ("copy_bandwidth", "numpy_update_bandwidth", "torch_update_bandwidth"):
+    for slow in ("copy_bandwidth", "numpy_update_bandwidth", "torch_update_bandwidth", "numpy_adam_ns_per_element"):
         monkeypatch.setattr(bench, slow, lambda: 1.0)
     out = tmp_path / "bench.json"
     bench.main(["--cases", "a", "--repeats", "1", "--warmup", "1", "--json", str(out)])
     data = json.loads(out.read_text())
-    assert set(data) == {"machine", "settings", "rows", "targets"}
+    assert set(data) == {"machine", "settings", "rows", "pairs", "targets"}
+    assert [(p["case"], len(p["ratios"])) for p in data["pairs"]] == [("a", 2)]  # twice --repeats, in turns
     assert data["machine"]["logical_cores"] and data["machine"]["copy_gb_per_s"] == 1.0
     assert len(data["rows"]) == len(bench.OPTIMIZERS) * len(bench.default_routes())
     assert "torch fused" in capsys.readouterr().out

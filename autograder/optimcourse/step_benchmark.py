@@ -18,6 +18,12 @@ record of every allocation and free (their running sum peaks where the step need
 with ``torch.cuda.max_memory_allocated``. So every route takes exactly ``warmup + repeats + 1`` steps,
 and all routes end with the same parameters up to rounding.
 
+The two speed targets are timed again, the two routes compared in turns: each round runs one route for
+a few steps and then the other (the order alternating), one untimed step after each switch, and takes
+the ratio of the two medians; the target's figure is the median ratio over the rounds, printed with
+its middle half. A moment when the machine is busy then slows both sides of a ratio, not one route's
+whole run.
+
 What the figures mean. ``x fused``: the time divided by torch fused's on the same case and device.
 ``GB/s``: the bytes a step cannot avoid moving (Adam reads the parameter, gradient, ``exp_avg`` and
 ``exp_avg_sq`` and writes three of them back, 7 arrays; SGD with momentum reads three and writes two,
@@ -64,6 +70,8 @@ __all__ = [
     "CASES",
     "CPU_ROUTES",
     "OPTIMIZERS",
+    "PAIRS",
+    "Paired",
     "find",
     "format_machine",
     "machine",
@@ -73,6 +81,7 @@ __all__ = [
     "run",
     "sweep_blocks",
     "targets",
+    "time_pairs",
     "without_profiler_chatter",
 ]
 
@@ -214,6 +223,30 @@ class Target:
         return f"{self.text}: {'met' if self.met else 'not met'} (measured {figure})"
 
 
+@dataclass(frozen=True)
+class Paired:
+    """Two routes timed in turns on one case, step for step: a moment when the machine is busy slows
+    both, so the ratio of each round's two times holds still where the times do not."""
+
+    optimizer: str
+    case: str
+    first: str  # route keys; each ratio is first's time over second's
+    second: str
+    ratios: list[float]
+
+    def quartiles(self) -> tuple[float, float, float]:
+        q1, median, q3 = np.percentile(self.ratios, [25, 50, 75])
+        return float(q1), float(median), float(q3)
+
+    def text(self) -> str:
+        q1, median, q3 = self.quartiles()
+        return f"{median:.2f}x, middle half {q1:.2f}x to {q3:.2f}x over {len(self.ratios)} rounds in turns"
+
+
+# the targets' two speed comparisons: (optimizer, case, first route, second route)
+PAIRS = (("Adam", "a", "numpy-loop", "numpy-multi"), ("Adam", "b", "numpy-multi", "torch-fused"))
+
+
 # ---------------------------------------------------------------- the machine
 
 
@@ -271,6 +304,27 @@ def torch_update_bandwidth() -> float:
     return median_gb_per_s(lambda: x.mul_(1.0), 2 * x.nbytes)
 
 
+CACHED_ELEMENTS = 2**15  # an Adam step's arrays of this length fit in a core's own cache
+
+
+def numpy_adam_ns_per_element(repeats: int = 50) -> float:
+    """Nanoseconds per element of the course's blocked Adam on one thread, on a parameter small enough
+    that its arrays (parameter, gradient, two state buffers, two rows of scratch: 768 kB in float32)
+    stay in a core's cache: the price of NumPy's arithmetic, a dozen ufunc loops, with memory out of
+    the way."""
+    p = Parameter(0.0)
+    p.data = np.ones(CACHED_ELEMENTS, np.float32)
+    p.grad = np.full(CACHED_ELEMENTS, 0.5, np.float32)
+    optimizer = foreach_fused.Adam([p], foreach=True, block_size=CACHED_ELEMENTS, workers=1)
+    optimizer.step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) / CACHED_ELEMENTS * 1e9
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on, with the memory bandwidth measured now."""
     return {
@@ -286,6 +340,7 @@ def machine() -> dict[str, Any]:
         "copy_gb_per_s": copy_bandwidth(),
         "numpy_update_gb_per_s": numpy_update_bandwidth(),
         "torch_update_gb_per_s": torch_update_bandwidth(),
+        "numpy_adam_ns_per_element": numpy_adam_ns_per_element(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
@@ -302,6 +357,8 @@ def format_machine(m: dict[str, Any]) -> str:
         f"  in-place update (NumPy, 1 thread)        {m['numpy_update_gb_per_s']:6.1f}",
         f"  in-place update (torch, {m['torch_threads']} threads)       "
         f"{m['torch_update_gb_per_s']:6.1f}   <- the yardstick",
+        f"arithmetic:     the blocked NumPy Adam on {CACHED_ELEMENTS:,} elements, in the cache, 1 thread: "
+        f"{m['numpy_adam_ns_per_element']:.2f} ns per element",
         f"GPU:            {m['gpu']}" if m["gpu"] else "GPU:            none available: CPU figures only",
     ]
     return "\n".join(lines)
@@ -457,6 +514,42 @@ def time_steps(stepper: Stepper, warmup: int, repeats: int) -> list[float]:
     return times
 
 
+def paired_ratios(first: Stepper, second: Stepper, warmup: int, rounds: int, steps: int = 5) -> list[float]:
+    """Each round times a run of `steps` steps of each route, after one untimed step (it absorbs the
+    switch: torch's threads still spinning, a core waking up), and gives the ratio of the two medians,
+    first's over second's. The order alternates between rounds."""
+    for stepper in (first, second):
+        for _ in range(warmup):
+            stepper.step()
+        stepper.sync()
+    ratios = []
+    for k in range(rounds):
+        medians = {}
+        for name, stepper in (("first", first), ("second", second))[:: 1 if k % 2 == 0 else -1]:
+            stepper.step()
+            stepper.sync()
+            medians[name] = float(np.median(time_steps(stepper, 0, steps)))
+        ratios.append(medians["first"] / medians["second"])
+    return ratios
+
+
+def time_pairs(
+    cases: Sequence[str] = ("a", "b"), rounds: int = 20, warmup: int = 2, dtype: str = "float32", seed: int = 0
+) -> list[Paired]:
+    """The targets' speed comparisons (:data:`PAIRS`) on those of `cases` they need, timed in turns."""
+    routes = {r.key: r for r in CPU_ROUTES}
+    out = []
+    for name, case, first, second in PAIRS:
+        if case not in cases:
+            continue
+        spec, (init, grads) = OPTIMIZERS[name], inputs(CASES[case], dtype, seed)
+        a, b = (make_stepper(spec, routes[key], init, grads) for key in (first, second))
+        out.append(Paired(name, case, first, second, paired_ratios(a, b, warmup, rounds)))
+        del a, b
+        gc.collect()
+    return out
+
+
 def device_name(route: Route) -> str:
     return torch.cuda.get_device_name(0) if route.device == "cuda" else "cpu"
 
@@ -550,16 +643,31 @@ def memory_limit(row: Row, workers: int, block_bytes: int) -> int:
     return kept + block_bytes + PER_PARAM_PEAK * row.tensors
 
 
-def targets(rows: Sequence[Row], workers: int | None = None, block_bytes: int | None = None) -> list[Target]:
+def targets(
+    rows: Sequence[Row],
+    workers: int | None = None,
+    block_bytes: int | None = None,
+    pairs: Sequence[Paired] = (),
+) -> list[Target]:
     """The exercise's three goals for the NumPy multi-tensor Adam, with what was measured: its speed against
     the NumPy for-loop on (a) and against torch's fused step on (b), and its extra memory on every case run
-    (`workers` and `block_bytes` are the route's, the course's defaults unless given)."""
+    (`workers` and `block_bytes` are the route's, the course's defaults unless given). A speed is the
+    median ratio of `pairs` (:func:`time_pairs`) where they hold its comparison, else the ratio of the
+    rows' medians."""
     workers = workers or foreach_fused.WORKERS
     block_bytes = block_bytes or foreach_fused.BLOCK_BYTES
-    loop, multi_a = find(rows, "Adam", "a", "numpy-loop"), find(rows, "Adam", "a", "numpy-multi")
-    multi_b, fused_b = find(rows, "Adam", "b", "numpy-multi"), find(rows, "Adam", "b", "torch-fused")
-    speedup = loop.ms / multi_a.ms if loop and multi_a else None
-    behind = multi_b.ms / fused_b.ms if multi_b and fused_b else None
+
+    def compare(case: str, first: str, second: str) -> tuple[float | None, str | None]:
+        pair = next(
+            (p for p in pairs if (p.optimizer, p.case, p.first, p.second) == ("Adam", case, first, second)), None
+        )
+        if pair is not None:
+            return pair.quartiles()[1], pair.text()
+        a, b = find(rows, "Adam", case, first), find(rows, "Adam", case, second)
+        return (a.ms / b.ms, None) if a and b else (None, None)
+
+    speedup, speedup_text = compare("a", "numpy-loop", "numpy-multi")
+    behind, behind_text = compare("b", "numpy-multi", "torch-fused")
     multi = [r for r in rows if r.optimizer == "Adam" and r.route == "numpy-multi"]
     memory = None
     if multi:
@@ -573,9 +681,13 @@ def targets(rows: Sequence[Row], workers: int | None = None, block_bytes: int | 
             "NumPy multi-tensor Adam at least 5x faster than the NumPy for-loop on (a)",
             speedup,
             None if speedup is None else speedup >= 5,
+            speedup_text,
         ),
         Target(
-            "NumPy multi-tensor Adam within 2x of torch fused on (b)", behind, None if behind is None else behind <= 2
+            "NumPy multi-tensor Adam within 2x of torch fused on (b)",
+            behind,
+            None if behind is None else behind <= 2,
+            behind_text,
         ),
         Target(
             f"NumPy multi-tensor Adam's extra memory at most {BLOCK_ROWS} blocks per worker kept, one block "
@@ -649,7 +761,9 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def format_report(m: dict[str, Any], rows: Sequence[Row], settings: dict[str, Any]) -> str:
+def format_report(
+    m: dict[str, Any], rows: Sequence[Row], settings: dict[str, Any], pairs: Sequence[Paired] = ()
+) -> str:
     """The machine, the table and the targets, as the command prints them."""
     sizes = {r.case: (r.tensors, r.elements) for r in rows}
     parts = [
@@ -665,7 +779,20 @@ def format_report(m: dict[str, Any], rows: Sequence[Row], settings: dict[str, An
         format_table(rows),
         "",
     ]
-    parts += [t.line() for t in targets(rows)]
+    if pairs:
+        parts.append(
+            "the speed targets are timed again with the two routes in turns, a few steps of one and then of the "
+            "other; each round gives the ratio of the two medians, and the figure is the median over the rounds"
+        )
+    parts += [t.line() for t in targets(rows, pairs=pairs)]
+    fused_b = find(rows, "Adam", "b", "torch-fused")
+    if fused_b is not None and m.get("numpy_adam_ns_per_element"):
+        one = m["numpy_adam_ns_per_element"] * fused_b.elements / 1e6
+        parts.append(
+            f"(b) at the blocked NumPy Adam's in-cache rate, before any memory traffic: {one:.1f} ms on 1 thread, "
+            f"{one / m['numpy_workers']:.1f} ms on {m['numpy_workers']} if the threads shared it perfectly; "
+            f"torch fused took {fused_b.ms:.1f} ms"
+        )
     if m["gpu"]:
         parts.append(f"rows marked (GPU) ran on {m['gpu']}, timed between torch.cuda.synchronize() calls")
     else:
@@ -703,7 +830,12 @@ def not_negative(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m optimcourse.step_benchmark", description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeats", type=positive, default=10, help="timed steps per route (default 10)")
+    p.add_argument(
+        "--repeats",
+        type=positive,
+        default=10,
+        help="timed steps per route (default 10); the speed targets take twice as many in turns",
+    )
     p.add_argument("--warmup", type=not_negative, default=2, help="untimed steps first (default 2)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--cases", type=parse_cases, default=tuple(CASES), help="which cases, e.g. a,c (default a,b,c)")
@@ -722,7 +854,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     m = machine()
     rows = run(args.cases, repeats=args.repeats, warmup=args.warmup, dtype=args.dtype, progress=sys.stderr)
     settings = {"repeats": args.repeats, "warmup": args.warmup, "dtype": args.dtype, "cases": list(args.cases)}
-    print(format_report(m, rows, settings))
+    pairs = time_pairs(args.cases, rounds=2 * args.repeats, warmup=args.warmup, dtype=args.dtype)
+    print(format_report(m, rows, settings, pairs))
     if args.sweep:
         print("\nblocked NumPy Adam on (b), median ms per step, by the size of a block of one array:")
         workers = tuple(dict.fromkeys((1, foreach_fused.WORKERS)))
@@ -738,7 +871,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "machine": m,
                     "settings": settings,
                     "rows": [asdict(r) for r in rows],
-                    "targets": [asdict(t) for t in targets(rows)],
+                    "pairs": [asdict(p) for p in pairs],
+                    "targets": [asdict(t) for t in targets(rows, pairs=pairs)],
                 },
                 indent=1,
             )
