@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING, Any
 import nbformat
 
 __all__ = [
+    "INSTALL_ID",
     "dumps",
     "grading",
     "is_given",
+    "is_install",
     "is_solution",
     "is_test",
     "normalized",
     "read",
     "solution_code",
     "stub_code",
+    "with_install_cell",
     "with_solution_code",
     "without_markers",
     "write",
@@ -75,6 +78,37 @@ def without_hidden_tests(source: str) -> str:
         elif not hidden:
             out.append(line)
     return "\n".join(out)
+
+
+INSTALL_ID = "install"  # grade_id and cell id of the cell that installs the grading package where missing
+
+
+def with_install_cell(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose first code cell is the locked cell that installs the grading package
+    (``release.install_cell``): replaced if there, else put before the first code cell."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cell = nbformat.v4.new_code_cell(source)
+    cell.id = INSTALL_ID
+    cell.metadata = nbformat.from_dict(
+        {
+            "nbgrader": {
+                "grade": False,
+                "grade_id": INSTALL_ID,
+                "locked": True,
+                "schema_version": 3,
+                "solution": False,
+                "task": False,
+            }
+        }
+    )
+    cells = [c for c in nb.cells if grading(c).get("grade_id") != INSTALL_ID]
+    first_code = next((k for k, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+    nb.cells = [*cells[:first_code], cell, *cells[first_code:]]
+    return nb
+
+
+def is_install(cell: Any) -> bool:
+    return grading(cell).get("grade_id") == INSTALL_ID
 
 
 def normalized(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

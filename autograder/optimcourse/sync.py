@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import notebooks
+from . import notebooks, release
 from .course import ASSIGNMENTS, REPO_ROOT, Assignment
 from .environment import put_scripts_on_path
 from .grading import settings
@@ -33,7 +33,7 @@ def reference_module(assignment: Assignment, root: Path) -> str:
     for cell in nb.cells:
         if notebooks.is_solution(cell):
             parts.append(notebooks.without_markers(cell.source).rstrip())
-        elif notebooks.is_given(cell):
+        elif notebooks.is_given(cell) and not notebooks.is_install(cell):
             lines = [line for line in cell.source.splitlines() if "optimcourse.chapters" not in line]
             parts.append("\n".join(lines).strip())
     header = (
@@ -54,7 +54,8 @@ def release_notebooks(root: Path) -> dict[Assignment, str]:
         for a in ASSIGNMENTS:
             src = course / "source" / a.id / f"{a.notebook}.ipynb"
             src.parent.mkdir(parents=True)
-            src.write_text(notebooks.dumps(notebooks.normalized(notebooks.read(a.solution_path(root)))))
+            source = notebooks.with_install_cell(notebooks.read(a.solution_path(root)), release.install_cell(root))
+            src.write_text(notebooks.dumps(notebooks.normalized(source)))
             done = nbgrader.generate_assignment(a.id, force=True, create=True)
             if not done["success"]:
                 raise RuntimeError(
@@ -67,8 +68,10 @@ def release_notebooks(root: Path) -> dict[Assignment, str]:
 
 def expected_files(root: Path) -> dict[Path, str]:
     files: dict[Path, str] = {}
+    install = release.install_cell(root)  # every exercise's first code cell (Colab)
     for a in ASSIGNMENTS:
-        files[a.solution_path(root)] = notebooks.dumps(notebooks.normalized(notebooks.read(a.solution_path(root))))
+        source = notebooks.with_install_cell(notebooks.read(a.solution_path(root)), install)
+        files[a.solution_path(root)] = notebooks.dumps(notebooks.normalized(source))
         files[a.reference_path(root)] = reference_module(a, root)
     for a, text in release_notebooks(root).items():
         files[a.exercise_path(root)] = text
