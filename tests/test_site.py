@@ -215,6 +215,13 @@ def binder_notebook(url: str) -> tuple[str, str, str]:
     return f"{org}/{repo}", branch, urlpath.removeprefix("lab/tree/")
 
 
+def colab_notebook(url: str) -> tuple[str, str, str]:
+    """(repository, branch, path) that a Colab URL opens."""
+    _, _, provider, org, repo, blob, branch, path = urlsplit(url).path.split("/", 7)
+    assert provider == "github" and blob == "blob", url
+    return f"{org}/{repo}", branch, path
+
+
 TRACKED = set(subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.split())
 CHAPTER_NOTEBOOK = {a.chapter_page: a.exercise_file for a in ASSIGNMENTS}
 
@@ -243,8 +250,14 @@ def test_page_in_a_browser(site, browser, page_name):
                 or any(t.startswith(f"{path}/") and t.endswith(".ipynb") for t in TRACKED)
             )
             assert opens_notebooks, f"{page_name}: Binder opens {path}, not a notebook in the repository"
+        colab = [url for url in links if urlsplit(url).netloc == urlsplit(CONFIG["launch_buttons"]["colab_url"]).netloc]
+        for url in colab:
+            repo, branch, path = colab_notebook(url)
+            assert f"https://github.com/{repo}" == CONFIG["repository"]["url"].rstrip("/"), url
+            assert branch == CONFIG["repository"]["branch"] and path in TRACKED and path.endswith(".ipynb"), url
         if page_name in CHAPTER_NOTEBOOK:  # the rocket and the box both open the chapter's own exercise
             assert binder and {binder_notebook(u)[2] for u in binder} == {CHAPTER_NOTEBOOK[page_name]}, page_name
+            assert len(colab) >= 2 and {colab_notebook(u)[2] for u in colab} == {CHAPTER_NOTEBOOK[page_name]}, page_name
             download = page.locator("a.exercise-download, a.reference.download").first.get_attribute("href")
             copy = local_target(page.evaluate(f"new URL({json.dumps(download)}, location.href).href"), site, HTML)[0]
             assert copy.read_bytes() == (REPO_ROOT / CHAPTER_NOTEBOOK[page_name]).read_bytes(), page_name

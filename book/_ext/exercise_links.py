@@ -1,14 +1,15 @@
-"""Send a chapter's readers to its exercise notebook: on Binder, as a download, and as a page.
+"""Send a chapter's readers to its exercise notebook: on Binder, on Colab, as a download, and as a page.
 
 Sphinx-book-theme's launch button opens the page it sits on. On a chapter page that is the page's
 own Markdown, which Binder opens as plain text; what a student wants there is the chapter's exercise
 notebook. So this extension:
 
-- points the Binder button of each chapter page at ``exercises/<id>/<notebook>.ipynb`` (JupyterLab,
-  the repository and branch of ``_config.yml``), and drops it from pages that have no exercise;
+- points the Binder and Colab buttons of each chapter page at ``exercises/<id>/<notebook>.ipynb``
+  (Binder in JupyterLab; the repository and branch of ``_config.yml``), and drops them from pages that
+  have no exercise;
 - adds "student notebook" to the page's download menu;
-- provides ``{exercise-links}`` ``<notebook>``, a box in the page's text with the same three links:
-  Binder, the download, and the exercise's own page on the site (shown unexecuted).
+- provides ``{exercise-links}`` ``<notebook>``, a box in the page's text with the same links: Binder,
+  Colab, the download, and the exercise's own page on the site (shown unexecuted).
 
 Which chapter has which notebook comes from the course's one list, ``optimcourse.course.ASSIGNMENTS``.
 """
@@ -39,6 +40,16 @@ def binder_url(config, path: str) -> str:
     return f"{hub}/v2/gh/{org_repo}/{quote(branch)}?urlpath=lab/tree/{quote(path)}"
 
 
+def colab_url(config, path: str) -> str:
+    """The Colab URL that opens ``path`` of the configured repository and branch."""
+    options = config.html_theme_options
+    repo = options["repository_url"].rstrip("/").removesuffix(".git")
+    org_repo = repo.split("github.com/", 1)[1]
+    hub = options["launch_buttons"].get("colab_url", "https://colab.research.google.com").rstrip("/")
+    branch = options.get("repository_branch") or "main"
+    return f"{hub}/github/{org_repo}/blob/{quote(branch)}/{quote(path)}"
+
+
 class ExerciseLinks(SphinxDirective):
     """``{exercise-links} manual_updates``: the box that opens, downloads or shows the exercise."""
 
@@ -64,6 +75,12 @@ class ExerciseLinks(SphinxDirective):
                 "", "open it in JupyterLab on Binder", refuri=binder_url(self.config, path), classes=["exercise-binder"]
             ),
             nodes.Text(" (nothing to install; the first start can take a few minutes)"),
+        )
+        item(
+            nodes.reference(
+                "", "open it in Google Colab", refuri=colab_url(self.config, path), classes=["exercise-colab"]
+            ),
+            nodes.Text(" (a Google account; its first cell installs the course's package)"),
         )
         item(
             addnodes.download_reference(
@@ -115,6 +132,9 @@ def _header_buttons(app, pagename, templatename, context, doctree) -> None:
             if button.get("text") == "Binder":
                 button["url"] = binder_url(app.config, path)
                 button["tooltip"] = "Open this chapter's exercise notebook on Binder"
+            elif button.get("text") == "Colab":
+                button["url"] = colab_url(app.config, path)
+                button["tooltip"] = "Open this chapter's exercise notebook in Google Colab"
     copy = _downloaded(app, path)
     download = next((b for b in buttons if b.get("label") == "download-buttons"), None)
     if copy and download is not None:
