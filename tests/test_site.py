@@ -5,7 +5,9 @@ MathJax, every diagram drawn by mermaid, every image loaded and described, no pl
 traceback left, every link inside the site resolving (to a page and, with a #fragment, to an anchor
 on it), every code block (a cell, its printed output, a plain fence; a hidden cell's too, opened)
 fitting its column at a 1280 px window, and every Binder button naming a notebook the repository
-has. A full-page screenshot of each page is saved under `_build/screenshots/`. The site's search
+has. At the widths of a phone and a tablet (390 and 768 px), each page must be no wider than the
+screen, and its visible menu (☰) and contents buttons must open the chapter list and the page outline.
+A full-page screenshot of each page is saved under `_build/screenshots/`. The site's search
 must find "AdamW", the sidebar must list the pages of `_toc.yml` in its order, and Sphinx's
 linkcheck must find no broken link.
 """
@@ -66,9 +68,11 @@ def site() -> str:
 class Visit:
     """One page opened in a fresh tab, with everything the browser complained about on the way."""
 
-    def __init__(self, browser, url: str):
+    def __init__(self, browser, url: str, width: int = 1280, height: int = 900, before=None):
         self.problems: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        if before is not None:
+            before(self.page)
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text} {m.location}"))
         self.page.on("pageerror", lambda e: self.problems.append(f"script error: {e}"))
         self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} {r.failure}"))
@@ -261,6 +265,80 @@ def test_page_in_a_browser(site, browser, page_name):
             download = page.locator("a.exercise-download, a.reference.download").first.get_attribute("href")
             copy = local_target(page.evaluate(f"new URL({json.dumps(download)}, location.href).href"), site, HTML)[0]
             assert copy.read_bytes() == (REPO_ROOT / CHAPTER_NOTEBOOK[page_name]).read_bytes(), page_name
+
+
+NARROW = {"phone": (390, 844), "tablet": (768, 1024)}
+
+# Elements that stick out of the screen, outside any box that scrolls or clips them: what widens it.
+STICKING_OUT = """(() => {
+  const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+    if (getComputedStyle(a).overflowX !== 'visible') return true; } return false; };
+  return [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !clipped(e))
+    .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth + 1))
+    .slice(0, 3).map(e => `<${e.tagName.toLowerCase()} class="${e.className}">: ` +
+                         `${Math.round(e.getBoundingClientRect().right)} px, ${e.textContent.trim().slice(0, 60)}`);
+})()"""
+OPEN = (
+    "(id) => { const d = document.getElementById(id); return !!(d && d.open && d.getBoundingClientRect().width > 0); }"
+)
+
+
+def narrow_problems(page) -> list[str]:
+    """What a reader on a narrow screen meets: a page wider than the screen (and what widens it), and a
+    menu or contents button that opens nothing."""
+    problems = []
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    if width > inner:
+        culprits = "; ".join(page.evaluate(STICKING_OUT))
+        problems.append(f"the page is {width} px wide on a {inner} px screen ({culprits})")
+    for label, button, dialog in (
+        ("menu (☰)", ".primary-toggle", "pst-primary-sidebar-modal"),
+        ("contents", ".secondary-toggle", "pst-secondary-sidebar-modal"),
+    ):
+        visible = page.locator(f"{button}:visible")
+        if not visible.count():
+            if label.startswith("menu"):
+                problems.append("no visible menu (☰) button")
+            continue
+        visible.first.click()
+        try:
+            page.wait_for_function(OPEN, arg=dialog, timeout=3_000)
+        except PlaywrightTimeout:
+            problems.append(f"the {label} button opens nothing")
+            continue
+        links = page.locator(f"#{dialog} a:visible")
+        if not links.count():
+            problems.append(f"the {label} button opens an empty panel")
+        page.keyboard.press("Escape")
+        page.wait_for_function(f"!({OPEN})({json.dumps(dialog)})", timeout=3_000)
+    return problems
+
+
+@pytest.mark.parametrize("screen", NARROW)
+@pytest.mark.parametrize("page_name", toc_pages())
+def test_page_on_a_narrow_screen(site, browser, page_name, screen):
+    with Visit(browser, f"{site}{page_name}.html", *NARROW[screen]) as visit:
+        typeset(visit.page)
+        problems = narrow_problems(visit.page)
+        assert not problems and not visit.problems, f"{page_name} on a {screen}: " + "\n".join(
+            problems + visit.problems
+        )
+
+
+def test_the_narrow_checks_fail_without_the_course_fixes(site, browser):
+    """Without the site's narrow_layout script and style (pydata-sphinx-theme as it comes), the checks
+    must see what a phone's reader saw: buttons that open nothing, and a page wider than the screen."""
+
+    def unfixed(page):
+        page.route("**/narrow_layout.*", lambda route: route.abort())
+
+    page_name = "book/07-foreach-fused"
+    with Visit(browser, f"{site}{page_name}.html", *NARROW["phone"], before=unfixed) as visit:
+        typeset(visit.page)
+        found = "\n".join(narrow_problems(visit.page))
+    for fault in ("the menu (☰) button opens nothing", "the contents button opens nothing", "px wide on a 390 px"):
+        assert fault in found, f"{fault!r} not reported; found:\n{found}"
 
 
 def test_the_search_page_finds_adamw(site, browser):
