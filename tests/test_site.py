@@ -157,6 +157,22 @@ def local_target(url: str, base: str, root: Path) -> tuple[Path, str] | None:
     return path, unquote(parts.fragment)
 
 
+# "chapter 4" in the prose of an article and not inside a link (or code): the reader cannot follow it.
+# The page of chapter N may name itself ("chapter 7 measures ...") without a link to itself.
+PLAIN_CHAPTERS = r"""(() => {
+  const own = (location.pathname.match(/\/book\/(\d\d)-/) || [])[1];
+  const walker = document.createTreeWalker(document.querySelector('article.bd-article'), NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    if (t.parentElement.closest('a, pre, code, .highlight, script, style, mjx-container, h1, h2, h3')) continue;
+    for (const m of t.textContent.matchAll(/\b[Cc]hapters? (\d{1,2})\b/g)) {
+      if (own === undefined || parseInt(m[1]) !== parseInt(own)) found.push(m[0]);
+    }
+  }
+  return found;
+})()"""
+
+
 def page_problems(visit: Visit, base: str, root: Path) -> list[str]:
     """Everything wrong with the page in ``visit`` (served from ``root`` at ``base``) that a reader would see."""
     page = visit.page
@@ -175,6 +191,9 @@ def page_problems(visit: Visit, base: str, root: Path) -> list[str]:
     )  # code may well contain `\\(` or `{`
     if RAW.search(prose):
         problems.append(f"raw text {RAW.search(prose).group(0)!r}")
+    unlinked = page.evaluate(PLAIN_CHAPTERS)
+    if unlinked:
+        problems.append(f"a chapter named as plain text, not a link: {unlinked[:3]}")
     untypeset = page.evaluate(
         "[...document.querySelectorAll('.math')].filter(m => !m.querySelector('mjx-container')).map(m => m.textContent)"
     )
@@ -326,6 +345,31 @@ def test_page_on_a_narrow_screen(site, browser, page_name, screen):
         )
 
 
+CHAPTER_PAGES = [p for p in toc_pages() if re.fullmatch(r"book/\d\d-[\w-]+", p)]
+
+
+@pytest.mark.parametrize("page_name", CHAPTER_PAGES)
+def test_the_chapter_box_is_on_the_first_screen(site, browser, page_name):
+    """At 1366 x 900, the box that says what the chapter is for and how long it takes is seen whole
+    without scrolling, and it gives the minutes."""
+    with Visit(browser, f"{site}{page_name}.html", 1366, 900) as visit:
+        box = visit.page.locator(".chapter-intro")
+        assert box.count() == 1, f"{page_name}: {box.count()} chapter boxes"
+        bottom = visit.page.evaluate("document.querySelector('.chapter-intro').getBoundingClientRect().bottom")
+        assert bottom <= 900, f"{page_name}: the chapter box ends {bottom:.0f} px down, below the first screen"
+        assert re.search(r"About \d+ minutes to read", box.inner_text()), box.inner_text()
+
+
+def test_a_click_on_a_figure_opens_it_full_size(site, browser):
+    with Visit(browser, f"{site}book/04-momentum-adam-adamw.html", 1366, 900) as visit:
+        figure = visit.page.locator("article.bd-article figure img").first
+        src = figure.evaluate("img => img.currentSrc")
+        natural, shown = figure.evaluate("img => [img.naturalWidth, img.getBoundingClientRect().width]")
+        with visit.page.expect_navigation():
+            figure.click()
+        assert visit.page.url == src and natural > shown, (visit.page.url, src, natural, shown)
+
+
 def test_the_narrow_checks_fail_without_the_course_fixes(site, browser):
     """Without the site's narrow_layout script and style (pydata-sphinx-theme as it comes), the checks
     must see what a phone's reader saw: buttons that open nothing, and a page wider than the screen."""
@@ -383,7 +427,7 @@ def test_linkcheck_finds_no_broken_link_and_marks_external_ones_unchecked():
 BROKEN = """<!DOCTYPE html><html><head><title>broken</title>
 <script>window.noSuchFunction();</script></head><body><article class="bd-article">
 <h1 id="top">A page with every fault</h1>
-<p>The loss is {glue:text}`loss` after training.</p>
+<p>The loss is {glue:text}`loss` after training, as chapter 4 explains.</p>
 <p>Inline maths nobody typeset: <span class="math">\\(x^2\\)</span></p>
 <div class="mermaid">flowchart LR; A --> B</div>
 <img src="missing.png" alt="a picture that is not there">
@@ -417,6 +461,7 @@ def test_the_page_checks_catch_every_fault_of_a_broken_page(browser, tmp_path):
         "#no-such-anchor",
         "a code block wider than its column",
         "chars: overlong = [1.0, 1.0",
+        "a chapter named as plain text, not a link: ['chapter 4']",
     ):
         assert fault in found, f"{fault!r} not reported; found:\n{found}"
 

@@ -15,7 +15,8 @@ STATIC = Path(__file__).parent / "static"
 
 
 def _config_inited(app, config) -> None:
-    config.html_static_path = [*config.html_static_path, str(STATIC)]
+    if str(STATIC) not in config.html_static_path:
+        config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
 def setup(app):
