@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import importlib.util
 import json
 import re
 import subprocess
@@ -368,6 +369,56 @@ def test_a_click_on_a_figure_opens_it_full_size(site, browser):
         with visit.page.expect_navigation():
             figure.click()
         assert visit.page.url == src and natural >= shown, (visit.page.url, src, natural, shown)
+
+
+def _glossary_terms() -> tuple[list[str], list[str]]:
+    spec = importlib.util.spec_from_file_location("glossary_links", REPO_ROOT / "book" / "_ext" / "glossary_links.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.glossary_terms((REPO_ROOT / "book" / "glossary.md").read_text())
+
+
+# The first use of each glossary term in the article, in reading order: in prose for a prose term, as
+# inline code of exactly its text for a name from torch. Each must sit in a link to the glossary.
+UNLINKED_TERMS = r"""([prose, code]) => {
+  const skip = 'pre, h1, h2, h3, h4, h5, h6, .admonition-title, figcaption, .caption, .math, mjx-container';
+  const seen = new Set(), missing = [];
+  const glossary = e => { const a = e.closest('a'); return a && /glossary\.html#/.test(a.getAttribute('href')); };
+  const esc = t => t.split('').map(c => /[\w\s-]/.test(c) ? c : '\\' + c).join('');
+  const words = t => new RegExp('(?<![\\w-])' + esc(t) + '(?![\\w-])', /[A-Z]/.test(t) ? '' : 'i');
+  const walker = document.createTreeWalker(document.querySelector('article.bd-article'), NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const el = t.parentElement;
+    if (el.closest(skip)) continue;
+    const link = el.closest('a');
+    if (link && !glossary(el)) continue;
+    const inCode = el.closest('code');
+    const terms = inCode ? code.filter(term => inCode.textContent === term)
+                         : prose.filter(term => words(term).test(t.textContent));
+    for (const term of terms) {
+      if (seen.has(term)) continue;
+      seen.add(term);
+      if (!glossary(el)) missing.push(term);
+    }
+  }
+  return missing;
+}"""
+
+
+@pytest.mark.parametrize("page_name", CHAPTER_PAGES)
+def test_the_first_use_of_each_glossary_term_links_to_it(site, browser, page_name):
+    with Visit(browser, f"{site}{page_name}.html") as visit:
+        missing = visit.page.evaluate(UNLINKED_TERMS, list(_glossary_terms()))
+    assert not missing, f"{page_name}: the first use of these glossary terms is not a link: {missing}"
+
+
+def test_the_glossary_check_fails_on_a_chapter_without_its_links(site, browser):
+    with Visit(browser, f"{site}book/04-momentum-adam-adamw.html") as visit:
+        linked = visit.page.evaluate("[...document.querySelectorAll('a.glossary-link')].map(a => a.textContent)")
+        visit.page.evaluate("document.querySelectorAll('a.glossary-link').forEach(a => a.replaceWith(...a.childNodes))")
+        missing = visit.page.evaluate(UNLINKED_TERMS, list(_glossary_terms()))
+    assert len(linked) >= 10 and {"exp_avg", "weight decay"} <= set(missing), (linked, missing)
+    assert len(missing) == len(linked), (sorted(linked), sorted(missing))
 
 
 def test_the_narrow_checks_fail_without_the_course_fixes(site, browser):
