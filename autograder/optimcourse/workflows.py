@@ -31,6 +31,7 @@ __all__ = ["WORKFLOWS", "dry_run", "lint", "load", "main", "readme_commands", "r
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 DRY_RUN_JOBS = ("build", "test")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -75,14 +76,17 @@ def lint(paths: list[Path] | None = None) -> list[str]:
         raise RuntimeError(f"actionlint failed to run: {actionlint.stderr.strip()}")
     findings += [f"actionlint: {line}" for line in actionlint.stdout.splitlines() if re.match(r"\S+:\d+:\d+: ", line)]
     zizmor = subprocess.run(
-        [_tool("zizmor"), "--offline", "--persona=auditor", "--format=plain", "--no-progress", *files],
+        # plain text without colour: zizmor colours its output when CI=true, even into a pipe
+        [_tool("zizmor"), "--offline", "--persona=auditor", "--format=plain", "--color=never", "--no-progress", *files],
         capture_output=True,
         text=True,
     )
-    found = [line for line in zizmor.stdout.splitlines() if re.match(r"(error|warning|help|info|note)\[", line)]
+    plain = ANSI.sub("", zizmor.stdout)
+    found = [line for line in plain.splitlines() if re.match(r"(error|warning|help|info|note)\[", line)]
     if zizmor.returncode != 0 and not found:  # it could not read a file: a finding too
-        why = [line.strip() for line in zizmor.stderr.splitlines() if line.strip().startswith(("fatal:", "error:"))]
-        found = [f"cannot audit: {' '.join(why) or zizmor.stderr.strip()[-500:]}"]
+        err = ANSI.sub("", zizmor.stderr)
+        why = [line.strip() for line in err.splitlines() if line.strip().startswith(("fatal:", "error:"))]
+        found = [f"cannot audit: {' '.join(why) or err.strip()[-500:]}"]
     findings += [f"zizmor: {line}" for line in found]
     return findings
 
