@@ -5,8 +5,10 @@ MathJax, every diagram drawn by mermaid, every image loaded and described, no pl
 traceback left, every link inside the site resolving (to a page and, with a #fragment, to an anchor
 on it), every code block (a cell, its printed output, a plain fence; a hidden cell's too, opened)
 fitting its column at a 1280 px window, and every Binder button naming a notebook the repository
-has. At the widths of a phone and a tablet (390 and 768 px), each page must be no wider than the
-screen, and its visible menu (☰) and contents buttons must open the chapter list and the page outline.
+has. In the same tab: each chapter at 1366 x 900 shows its box whole on the first screen, with the
+minutes, and links the first use of each glossary term; each page at the widths of a tablet and a
+phone (768 and 390 px) is no wider than the screen, and its visible menu (☰) and contents buttons
+open the chapter list and the page outline.
 A full-page screenshot of each page is saved under `_build/screenshots/`. The site's search
 must find "AdamW", the sidebar must list the pages of `_toc.yml` in its order, and Sphinx's
 linkcheck must find no broken link.
@@ -286,6 +288,37 @@ def test_page_in_a_browser(site, browser, page_name):
             copy = local_target(page.evaluate(f"new URL({json.dumps(download)}, location.href).href"), site, HTML)[0]
             assert copy.read_bytes() == (REPO_ROOT / CHAPTER_NOTEBOOK[page_name]).read_bytes(), page_name
 
+        # the same page at the other widths, in the same tab (a load per width would double the test)
+        problems = screen_problems(page, page_name)
+        assert not problems and not visit.problems, f"{page_name}: " + "\n".join(problems + visit.problems)
+
+
+def screen_problems(page, page_name: str) -> list[str]:
+    """A chapter at 1366 x 900: its box seen whole on the first screen, with the minutes, and the first
+    use of each glossary term a link. Any page on a tablet (768 px) and a phone (390 px): no wider than
+    the screen, and its menu and contents buttons open their panels."""
+    problems = []
+    if page_name in CHAPTER_PAGES:
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.evaluate("window.scrollTo(0, 0)")
+        box = page.locator(".chapter-intro")
+        if box.count() != 1:
+            problems.append(f"{box.count()} chapter boxes")
+        else:
+            bottom = page.evaluate("document.querySelector('.chapter-intro').getBoundingClientRect().bottom")
+            if bottom > 900:
+                problems.append(f"the chapter box ends {bottom:.0f} px down, below the first screen at 1366 x 900")
+            if not re.search(r"About \d+ minutes to read", box.inner_text()):
+                problems.append(f"the chapter box gives no minutes: {box.inner_text()[-200:]!r}")
+        missing = page.evaluate(UNLINKED_TERMS, list(_glossary_terms()))
+        if missing:
+            problems.append(f"the first use of these glossary terms is not a link: {missing}")
+    for screen, (width, height) in NARROW.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.evaluate("window.scrollTo(0, 0)")
+        problems += [f"on a {screen} ({width} px): {p}" for p in narrow_problems(page)]
+    return problems
+
 
 NARROW = {"phone": (390, 844), "tablet": (768, 1024)}
 
@@ -335,30 +368,7 @@ def narrow_problems(page) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("screen", NARROW)
-@pytest.mark.parametrize("page_name", toc_pages())
-def test_page_on_a_narrow_screen(site, browser, page_name, screen):
-    with Visit(browser, f"{site}{page_name}.html", *NARROW[screen]) as visit:
-        typeset(visit.page)
-        problems = narrow_problems(visit.page)
-        assert not problems and not visit.problems, f"{page_name} on a {screen}: " + "\n".join(
-            problems + visit.problems
-        )
-
-
 CHAPTER_PAGES = [p for p in toc_pages() if re.fullmatch(r"book/\d\d-[\w-]+", p)]
-
-
-@pytest.mark.parametrize("page_name", CHAPTER_PAGES)
-def test_the_chapter_box_is_on_the_first_screen(site, browser, page_name):
-    """At 1366 x 900, the box that says what the chapter is for and how long it takes is seen whole
-    without scrolling, and it gives the minutes."""
-    with Visit(browser, f"{site}{page_name}.html", 1366, 900) as visit:
-        box = visit.page.locator(".chapter-intro")
-        assert box.count() == 1, f"{page_name}: {box.count()} chapter boxes"
-        bottom = visit.page.evaluate("document.querySelector('.chapter-intro').getBoundingClientRect().bottom")
-        assert bottom <= 900, f"{page_name}: the chapter box ends {bottom:.0f} px down, below the first screen"
-        assert re.search(r"About \d+ minutes to read", box.inner_text()), box.inner_text()
 
 
 def test_a_click_on_a_figure_opens_it_full_size(site, browser):
@@ -403,13 +413,6 @@ UNLINKED_TERMS = r"""([prose, code]) => {
   }
   return missing;
 }"""
-
-
-@pytest.mark.parametrize("page_name", CHAPTER_PAGES)
-def test_the_first_use_of_each_glossary_term_links_to_it(site, browser, page_name):
-    with Visit(browser, f"{site}{page_name}.html") as visit:
-        missing = visit.page.evaluate(UNLINKED_TERMS, list(_glossary_terms()))
-    assert not missing, f"{page_name}: the first use of these glossary terms is not a link: {missing}"
 
 
 def test_the_glossary_check_fails_on_a_chapter_without_its_links(site, browser):
