@@ -70,13 +70,7 @@ def colab_like(root: Path) -> tuple[Path, dict[str, str]]:
                 continue
             (deps / entry.name).symlink_to(entry)
     python = venv / "bin" / "python"
-    inner = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    (Path(inner) / "colab-packages.pth").write_text(f"{deps}\n")
+    (purelib(python) / "colab-packages.pth").write_text(f"{deps}\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH")}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", PIP_NO_INDEX="1", HOME=str(root / "home"))
     return python, env
@@ -96,15 +90,20 @@ def printed(cell) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
 
 
-def installed_here(python: Path, env: dict[str, str]) -> set[str]:
-    """The distributions in the venv's own site-packages: what pip put there."""
+def purelib(python: Path) -> Path:
+    """The venv's own site-packages."""
     where = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,
         text=True,
-        env=env,
-    ).stdout.strip()
-    return {p.name.split("-")[0].lower() for p in Path(where).glob("*.dist-info")}
+        check=True,
+    )
+    return Path(where.stdout.strip())
+
+
+def installed_here(python: Path) -> set[str]:
+    """The distributions in the venv's own site-packages: what pip put there."""
+    return {p.name.split("-")[0].lower() for p in purelib(python).glob("*.dist-info")}
 
 
 def test_the_solved_exercise_installs_the_package_once_and_passes(wheel, tmp_path):
@@ -112,14 +111,14 @@ def test_the_solved_exercise_installs_the_package_once_and_passes(wheel, tmp_pat
     env[release.PACKAGE_VARIABLE] = str(wheel)
     missing = subprocess.run([python, "-c", "import optimcourse"], cwd=tmp_path, env=env, capture_output=True)
     assert missing.returncode != 0, "the stand-in for Colab already has the grading package"
-    before = installed_here(python, env)
+    before = installed_here(python)
     solved = notebooks.with_solution_code(notebooks.read(FIRST.exercise_path()), notebooks.solution_code(FIRST))
     status, err, cells = run(python, env, solved, tmp_path / "work" / "solved.ipynb")
     assert status == 0, err[-3000:]
     assert "Installing the course's grading package" in printed(cells[[c.cell_type for c in cells].index("code")])
-    assert installed_here(python, env) - before == {"optimcourse"}, "more than the package was installed"
+    assert installed_here(python) - before == {"optimcourse"}, "more than the package was installed"
     for name in ("numpy", "torch"):  # Colab's own stay: nothing of theirs in the venv
-        assert name not in installed_here(python, env)
+        assert name not in installed_here(python)
     status, err, cells = run(python, env, solved, tmp_path / "work" / "again.ipynb")
     assert status == 0, err[-3000:]
     assert not any("Installing" in printed(c) for c in cells), "installed again though it was there"
@@ -143,4 +142,4 @@ def test_a_wheel_that_is_not_there_stops_the_install_cell_with_pips_error(tmp_pa
     env[release.PACKAGE_VARIABLE] = str(tmp_path / "no-such-optimcourse-0.1.0-py3-none-any.whl")
     status, err, _ = run(python, env, notebooks.read(FIRST.exercise_path()), tmp_path / "work" / "nb.ipynb")
     assert status != 0 and "CalledProcessError" in err
-    assert "optimcourse" not in installed_here(python, env)
+    assert "optimcourse" not in installed_here(python)

@@ -73,7 +73,7 @@ def prose_words(markdown: str) -> int:
             if fence and line.strip() == code:
                 code = None
             continue
-        if fence and ("{code-cell}" in line or line.strip().startswith("```")) and not line.strip().startswith(":::"):
+        if fence and fence.group(1).startswith("`"):  # a code cell or a code block
             code = fence.group(1)
             continue
         if fence or re.match(r"^:\w[\w-]*:", line.strip()):

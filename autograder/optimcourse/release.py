@@ -162,13 +162,13 @@ def build(out: Path, site: Path, ref: str = "HEAD", root: Path = REPO_ROOT, tag:
     website in `site`. With `tag`, refuses unless the versions agree with it (:func:`problems`)."""
     if not (site / "index.html").is_file():
         raise ValueError(f"{site} holds no built website (no index.html): build the book first")
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tree = _tree(ref, root, Path(tmp) / "tree")
         found = problems(tree, tag)
         if found and tag is not None:
             raise ValueError(f"{ref} cannot be released as {tag}: " + "; ".join(found))
         version = versions(tree).package
+        out.mkdir(parents=True, exist_ok=True)  # only once nothing stands in the way
         wheel = subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", tmp, "."],
             cwd=tree,

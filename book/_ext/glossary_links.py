@@ -9,6 +9,7 @@ match of each term becomes a link; matches inside links, code blocks and titles 
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def glossary_terms(source: str) -> tuple[list[str], list[str]]:
     return prose, code
 
 
+@functools.cache
 def _pattern(term: str) -> re.Pattern[str]:
     flags = 0 if any(c.isupper() for c in term) else re.IGNORECASE
     return re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", flags)
