@@ -5,10 +5,13 @@ MathJax, every diagram drawn by mermaid, every image loaded and described, no pl
 traceback left, every link inside the site resolving (to a page and, with a #fragment, to an anchor
 on it), every code block (a cell, its printed output, a plain fence; a hidden cell's too, opened)
 fitting its column at a 1280 px window, and every Binder button naming a notebook the repository
-has. In the same tab: each chapter at 1366 x 900 shows its box whole on the first screen, with the
-minutes, and links the first use of each glossary term; each page at the widths of a tablet and a
-phone (768 and 390 px) is no wider than the screen, and its visible menu (☰) and contents buttons
-open the chapter list and the page outline.
+has. In the same tab, at 1366 x 900, 768 x 1024 and 390 x 844: the page is no wider than the screen;
+every figure opens full size, and its smallest text (measured when the figure was made) is shown at
+9 px or more on the desktop and the tablet; the chapter list shows beside the page on the desktop,
+and the visible menu (☰) and contents buttons open it and the page outline on the tablet and the
+phone; a chapter's box starts on the first screen (and ends on it at 1366 x 900). Whatever the width:
+each chapter's box gives its minutes, it has 1 to 7 key takeaways and links the first use of each
+glossary term, chapter 5 has its resume checklist, and no open code cell runs over 25 lines.
 A full-page screenshot of each page is saved under `_build/screenshots/`. The site's search
 must find "AdamW", the sidebar must list the pages of `_toc.yml` in its order, and Sphinx's
 linkcheck must find no broken link.
@@ -32,8 +35,10 @@ import pytest
 import yaml
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from optimcourse import figures
 from optimcourse.course import ASSIGNMENTS, REPO_ROOT
 from site_pages import HTML, RAW, build_at_root, jupyter_book, toc_pages
+from test_chapter_anatomy import LONGEST_OPEN_CELL
 
 pytestmark = pytest.mark.site
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
@@ -289,38 +294,127 @@ def test_page_in_a_browser(site, browser, page_name):
             assert copy.read_bytes() == (REPO_ROOT / CHAPTER_NOTEBOOK[page_name]).read_bytes(), page_name
 
         # the same page at the other widths, in the same tab (a load per width would double the test)
-        problems = screen_problems(page, page_name)
+        problems = screen_problems(page, page_name, site, HTML)
         assert not problems and not visit.problems, f"{page_name}: " + "\n".join(problems + visit.problems)
 
 
-def screen_problems(page, page_name: str) -> list[str]:
-    """A chapter at 1366 x 900: its box seen whole on the first screen, with the minutes, and the first
-    use of each glossary term a link. Any page on a tablet (768 px) and a phone (390 px): no wider than
-    the screen, and its menu and contents buttons open their panels."""
+def screen_problems(page, page_name: str, base: str, root: Path) -> list[str]:
+    """The page at each of ``SCREENS``: no wider than the screen; every figure a link to its image
+    file, with no text under ``MIN_SHOWN_PX`` as shown (on the desktop and the tablet: a phone's reader
+    opens the figure full size); the chapter list shown on the desktop, and on the tablet and the phone
+    the menu and contents buttons opening their panels; a chapter's box on its first screen (whole at
+    1366 x 900). Then what the width does not change: a chapter's box, takeaways and glossary links,
+    and no open code cell over ``LONGEST_OPEN_CELL`` lines on a page of the book."""
     problems = []
-    if page_name in CHAPTER_PAGES:
-        page.set_viewport_size({"width": 1366, "height": 900})
-        page.evaluate("window.scrollTo(0, 0)")
-        box = page.locator(".chapter-intro")
-        if box.count() != 1:
-            problems.append(f"{box.count()} chapter boxes")
-        else:
-            bottom = page.evaluate("document.querySelector('.chapter-intro').getBoundingClientRect().bottom")
-            if bottom > 900:
-                problems.append(f"the chapter box ends {bottom:.0f} px down, below the first screen at 1366 x 900")
-            if not re.search(r"About \d+ minutes to read", box.inner_text()):
-                problems.append(f"the chapter box gives no minutes: {box.inner_text()[-200:]!r}")
-        missing = page.evaluate(UNLINKED_TERMS, list(_glossary_terms()))
-        if missing:
-            problems.append(f"the first use of these glossary terms is not a link: {missing}")
-    for screen, (width, height) in NARROW.items():
+    chapter = page_name in CHAPTER_PAGES
+    for screen, (width, height) in SCREENS.items():
         page.set_viewport_size({"width": width, "height": height})
         page.evaluate("window.scrollTo(0, 0)")
-        problems += [f"on a {screen} ({width} px): {p}" for p in narrow_problems(page)]
+        found = figure_problems(page, base, root, legible=screen != "phone")
+        if screen == "desktop":
+            found += wider_than_screen(page)
+            if not page.locator(".bd-sidebar-primary .bd-sidenav a:visible").count():
+                found.append("the chapter list is not shown beside the page")
+        else:
+            found += narrow_problems(page)
+        if chapter and page.locator(".chapter-intro").count() == 1:
+            top, bottom = page.evaluate(
+                "(() => { const r = document.querySelector('.chapter-intro').getBoundingClientRect();"
+                " return [r.top, r.bottom]; })()"
+            )
+            if screen == "desktop" and bottom > height:
+                found.append(f"the chapter box ends {bottom:.0f} px down, below the first screen")
+            elif top > height * 0.75:
+                found.append(f"the chapter box starts {top:.0f} px down, off the first screen")
+        problems += [f"at {width} px ({screen}): {p}" for p in found]
+    if chapter:
+        problems += chapter_problems(page, page_name)
+    if page_name.startswith("book/"):  # an exercise page shows the notebook itself: its code is the work
+        problems += open_code_problems(page)
     return problems
 
 
-NARROW = {"phone": (390, 844), "tablet": (768, 1024)}
+SCREENS = {"desktop": (1366, 900), "tablet": (768, 1024), "phone": (390, 844)}
+NARROW = {name: SCREENS[name] for name in ("phone", "tablet")}
+
+
+def chapter_problems(page, page_name: str) -> list[str]:
+    """A chapter's own parts, as the reader sees them: one box with the minutes, 1 to 7 key takeaways,
+    the first use of each glossary term a link, and chapter 5's resume checklist."""
+    problems = []
+    box = page.locator(".chapter-intro")
+    if box.count() != 1:
+        problems.append(f"{box.count()} chapter boxes")
+    elif not re.search(r"About \d+ minutes to read", box.inner_text()):
+        problems.append(f"the chapter box gives no minutes: {box.inner_text()[-200:]!r}")
+    takeaways = page.locator("section#key-takeaways > ul > li").count()
+    if not 1 <= takeaways <= 7:
+        problems.append(f"{takeaways} key takeaways, not 1 to 7")
+    missing = page.evaluate(UNLINKED_TERMS, list(_glossary_terms()))
+    if missing:
+        problems.append(f"the first use of these glossary terms is not a link: {missing}")
+    if page_name == "book/05-state-checkpointing":
+        checklist = page.locator("section#resuming-a-run-a-checklist")
+        text = checklist.inner_text() if checklist.count() else ""
+        absent = [f for f in ("load_state_dict", "deepcopy", "weights_only", "scheduler") if f not in text]
+        if absent:
+            problems.append(f"the resume checklist lacks {absent}")
+    return problems
+
+
+# The input of every code cell a reader sees open (not folded in a hide-input's <details>).
+OPEN_CELLS = """[...document.querySelectorAll('article.bd-article .cell_input pre')]
+  .filter(pre => !pre.closest('details'))
+  .map(pre => pre.textContent.replace(/\\n$/, '').split('\\n'))
+  .map(lines => [lines.length, lines[0]])"""
+
+
+def open_code_problems(page) -> list[str]:
+    """A line for each open code cell longer than ``LONGEST_OPEN_CELL`` lines (the course's rule)."""
+    return [
+        f"an open code cell of {count} lines (fold it: over {LONGEST_OPEN_CELL}), starting {first!r}"
+        for count, first in page.evaluate(OPEN_CELLS)
+        if count > LONGEST_OPEN_CELL
+    ]
+
+
+# Each image of the article: where it comes from, its width in the file and as shown, and the link
+# around it.
+IMAGES = """[...document.querySelectorAll('article.bd-article img')].map(i =>
+  [i.getAttribute('src'), i.currentSrc, i.naturalWidth, i.getBoundingClientRect().width,
+   i.closest('a[href]') ? i.closest('a[href]').href : null])"""
+
+
+def figure_problems(page, base: str, root: Path, legible: bool = True) -> list[str]:
+    """A line for each figure (a PNG of the site) that is not a link to its own file or, if
+    ``legible``, whose smallest text is shown under ``figures.MIN_SHOWN_PX`` (the figure's PNG says
+    how large that text is in the file; the page's scale does the rest)."""
+    problems = []
+    for src, url, natural, shown, link in page.evaluate(IMAGES):
+        target = local_target(url, base, root)
+        if target is None or target[0].suffix != ".png" or not natural:
+            continue
+        if link != url:
+            problems.append(f"figure {src} does not open full size (its link: {link})")
+        if not legible or not shown:
+            continue
+        px = figures.smallest_text_px(target[0].read_bytes())
+        if px is None:
+            problems.append(f"figure {src} says nothing of its text's size: make it with figures.glue_figure")
+        elif px * shown / natural < figures.MIN_SHOWN_PX:
+            problems.append(
+                f"figure {src}: its smallest text is {px * shown / natural:.1f} px as shown "
+                f"({px:.1f} px in the file, shown at {shown / natural:.0%}), under {figures.MIN_SHOWN_PX:g} px"
+            )
+    return problems
+
+
+def wider_than_screen(page) -> list[str]:
+    width, inner = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    if width <= inner:
+        return []
+    return [f"the page is {width} px wide on a {inner} px screen ({'; '.join(page.evaluate(STICKING_OUT))})"]
+
 
 # Elements that stick out of the screen, outside any box that scrolls or clips them: what widens it.
 STICKING_OUT = """(() => {
@@ -340,11 +434,7 @@ OPEN = (
 def narrow_problems(page) -> list[str]:
     """What a reader on a narrow screen meets: a page wider than the screen (and what widens it), and a
     menu or contents button that opens nothing."""
-    problems = []
-    width, inner = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
-    if width > inner:
-        culprits = "; ".join(page.evaluate(STICKING_OUT))
-        problems.append(f"the page is {width} px wide on a {inner} px screen ({culprits})")
+    problems = wider_than_screen(page)
     for label, button, dialog in (
         ("menu (☰)", ".primary-toggle", "pst-primary-sidebar-modal"),
         ("contents", ".secondary-toggle", "pst-secondary-sidebar-modal"),
@@ -518,6 +608,49 @@ def test_the_page_checks_catch_every_fault_of_a_broken_page(browser, tmp_path):
         "a chapter named as plain text, not a link: ['chapter 4']",
     ):
         assert fault in found, f"{fault!r} not reported; found:\n{found}"
+
+
+BROKEN_SCREENS = """<!DOCTYPE html><html><head><title>broken</title></head><body>
+<div class="bd-sidebar-primary" style="display: none"><nav class="bd-sidenav"><a href="#">hidden</a></nav></div>
+<article class="bd-article"><h1>A chapter with every fault a screen shows</h1>
+<p>A paragraph about weight decay, with no link to the glossary.</p>
+<figure><img src="tiny.png" alt="a figure whose labels are 5 points"></figure>
+<figure><a href="elsewhere.html"><img src="plain.png" alt="a figure made without its measure"></a></figure>
+<div class="cell_input"><pre>LINES</pre></div>
+<div style="width: 1600px">a table wider than any screen</div>
+</article></body></html>""".replace("LINES", "\n".join(f"x{i} = {i}" for i in range(30)))
+
+
+def test_the_screen_checks_catch_every_fault_of_a_broken_page(browser, tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 3))
+    ax.plot([0, 1], label="five points")
+    ax.legend(fontsize=5)
+    (tmp_path / "tiny.png").write_bytes(figures.figure_png(fig))
+    fig.savefig(tmp_path / "plain.png")
+    plt.close(fig)
+    (tmp_path / "broken.html").write_text(BROKEN_SCREENS)
+    with serving(tmp_path) as base, Visit(browser, f"{base}broken.html") as visit:
+        found = "\n".join(screen_problems(visit.page, "book/05-state-checkpointing", base, tmp_path))
+    for fault in (
+        "at 1366 px (desktop): figure tiny.png: its smallest text is 6.",  # 5 pt at 100 dpi, shown at 1090 px
+        "at 768 px (tablet): figure tiny.png: its smallest text is",
+        "figure plain.png says nothing of its text's size",
+        "at 390 px (phone): figure tiny.png does not open full size",
+        "figure plain.png does not open full size (its link: http",
+        "at 1366 px (desktop): the page is",
+        "at 390 px (phone): the page is",
+        "the chapter list is not shown beside the page",
+        "no visible menu (☰) button",
+        "0 chapter boxes",
+        "0 key takeaways, not 1 to 7",
+        "the first use of these glossary terms is not a link: ['weight decay']",
+        "the resume checklist lacks ['load_state_dict', 'deepcopy', 'weights_only', 'scheduler']",
+        "an open code cell of 30 lines (fold it: over 25), starting 'x0 = 0'",
+    ):
+        assert fault in found, f"{fault!r} not reported; found:\n{found}"
+    assert "at 390 px (phone): figure tiny.png: its smallest" not in found  # a phone's reader opens it
 
 
 def test_linkcheck_fails_on_a_broken_internal_link_and_lists_external_ones_as_ignored(tmp_path):
