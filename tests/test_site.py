@@ -11,10 +11,10 @@ every figure opens full size, and its smallest text (measured when the figure wa
 and the visible menu (☰) and contents buttons open it and the page outline on the tablet and the
 phone; a chapter's box starts on the first screen (and ends on it at 1366 x 900). Whatever the width:
 each chapter's box gives its minutes, it has 1 to 7 key takeaways and links the first use of each
-glossary term, chapter 5 has its resume checklist, and no open code cell runs over 25 lines.
-A full-page screenshot of each page is saved under `_build/screenshots/`. The site's search
-must find "AdamW", the sidebar must list the pages of `_toc.yml` in its order, and Sphinx's
-linkcheck must find no broken link.
+glossary term, chapter 5 has its resume checklist, and no open code cell of the book runs over 25
+lines (an exercise page shows its notebook as handed out). A full-page screenshot of each page is
+saved under `_build/screenshots/`. The site's search must find "AdamW", the sidebar must list the
+pages of `_toc.yml` in its order, and Sphinx's linkcheck must find no broken link.
 """
 
 from __future__ import annotations
