@@ -7,6 +7,7 @@ import re
 
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib import ticker
 
 from optimcourse import figures
 from optimcourse.course import REPO_ROOT
@@ -40,6 +41,34 @@ def test_text_that_is_never_drawn_is_not_measured(fig):
     ax.text(0.5, 0.5, "hidden", fontsize=3).set_visible(False)
     ax.tick_params(labelsize=7)
     assert figures.smallest_text_px(figures.figure_png(fig)) == pytest.approx(7 * figures.DPI / 72, abs=0.01)
+
+
+def test_a_superscript_is_measured_at_the_size_it_is_drawn(fig):
+    ax = fig.axes[0]
+    ax.set_yscale("log")
+    ax.set_ylim(1e-12, 1e3)  # labelled 10 with an exponent: the exponent at 70% of the labels' 10 pt
+    assert figures.smallest_text_px(figures.figure_png(fig)) == pytest.approx(7 * figures.DPI / 72, abs=0.01)
+    ax.tick_params(labelsize=30)
+    ax.text(1, 1, r"$x_{a^{b}}$", fontsize=20)  # a script in a script: 49% of 20 pt
+    assert figures.smallest_text_px(figures.figure_png(fig)) == pytest.approx(9.8 * figures.DPI / 72, abs=0.01)
+
+
+def test_plain_log_labels_writes_the_decades_at_the_labels_own_size(fig):
+    ax = fig.axes[0]
+    ax.set_yscale("log")
+    ax.set_ylim(1e-12, 1e5)
+    before = figures.smallest_text_px(figures.figure_png(fig))
+    figures.plain_log_labels(ax)
+    assert figures.smallest_text_px(figures.figure_png(fig)) == pytest.approx(10 * figures.DPI / 72, abs=0.01)
+    assert before == pytest.approx(7 * figures.DPI / 72, abs=0.01)
+    low, high = ax.get_ylim()
+    shown = [t.get_text().replace("\u2212", "-") for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+    assert {"1e-12", "1e-6", "0.001", "1", "1000"} <= set(shown), shown
+    assert not any("$" in label for label in shown), shown
+    own = ticker.FuncFormatter(lambda v, _: "mine")
+    ax.yaxis.set_major_formatter(own)
+    figures.plain_log_labels(ax)
+    assert ax.yaxis.get_major_formatter() is own  # a page's own labels are kept
 
 
 def test_a_png_made_otherwise_has_no_measure(fig, tmp_path):

@@ -11,10 +11,19 @@ text in a figure below ``MIN_SHOWN_PX`` on a 1366 px screen.
 from __future__ import annotations
 
 import io
+import math
 import struct
 import zlib
 
-__all__ = ["DPI", "MIN_SHOWN_PX", "SMALLEST_TEXT_KEY", "figure_png", "glue_figure", "smallest_text_px"]
+__all__ = [
+    "DPI",
+    "MIN_SHOWN_PX",
+    "SMALLEST_TEXT_KEY",
+    "figure_png",
+    "glue_figure",
+    "plain_log_labels",
+    "smallest_text_px",
+]
 
 # The resolution of every figure: the one Jupyter's inline backend gives matplotlib's default figures.
 DPI = 100
@@ -40,7 +49,7 @@ def _text_sizes_pt(fig) -> list[float]:
 
     def record(gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if s.strip():
-            sizes.append(prop.get_size_in_points())
+            sizes.append(_smallest_glyph_pt(s, prop) if ismath is True else prop.get_size_in_points())
         return draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
 
     renderer.draw_text = record
@@ -49,6 +58,42 @@ def _text_sizes_pt(fig) -> list[float]:
     finally:
         del renderer.draw_text
     return sizes
+
+
+def _smallest_glyph_pt(s: str, prop) -> float:
+    """The size in points of the smallest glyph of mathtext ``s``: a superscript or a subscript (the
+    exponent of a logarithmic axis' ``10^-6``) is drawn at 70% of the text's size, 49% for one inside
+    another."""
+    from matplotlib.mathtext import MathTextParser
+
+    glyphs = MathTextParser("path").parse(s, 72, prop).glyphs
+    return min((size for _font, size, *_ in glyphs), default=prop.get_size_in_points())
+
+
+def plain_log_labels(*axes) -> None:
+    """Label every logarithmic axis of ``axes`` in plain text at the labels' own size (0.001, 1, 1000,
+    1e-06 as 1e-6, 2 and 0.3 between decades) where it has matplotlib's labels, a 10 with a superscript
+    exponent drawn at 70% of their size. An axis whose page chose its own labels keeps them."""
+    from matplotlib import ticker
+
+    class PlainLog(ticker.LogFormatter):
+        """matplotlib's choice of which ticks to label, in plain text."""
+
+        def _num_to_string(self, x, vmin, vmax):
+            exponent = math.log10(x)
+            if abs(exponent - round(exponent)) > 1e-9 or 1e-3 <= x < 1e4:
+                return f"{x:.4g}"
+            return f"1e{round(exponent)}"
+
+    for ax in axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() != "log":
+                continue
+            base = axis.get_transform().base
+            if isinstance(axis.get_major_formatter(), ticker.LogFormatterMathtext):
+                axis.set_major_formatter(PlainLog(base, labelOnlyBase=False))
+            if isinstance(axis.get_minor_formatter(), ticker.LogFormatterMathtext):
+                axis.set_minor_formatter(PlainLog(base, labelOnlyBase=False))
 
 
 def figure_png(fig) -> bytes:
@@ -61,11 +106,13 @@ def figure_png(fig) -> bytes:
 
 
 def glue_figure(name: str, fig) -> None:
-    """Glue ``fig`` under ``name`` for a ``{glue:figure}``, measured, and close it."""
+    """Glue ``fig`` under ``name`` for a ``{glue:figure}``, its logarithmic axes labelled in plain text
+    (``plain_log_labels``), measured, and close it."""
     import matplotlib.pyplot as plt
     from IPython.display import Image
     from myst_nb import glue
 
+    plain_log_labels(*fig.axes)
     png = figure_png(fig)
     plt.close(fig)
     glue(name, Image(data=png), display=False)
