@@ -20,6 +20,7 @@ receives their inputs, and whatever it prints of them is useless to any other no
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import secrets
@@ -175,7 +176,11 @@ class TrustedExecute(GuardedExecute):
         try:
             result = super().preprocess_cell(substitute, resources, index)
         finally:
-            listener.close()  # an agent that never came: accept() gives up
+            # an agent that never came: accept() gives up at once (closing alone does not wake it on Linux,
+            # which cost the join below its 5 s on every test cell of a notebook that stops the agent)
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
             thread.join(timeout=5)
             if thread.is_alive() and "conn" in box:  # still waiting on a kernel that is gone
                 box["conn"].shutdown(socket.SHUT_RDWR)
