@@ -212,3 +212,33 @@ def test_gather_does_in_one_request_what_it_does_here():
     assert here[3:] == there[3:] == [[0.1], 5, "renamed", [((5,), (7, None))]]
     failed = side.gather([(_Scheduler(), "attr", "last_epoch"), (_Scheduler(), "call", "broken")], call=lambda f: f())
     assert failed.values == [3] and isinstance(failed.failed, KeyError)
+
+
+def test_a_check_waiting_for_an_agent_that_never_comes_is_woken(tmp_path):
+    """The grader stops listening once a cell ends: the checks' thread, blocked in accept() for an agent that
+    never connected (the notebook stopped it), must end then, not at its own deadline."""
+    import socket
+    import threading
+    import time
+
+    from optimcourse.grading.trusted import stop_listening
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(tmp_path / "c.sock"))
+    listener.listen(1)
+    listener.settimeout(600)  # a cell's deadline
+    waited: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            listener.accept()
+        except BaseException as exc:
+            waited.append(exc)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # into accept() (were it not there yet, accept() would fail at once: still an OSError)
+    stop_listening(listener)
+    thread.join(timeout=60)  # generous on a busy machine; a thread left waiting stays alive for 600 s
+    assert not thread.is_alive(), "the thread waiting for the agent was not woken when the grader stopped listening"
+    assert waited and isinstance(waited[0], OSError)

@@ -41,7 +41,7 @@ from ..remote.proxy import Session
 from ..remote.verdicts import Verdict, run_cell
 from .execute import GuardedExecute
 
-__all__ = ["GraderUnreachable", "TrustedExecute"]
+__all__ = ["GraderUnreachable", "TrustedExecute", "stop_listening"]
 
 PROBE = "import optimcourse.remote.agent"
 AGENT = "__import__('optimcourse.remote.agent', fromlist=['serve']).serve({path!r}, {token!r})"
@@ -89,6 +89,15 @@ def outputs(verdict: Verdict) -> list[NotebookNode]:
             )
         )
     return out
+
+
+def stop_listening(listener: socket.socket) -> None:
+    """Close a listening socket and wake a thread blocked in its ``accept()``. Closing alone does not
+    wake it on Linux: the checks' thread of a cell whose agent never connected then held up the cell
+    for as long as the grader waits for that thread."""
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
 
 
 class TrustedExecute(GuardedExecute):
@@ -176,11 +185,7 @@ class TrustedExecute(GuardedExecute):
         try:
             result = super().preprocess_cell(substitute, resources, index)
         finally:
-            # an agent that never came: accept() gives up at once (closing alone does not wake it on Linux,
-            # which cost the join below its 5 s on every test cell of a notebook that stops the agent)
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
+            stop_listening(listener)  # an agent that never came: accept() gives up at once
             thread.join(timeout=5)
             if thread.is_alive() and "conn" in box:  # still waiting on a kernel that is gone
                 box["conn"].shutdown(socket.SHUT_RDWR)
